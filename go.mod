@@ -1,0 +1,3 @@
+module github.com/percpuref/percpu
+
+go 1.24

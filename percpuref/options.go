@@ -1,0 +1,51 @@
+package percpuref
+
+import "github.com/percpuref/percpu/shard"
+
+// An Option configures a Ref at New or Init.
+type Option func(*config)
+
+type config struct {
+	atomic      bool
+	dead        bool
+	allowReinit bool
+	cells       int
+	onMisuse    func(error)
+}
+
+// InitAtomic starts the Ref in atomic mode, as PERCPU_REF_INIT_ATOMIC does.
+// The mode is sticky: the Ref stays atomic, across Kill and Reinit, until
+// SwitchToPercpu. It implies AllowReinit.
+func InitAtomic() Option { return func(c *config) { c.atomic = true } }
+
+// InitDead starts the Ref dying with a count of 0, as PERCPU_REF_INIT_DEAD
+// does; Reinit makes it live. Nothing is released for the initial state. It
+// implies AllowReinit.
+func InitDead() Option { return func(c *config) { c.dead = true } }
+
+// AllowReinit keeps the per-CPU shards after a switch to atomic mode, so
+// that SwitchToPercpu, Resurrect and Reinit can take the Ref back to per-CPU
+// mode. Without it the shards are freed at the first switch to atomic mode
+// (usually Kill), which is what a Ref that dies once wants.
+func AllowReinit() Option { return func(c *config) { c.allowReinit = true } }
+
+// WithShards sets the number of per-CPU shards, rounded up to a power of two
+// and clamped to [1, shard.MaxCells]. The default is GOMAXPROCS at creation,
+// rounded up. More shards than Ps waste memory; fewer make Ps share shards,
+// which stays correct but contends.
+func WithShards(n int) Option { return func(c *config) { c.cells = n } }
+
+// WithMisuseHandler makes the Ref report misuse to h instead of panicking.
+// h receives a *MisuseError. After a misuse that corrupts the count
+// (underflow, use after release, saturation) the count is poisoned: pinned
+// at a value that can never reach zero, so the Ref leaks instead of
+// releasing at the wrong time or twice. h must not block; it may call back
+// into the Ref.
+func WithMisuseHandler(h func(error)) Option { return func(c *config) { c.onMisuse = h } }
+
+func (c *config) shards() int {
+	if c.cells > 0 {
+		return c.cells
+	}
+	return shard.DefaultCells()
+}

@@ -1,0 +1,135 @@
+package percpuref
+
+// The switch protocol: swap-to-dead shards.
+//
+// This is the argument for why a Ref never loses a Get or Put, never
+// releases early and releases exactly once, using only sync/atomic (whose
+// operations are sequentially consistent) and one mutex that is never held
+// on the fast path. The Promela model in model/ checks the same steps.
+//
+// # State
+//
+// A Ref has a central count C (Ref.count), a state word S (Ref.state), and a
+// Set of shard cells c[0..n) (Ref.shards). S's stAtomic bit, and the shard
+// cells' own values, are the mode:
+//
+//   - per-CPU mode: S == stPercpu. Every cell holds a live value, in
+//     [-liveLimit, +liveLimit] but for rare excursions described below.
+//     C carries bias. The logical count is C - bias + Σ c[i].
+//   - atomic mode: S has stAtomic. C is the logical count and has no bias;
+//     every cell is dead (far below deadBelow) or no longer reachable.
+//
+// Mode changes (Kill, SwitchToAtomic, SwitchToPercpu, Resurrect, Reinit,
+// Exit) happen only with Ref.mu held, so they never overlap each other.
+// Get, Put and the TryGet family never take Ref.mu in the common case.
+//
+// # The fast path
+//
+// An operation with delta d (+n for a Get, -n for a Put) that loads
+// S == stPercpu does old := c[p].Add(d) - d on the cell p of its P and looks
+// at old, the value it added to. Because the add is one atomic
+// read-modify-write, old tells exactly which side of any concurrent swap of
+// that cell the add fell on:
+//
+//   - old is live: the add happened before any harvest of this cell, so the
+//     harvest (if one comes) will collect d. The operation is done.
+//   - old is dead (< deadBelow): the cell was already harvested, so d will
+//     never be collected; it is void. The operation redoes itself on C, with
+//     the atomic-mode rules (zero check, use-after-release check, the dying
+//     check for TryGetLive).
+//
+// No operation is counted twice or never: each add on a cell lands on
+// exactly one side of the swap that harvests it.
+//
+// # Per-CPU to atomic (toAtomicLocked), with mu held
+//
+//  1. S |= stAtomic. From now on operations that load S go to C directly.
+//     Operations that loaded S earlier may still add to cells; step 2
+//     decides, per add, whether the add counts on the cell or is redone.
+//  2. For every cell: sum += c[i].Swap(deadCell). After the swap the cell is
+//     dead, and adds that land on it see so in their own result.
+//  3. C.Add(sum - bias), one add. Before it, C still carries the bias.
+//
+// Why release cannot run early: release runs only in the operation whose
+// add on C returns exactly 0. Until step 3, C - bias = L - Σ c[i], where L is
+// the logical count (never below 0 without misuse). Each cell is kept within
+// liveLimit (2^48, see Drift) and there are at most shard.MaxCells (2^10) of
+// them, so |Σ c[i]| < 2^59 and C > bias - 2^59 = 3·2^59: C cannot reach 0.
+// Nor can it overflow: C < bias + MaxCount + 2^59 < 2^63. After
+// step 3 the bias is gone and every harvested add is in C, so C is the
+// logical count itself; the add that takes it to 0 is the last Put.
+//
+// Why release runs once: a zero is reached by one add on C. A second zero
+// needs a Get on a count of 0, which is misuse: it is reported and the count
+// is poisoned (pinned at poison, far from 0). Even so, release is guarded by
+// the stReleased bit, set with an atomic Or, so a second zero can never run
+// it again; only Reinit clears the bit.
+//
+// Why no Get or Put is lost when the switch races them: see "The fast
+// path". The one dead cell outlives the switch; late adds pile up on it,
+// each at most MaxDelta and each from a goroutine that loaded S before step
+// 1 (a goroutine that sees a dead cell redoes on C and reloads S next time),
+// so the dead value moves by far less than the 2^60 that separates
+// deadCell from deadBelow.
+//
+// # Atomic to per-CPU (toPercpuLocked), with mu held
+//
+//  1. C.Add(bias), but only if C is not 0 (a compare-and-swap loop): a
+//     released Ref never goes per-CPU again without Reinit.
+//  2. For every cell: c[i].Swap(0). Leftovers of late adds on the dead cell
+//     are discarded here, which is right: those adds saw the dead cell in
+//     their own result and redid themselves on C. There is no "undo" that
+//     could land on the reopened cell.
+//  3. S &^= stAtomic.
+//
+// Between steps 1 and 3, C carries the bias again, so operations on C
+// (which still see atomic mode) cannot take it to 0 and cannot misjudge
+// the count: their checks are for 0 and for values below 0, and C stays far
+// above both. An add that loaded S == stPercpu before an earlier switch and
+// lands only now, on a reopened cell, counts there: that is correct, since it
+// was never counted anywhere else.
+//
+// # Drift
+//
+// In per-CPU mode a cell's value is the Gets minus the Puts made on it, so
+// Gets on one P and Puts on another drive two cells apart without bound. An
+// add whose old value is outside [-liveLimit, +liveLimit] but not dead
+// takes mu and, if the Ref is still per-CPU, moves the whole cell into C
+// (v := c.Swap(0); C.Add(v)). With mu held no switch runs, and the bias keeps
+// C far from 0 while v is in flight. Reaching the limit takes 2^48 unmatched
+// operations on one cell; it is there so that the argument has no "in
+// practice".
+//
+// # TryGetLive
+//
+// Kill sets stDying and stAtomic, with mu held, before it returns. A
+// TryGetLive that starts after that loads S != stPercpu and takes the atomic
+// path, which fails on stDying. One that loaded S earlier and adds to a cell
+// now finds the cell dead (Kill harvested every cell before returning) and
+// redoes itself on the atomic path, which fails too.
+//
+// # Memory order
+//
+// Every step above is a sync/atomic operation, and those are sequentially
+// consistent in Go. The add that takes C to 0 reads from every earlier add
+// on C and on the cells (through the swaps of step 2 and the add of step 3),
+// so everything written before any Put happens before release runs.
+const (
+	bias      = 1 << 61
+	deadCell  = -(1 << 62)
+	deadBelow = -(1 << 61)
+	liveLimit = 1 << 48
+	poison    = MaxCount + MaxCount/2
+)
+
+// MaxCount is the largest count a Ref holds. A Get that would pass it is
+// reported as ErrSaturated and the count is pinned (the Ref leaks), as
+// refcount_t does; it never wraps.
+const MaxCount = 1 << 62
+
+// MaxDelta is the largest n that GetMany, PutMany and TryGetMany accept.
+const MaxDelta = 1 << 32
+
+// isLive reports whether v, the old value of a cell, is within the live
+// range, in one compare.
+func isLive(v int64) bool { return uint64(v+liveLimit) <= 2*liveLimit }

@@ -1,0 +1,641 @@
+// Package percpuref provides Ref, a reference count that stays cheap when
+// many goroutines on many cores take and drop references at once, and that
+// becomes an exact, kref-precise count when its owner kills it.
+//
+// It is Linux's percpu_ref with Go names. A live Ref is in per-CPU mode: Get
+// and Put touch only a counter on the caller's P (its own cache line), and
+// Put never releases, because the owner still holds the initial reference.
+// When the owner is done it calls Kill: the Ref folds its per-CPU counters
+// into one atomic count, drops the initial reference, and from then on
+// behaves exactly as a kref: the Put that takes the count to zero runs
+// release, once, in that goroutine.
+//
+// The typical life of a shared object:
+//
+//	obj.ref.Init(obj.free)      // count 1: the owner's reference
+//	obj.ref.Get()               // before handing obj to another goroutine
+//	go func() { defer obj.ref.Put(); use(obj) }()
+//	...
+//	obj.ref.Kill()              // end of life: drop the owner's reference
+//	                            // obj.free runs when the last Put returns
+//
+// Misuse (more Puts than Gets, a Get after release, a second Kill, and so
+// on) is reported as a *MisuseError wrapping one of the Err* sentinels: by
+// default with a panic, or to a handler given with WithMisuseHandler. A
+// misused Ref never runs release twice or while a reference is held.
+package percpuref
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/percpuref/percpu"
+	"github.com/percpuref/percpu/shard"
+)
+
+// A Ref is a reference count with per-CPU fast paths. Create one with New,
+// or embed it and call Init. A Ref must not be copied after Init.
+//
+// Get, Put and the TryGet family may be called from any number of
+// goroutines at any time. Kill, the switches, Resurrect, Reinit and Exit are
+// serialised inside the Ref and may race with each other and with the fast
+// path. No internal lock is held while release or a confirm callback runs,
+// so both may call back into the Ref.
+type Ref struct {
+	count  atomic.Int64              // the central count; carries bias in per-CPU mode
+	state  atomic.Uint32             // st* bits; stPercpu exactly in per-CPU mode
+	opts   uint32                    // opt* bits, guarded by mu
+	shards atomic.Pointer[shard.Set] // nil once freed
+	mu     sync.Mutex                // serialises mode changes
+	done   chan struct{}             // guarded by mu; made on demand, closed after release
+
+	release  func()
+	onMisuse func(error)
+}
+
+// State bits. The fast path takes the shards only when state == stPercpu.
+const (
+	stInit     = 1 << iota // set up by New or Init
+	stAtomic               // C is authoritative (see protocol.go)
+	stDying                // killed, or made with InitDead
+	stExited               // Exit has run
+	stReleased             // release has started in this life; Reinit clears it
+	stPoisoned             // the count was corrupted by misuse and is pinned
+
+	stPercpu = stInit
+)
+
+// Option bits, guarded by mu.
+const (
+	optAllowReinit = 1 << iota // keep the shards after a switch to atomic
+	optSticky                  // stay atomic until SwitchToPercpu
+)
+
+// New returns a Ref with a count of 1 (the caller's initial reference), in
+// per-CPU mode unless an Option says otherwise. release, which may be nil,
+// runs when the count reaches zero after Kill (or, in atomic mode, whenever
+// the last reference is put).
+func New(release func(), opts ...Option) *Ref {
+	r := new(Ref)
+	r.Init(release, opts...)
+	return r
+}
+
+// Init sets up r as New does, for a Ref embedded in its owner's struct. It
+// must not run concurrently with any other use of r, and only on a zero Ref
+// or one that has been Exited.
+func (r *Ref) Init(release func(), opts ...Option) {
+	var c config
+	for _, o := range opts {
+		o(&c)
+	}
+	r.release = release
+	r.onMisuse = c.onMisuse
+	r.done = nil
+	r.opts = 0
+	if c.allowReinit || c.atomic || c.dead {
+		r.opts |= optAllowReinit
+	}
+	if c.atomic {
+		r.opts |= optSticky
+	}
+	r.shards.Store(shard.NewSet(c.shards()))
+	switch {
+	case c.dead:
+		r.count.Store(0)
+		r.state.Store(stInit | stAtomic | stDying)
+	case c.atomic:
+		r.count.Store(1)
+		r.state.Store(stInit | stAtomic)
+	default:
+		r.count.Store(bias + 1)
+		r.state.Store(stPercpu)
+	}
+}
+
+// local adds d to the caller's shard if the Ref is in per-CPU mode, and
+// reports whether the add stands. false means the caller must redo the
+// operation on the central count.
+func (r *Ref) local(d int64) bool {
+	if r.state.Load() != stPercpu {
+		return false
+	}
+	s := r.shards.Load()
+	if s == nil {
+		return false
+	}
+	c := s.Local()
+	if old := percpu.Add(c, d) - d; !isLive(old) {
+		return r.offRange(s, c, old)
+	}
+	return true
+}
+
+// offRange handles an add whose old cell value was outside the live range:
+// a dead cell (the add is void) or drift (the add stands; fold the cell).
+func (r *Ref) offRange(s *shard.Set, c *atomic.Int64, old int64) bool {
+	if old < deadBelow {
+		return false
+	}
+	r.mu.Lock()
+	if r.state.Load() == stPercpu && r.shards.Load() == s {
+		if v := c.Load(); !isLive(v) {
+			r.count.Add(c.Swap(0))
+		}
+	}
+	r.mu.Unlock()
+	return true
+}
+
+// Get takes a reference. The caller must already hold one (as in kref_get):
+// Get never fails. In atomic mode a Get on a count of zero is reported as
+// ErrReleased.
+func (r *Ref) Get() {
+	if !r.local(1) {
+		r.getCentral("Get", 1)
+	}
+}
+
+// GetMany takes n references at once; 0 < n <= MaxDelta.
+func (r *Ref) GetMany(n int) {
+	if !r.validDelta("GetMany", n) {
+		return
+	}
+	if !r.local(int64(n)) {
+		r.getCentral("GetMany", int64(n))
+	}
+}
+
+// Put drops a reference. It returns true iff this call dropped the last
+// reference and ran release (synchronously, in this goroutine, before Put
+// returns). In per-CPU mode Put never releases: the owner's initial
+// reference is still held.
+func (r *Ref) Put() bool {
+	return r.local(-1) || r.putCentral("Put", 1, nil)
+}
+
+// PutMany drops n references at once; 0 < n <= MaxDelta. It reports what
+// Put reports.
+func (r *Ref) PutMany(n int) bool {
+	if !r.validDelta("PutMany", n) {
+		return false
+	}
+	return r.local(-int64(n)) || r.putCentral("PutMany", int64(n), nil)
+}
+
+// PutLocked drops a reference as kref_put_mutex does: if this may be the
+// last reference, it takes mu first, so that release runs with mu held and
+// no lookup under mu can find the object between the count reaching zero
+// and release unlinking it. PutLocked unlocks mu after release returns
+// (unlike kref_put_mutex, where release must unlock). mu is not taken when
+// other references remain, which is every Put in per-CPU mode.
+func (r *Ref) PutLocked(mu sync.Locker) bool {
+	return r.local(-1) || r.putCentral("PutLocked", 1, mu)
+}
+
+// GetUnlessZero takes a reference unless the count is zero, as
+// kref_get_unless_zero does, and reports whether it did. It is the same as
+// TryGet.
+func (r *Ref) GetUnlessZero() bool { return r.TryGet() }
+
+// TryGet takes a reference unless the count is zero (percpu_ref_tryget). In
+// per-CPU mode it always succeeds. After Kill it succeeds while references
+// remain.
+func (r *Ref) TryGet() bool {
+	return r.local(1) || r.tryGetCentral("TryGet", 1, false)
+}
+
+// TryGetMany takes n references unless the count is zero; 0 < n <= MaxDelta.
+func (r *Ref) TryGetMany(n int) bool {
+	if !r.validDelta("TryGetMany", n) {
+		return false
+	}
+	return r.local(int64(n)) || r.tryGetCentral("TryGetMany", int64(n), false)
+}
+
+// TryGetLive takes a reference unless the Ref is dying or at zero
+// (percpu_ref_tryget_live). Once Kill has returned, every TryGetLive that
+// starts afterwards fails, until Resurrect or Reinit.
+func (r *Ref) TryGetLive() bool {
+	return r.local(1) || r.tryGetCentral("TryGetLive", 1, true)
+}
+
+// usable reports whether state allows a counting operation, reporting the
+// misuse if not.
+func (r *Ref) usable(op string, st uint32) bool {
+	if st&(stInit|stExited) == stInit {
+		return true
+	}
+	err := ErrUninitialized
+	if st&stExited != 0 {
+		err = ErrExited
+	}
+	r.report(op, r.count.Load(), err)
+	return false
+}
+
+func (r *Ref) validDelta(op string, n int) bool {
+	if n > 0 && n <= MaxDelta {
+		return true
+	}
+	r.report(op, int64(n), ErrBadDelta)
+	return false
+}
+
+func (r *Ref) getCentral(op string, n int64) {
+	if !r.usable(op, r.state.Load()) {
+		return
+	}
+	v := r.count.Add(n)
+	if v-n <= 0 {
+		r.corrupt(op, v, ErrReleased)
+		return
+	}
+	if v > MaxCount {
+		r.saturated(op)
+	}
+}
+
+func (r *Ref) putCentral(op string, n int64, mu sync.Locker) bool {
+	if !r.usable(op, r.state.Load()) {
+		return false
+	}
+	if mu != nil {
+		// kref_put_mutex: decrement without the lock while this cannot be
+		// the last reference.
+		for {
+			v := r.count.Load()
+			if v <= n {
+				break
+			}
+			if r.count.CompareAndSwap(v, v-n) {
+				return false
+			}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+	}
+	v := r.count.Add(-n)
+	if v == 0 {
+		return r.runRelease()
+	}
+	if v < 0 {
+		r.corrupt(op, v, ErrUnderflow)
+	}
+	return false
+}
+
+func (r *Ref) tryGetCentral(op string, n int64, live bool) bool {
+	st := r.state.Load()
+	if !r.usable(op, st) {
+		return false
+	}
+	if live && st&stDying != 0 {
+		return false
+	}
+	for {
+		v := r.count.Load()
+		if v == 0 {
+			return false
+		}
+		if r.count.CompareAndSwap(v, v+n) {
+			if v+n > MaxCount {
+				r.saturated(op)
+			}
+			return true
+		}
+	}
+}
+
+// runRelease runs release for the add that took the count to zero, at most
+// once per life of the Ref.
+func (r *Ref) runRelease() bool {
+	if r.state.Or(stReleased)&stReleased != 0 {
+		return false // a second zero, after misuse that was reported
+	}
+	r.mu.Lock()
+	done := r.doneLocked()
+	r.mu.Unlock()
+	if r.release != nil {
+		r.release()
+	}
+	close(done)
+	return true
+}
+
+// corrupt reports a misuse that broke the count and poisons the Ref so that
+// it can never reach zero again: a leak instead of a wrong release.
+func (r *Ref) corrupt(op string, count int64, err error) {
+	r.poison()
+	r.report(op, count, err)
+}
+
+func (r *Ref) poison() {
+	r.state.Or(stPoisoned)
+	r.count.Store(poison)
+}
+
+// saturated checks, with mu held so that no switch is half done, whether
+// the count has really passed MaxCount, and pins it if so.
+func (r *Ref) saturated(op string) {
+	r.mu.Lock()
+	st := r.state.Load()
+	v := r.count.Load()
+	if st&stAtomic == 0 || v <= MaxCount {
+		r.mu.Unlock() // per-CPU mode: the central count carries the bias
+		return
+	}
+	r.poison()
+	r.mu.Unlock()
+	if st&stPoisoned == 0 {
+		r.report(op, v, ErrSaturated)
+	}
+}
+
+func (r *Ref) report(op string, count int64, err error) {
+	e := &MisuseError{Op: op, Count: count, Err: err}
+	if r.onMisuse != nil {
+		r.onMisuse(e)
+		return
+	}
+	panic(e)
+}
+
+// toAtomicLocked sets bits and switches to atomic mode if the Ref is per-CPU
+// (protocol.go). It returns the misuse found in the folded count, to be
+// reported once mu is released.
+func (r *Ref) toAtomicLocked(op string, bits uint32) *MisuseError {
+	if r.state.Or(stAtomic|bits)&stAtomic != 0 {
+		return nil
+	}
+	s := r.shards.Load()
+	var sum int64
+	for i := 0; i < s.Len(); i++ {
+		sum += s.Cell(i).Swap(deadCell)
+	}
+	v := r.count.Add(sum - bias)
+	if r.opts&optAllowReinit == 0 {
+		r.shards.Store(nil)
+	}
+	switch {
+	case v <= 0:
+		r.poison()
+		return &MisuseError{Op: op, Count: v, Err: ErrUnderflow}
+	case v > MaxCount:
+		r.poison()
+		return &MisuseError{Op: op, Count: v, Err: ErrSaturated}
+	}
+	return nil
+}
+
+// toPercpuLocked switches an atomic Ref back to per-CPU mode (protocol.go).
+// A Ref at zero or poisoned stays atomic.
+func (r *Ref) toPercpuLocked(op string) *MisuseError {
+	s := r.shards.Load()
+	if s == nil {
+		return &MisuseError{Op: op, Count: r.count.Load(), Err: ErrNoReinit}
+	}
+	if r.state.Load()&stPoisoned != 0 {
+		return nil
+	}
+	for {
+		v := r.count.Load()
+		if v == 0 {
+			return nil
+		}
+		if r.count.CompareAndSwap(v, v+bias) {
+			break
+		}
+	}
+	for i := 0; i < s.Len(); i++ {
+		s.Cell(i).Swap(0)
+	}
+	r.state.And(^uint32(stAtomic))
+	return nil
+}
+
+// lockControl takes mu for a mode change and checks that the Ref is set up
+// and not exited. On failure mu is released and the misuse reported.
+func (r *Ref) lockControl(op string) (st uint32, ok bool) {
+	r.mu.Lock()
+	st = r.state.Load()
+	if st&(stInit|stExited) != stInit {
+		r.mu.Unlock()
+		r.usable(op, st)
+		return st, false
+	}
+	return st, true
+}
+
+// unlockReport releases mu and reports err, if any.
+func (r *Ref) unlockReport(err *MisuseError) {
+	r.mu.Unlock()
+	if err != nil {
+		r.report(err.Op, err.Count, err.Err)
+	}
+}
+
+// Kill is KillAndConfirm(nil).
+func (r *Ref) Kill() { r.KillAndConfirm(nil) }
+
+// KillAndConfirm marks the Ref dying, switches it to atomic mode, calls
+// confirm (if not nil), and then drops the initial reference. If that was
+// the last reference, release runs inside KillAndConfirm, after confirm.
+// When it returns, TryGetLive fails and the count is exact: the next Put
+// that reaches zero releases.
+//
+// Kill on a Ref that is already dying is reported as ErrKilled and changes
+// nothing; unlike the kernel, no second reference is dropped.
+func (r *Ref) KillAndConfirm(confirm func()) {
+	st, ok := r.lockControl("Kill")
+	if !ok {
+		return
+	}
+	if st&stDying != 0 {
+		r.unlockReport(&MisuseError{Op: "Kill", Count: r.count.Load(), Err: ErrKilled})
+		return
+	}
+	r.unlockReport(r.toAtomicLocked("Kill", stDying))
+	if confirm != nil {
+		confirm()
+	}
+	r.putCentral("Kill", 1, nil)
+}
+
+// SwitchToAtomic switches the Ref to atomic mode without killing it, then
+// calls confirm (if not nil) before returning. The mode is sticky: Reinit
+// and Resurrect keep it, until SwitchToPercpu. In atomic mode every Put
+// that takes the count to zero releases, exactly as a kref.
+//
+// Concurrent switches are serialised; each confirm runs before its own
+// call returns, but two racing calls may run their confirms in either order.
+func (r *Ref) SwitchToAtomic(confirm func()) {
+	if _, ok := r.lockControl("SwitchToAtomic"); !ok {
+		return
+	}
+	r.opts |= optSticky
+	r.unlockReport(r.toAtomicLocked("SwitchToAtomic", 0))
+	if confirm != nil {
+		confirm()
+	}
+}
+
+// SwitchToAtomicSync is SwitchToAtomic(nil): it returns once the Ref is in
+// atomic mode.
+func (r *Ref) SwitchToAtomicSync() { r.SwitchToAtomic(nil) }
+
+// SwitchToPercpu takes an atomic Ref back to per-CPU mode and clears the
+// stickiness of InitAtomic and SwitchToAtomic. On a dying Ref it only clears
+// the stickiness: the next Resurrect or Reinit goes per-CPU. A Ref whose
+// count is zero stays atomic until Reinit. If the shards were freed (no
+// AllowReinit), it reports ErrNoReinit and the Ref stays atomic.
+func (r *Ref) SwitchToPercpu() {
+	st, ok := r.lockControl("SwitchToPercpu")
+	if !ok {
+		return
+	}
+	r.opts &^= optSticky
+	if st&stAtomic == 0 || st&stDying != 0 {
+		r.mu.Unlock()
+		return
+	}
+	r.unlockReport(r.toPercpuLocked("SwitchToPercpu"))
+}
+
+// Resurrect makes a dying Ref live again, restoring the initial reference
+// that Kill dropped, and returns it to per-CPU mode unless it is sticky
+// atomic. The count must still be above zero: Resurrect after release
+// reports ErrReleased, Resurrect on a live Ref reports ErrLive, and a Ref
+// whose shards were freed reports ErrNoReinit; in each case nothing changes.
+func (r *Ref) Resurrect() {
+	const op = "Resurrect"
+	st, ok := r.lockControl(op)
+	if !ok {
+		return
+	}
+	if st&stDying == 0 {
+		r.unlockReport(&MisuseError{Op: op, Count: r.count.Load(), Err: ErrLive})
+		return
+	}
+	percpuNext := r.opts&optSticky == 0
+	if percpuNext && r.shards.Load() == nil {
+		r.unlockReport(&MisuseError{Op: op, Count: r.count.Load(), Err: ErrNoReinit})
+		return
+	}
+	for {
+		v := r.count.Load()
+		if v <= 0 {
+			r.unlockReport(&MisuseError{Op: op, Count: v, Err: ErrReleased})
+			return
+		}
+		if r.count.CompareAndSwap(v, v+1) {
+			break
+		}
+	}
+	r.state.And(^uint32(stDying))
+	var err *MisuseError
+	if percpuNext {
+		err = r.toPercpuLocked(op)
+	}
+	r.unlockReport(err)
+}
+
+// Reinit makes a Ref whose count reached zero (or one made with InitDead)
+// live again with a count of 1, as after New, in per-CPU mode unless it is
+// sticky atomic; Done then returns a new channel. This is the resurrection
+// of a cached object after release; the caller must serialise Reinit
+// against lookups that could Get the Ref (for example by holding the lock of
+// the cache). It may be called from release. Reinit while the count is not
+// zero reports ErrNotZero and changes nothing.
+func (r *Ref) Reinit() {
+	const op = "Reinit"
+	st, ok := r.lockControl(op)
+	if !ok {
+		return
+	}
+	percpuNext := r.opts&optSticky == 0
+	if percpuNext && r.shards.Load() == nil {
+		r.unlockReport(&MisuseError{Op: op, Count: r.count.Load(), Err: ErrNoReinit})
+		return
+	}
+	if st&stAtomic == 0 || !r.count.CompareAndSwap(0, 1) {
+		r.unlockReport(&MisuseError{Op: op, Count: r.countLocked(), Err: ErrNotZero})
+		return
+	}
+	if st&stReleased != 0 {
+		r.done = nil
+	}
+	r.state.And(^uint32(stDying | stReleased))
+	var err *MisuseError
+	if percpuNext {
+		err = r.toPercpuLocked(op)
+	}
+	r.unlockReport(err)
+}
+
+// Exit frees the per-CPU shards, folding them into the count first. The Ref
+// then reports its final count (Read, IsZero) but takes no more operations:
+// each is reported as ErrExited. Exit may be called from release. Exit on a
+// Ref that was never set up, or a second Exit, does nothing. Init makes an
+// exited Ref usable again.
+func (r *Ref) Exit() {
+	r.mu.Lock()
+	if st := r.state.Load(); st&(stInit|stExited) != stInit {
+		r.mu.Unlock()
+		return
+	}
+	err := r.toAtomicLocked("Exit", stExited)
+	r.shards.Store(nil)
+	r.unlockReport(err)
+}
+
+// IsZero reports whether the count is zero. It is false in per-CPU mode,
+// where the owner's initial reference is held, and after release has begun
+// (even while it still runs) it is true.
+func (r *Ref) IsZero() bool {
+	return r.state.Load()&stAtomic != 0 && r.count.Load() == 0
+}
+
+// IsDying reports whether the Ref has been killed (or made with InitDead)
+// and not brought back by Resurrect or Reinit.
+func (r *Ref) IsDying() bool { return r.state.Load()&stDying != 0 }
+
+// IsPercpu reports whether the Ref is in per-CPU mode.
+func (r *Ref) IsPercpu() bool { return r.state.Load()&(stInit|stAtomic) == stInit }
+
+// Read returns the count. In atomic mode it is exact; in per-CPU mode it is
+// the sum of the shards and the central count, taken while other goroutines
+// may move them, so it is exact only when no Get or Put runs concurrently.
+func (r *Ref) Read() int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.countLocked()
+}
+
+func (r *Ref) countLocked() int64 {
+	v := r.count.Load()
+	if r.state.Load()&(stInit|stAtomic) != stInit {
+		return v
+	}
+	s := r.shards.Load()
+	v -= bias
+	for i := 0; i < s.Len(); i++ {
+		v += s.Cell(i).Load()
+	}
+	return v
+}
+
+// Done returns a channel that is closed when release has returned. After
+// Reinit, Done returns a new channel for the Ref's new life.
+func (r *Ref) Done() <-chan struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.doneLocked()
+}
+
+func (r *Ref) doneLocked() chan struct{} {
+	if r.done == nil {
+		r.done = make(chan struct{})
+	}
+	return r.done
+}

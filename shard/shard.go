@@ -1,0 +1,75 @@
+// Package shard provides cache-line-padded counters spread over the Ps of
+// the Go scheduler, so that goroutines on different cores update different
+// cache lines.
+//
+// A Set is the raw memory: a power-of-two number of padded 64-bit cells,
+// indexed by the P hint of package percpu. Counter is a striped counter built
+// on a Set that needs nothing else. Package percpuref builds its refcount on
+// Sets.
+package shard
+
+import (
+	"math/bits"
+	"runtime"
+	"sync/atomic"
+
+	"github.com/percpuref/percpu"
+)
+
+// MaxCells bounds the number of cells in a Set. Beyond it, Ps share cells;
+// they stay correct (every cell update is atomic) and only contend more.
+const MaxCells = 1024
+
+// Cell is one shard: a 64-bit word alone on its cache line.
+type Cell struct {
+	atomic.Int64
+	_ [percpu.CacheLinePad - 8]byte
+}
+
+// A Set is a fixed number of Cells, a power of two, each padded to
+// percpu.CacheLinePad bytes. The cells come from one allocation whose size is
+// a power-of-two multiple of the pad, which the Go allocator aligns to its
+// size class, so no two cells share a cache line with each other or with
+// another object.
+//
+// A Set never grows: when GOMAXPROCS exceeds its length, P ids wrap around
+// and several Ps share a cell.
+type Set struct {
+	cells []Cell
+	mask  int
+}
+
+// DefaultCells returns the number of cells a Set needs for the current
+// GOMAXPROCS: GOMAXPROCS rounded up to a power of two, at most MaxCells.
+func DefaultCells() int {
+	return roundCells(runtime.GOMAXPROCS(0))
+}
+
+func roundCells(n int) int {
+	if n <= 1 {
+		return 1
+	}
+	if n >= MaxCells {
+		return MaxCells
+	}
+	return 1 << bits.Len(uint(n-1))
+}
+
+// NewSet returns a Set of n cells, n rounded up to a power of two and clamped
+// to [1, MaxCells]. Every cell starts at 0.
+func NewSet(n int) *Set {
+	n = roundCells(n)
+	return &Set{cells: make([]Cell, n), mask: n - 1}
+}
+
+// Len returns the number of cells.
+func (s *Set) Len() int { return len(s.cells) }
+
+// Cell returns cell i modulo Len.
+func (s *Set) Cell(i int) *atomic.Int64 { return &s.cells[i&s.mask].Int64 }
+
+// Local returns the cell of the P that the caller runs on, by percpu.Hint.
+func (s *Set) Local() *atomic.Int64 { return &s.cells[percpu.Hint()&s.mask].Int64 }
+
+// Bytes returns the memory the cells occupy.
+func (s *Set) Bytes() int { return len(s.cells) * percpu.CacheLinePad }
