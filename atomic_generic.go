@@ -2,7 +2,7 @@ package percpu
 
 import (
 	"sync/atomic"
-	_ "unsafe" // for go:linkname
+	"unsafe"
 )
 
 // CacheLinePad is the size, in bytes, that a shard is padded to so that no
@@ -36,6 +36,18 @@ func Hint() int {
 // once.
 func Add(addr *atomic.Int64, delta int64) int64 {
 	return addr.Add(delta)
+}
+
+// AddLocal adds delta to the cell of the calling goroutine's P in an array
+// of cells that starts at base, each CacheLinePad bytes long, mask+1 of them
+// (mask+1 a power of two), and returns the value the cell had before the
+// add. The cell is picked as Hint()&mask; any number of goroutines may call
+// AddLocal on the same array at once.
+func AddLocal(base *atomic.Int64, mask int, delta int64) (old int64) {
+	p := procPin()
+	procUnpin()
+	c := (*atomic.Int64)(unsafe.Add(unsafe.Pointer(base), (p&mask)*CacheLinePad))
+	return c.Add(delta) - delta
 }
 
 // FastPath names the implementation of the primitives in this build.

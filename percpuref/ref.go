@@ -28,8 +28,8 @@ package percpuref
 import (
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
-	"github.com/percpuref/percpu"
 	"github.com/percpuref/percpu/shard"
 )
 
@@ -42,12 +42,12 @@ import (
 // path. No internal lock is held while release or a confirm callback runs,
 // so both may call back into the Ref.
 type Ref struct {
-	count  atomic.Int64              // the central count; carries bias in per-CPU mode
-	state  atomic.Uint32             // st* bits; stPercpu exactly in per-CPU mode
-	opts   uint32                    // opt* bits, guarded by mu
-	shards atomic.Pointer[shard.Set] // nil once freed
-	mu     sync.Mutex                // serialises mode changes
-	done   chan struct{}             // guarded by mu; made on demand, closed after release
+	count  atomic.Int64  // the central count; carries bias in per-CPU mode
+	state  atomic.Uint32 // st* bits; stPercpu exactly in per-CPU mode
+	opts   uint32        // opt* bits, guarded by mu
+	shards setPointer    // nil once freed
+	mu     sync.Mutex    // serialises mode changes
+	done   chan struct{} // guarded by mu; made on demand, closed after release
 
 	release  func()
 	onMisuse func(error)
@@ -113,34 +113,40 @@ func (r *Ref) Init(release func(), opts ...Option) {
 	}
 }
 
-// local adds d to the caller's shard if the Ref is in per-CPU mode, and
-// reports whether the add stands. false means the caller must redo the
-// operation on the central count.
-func (r *Ref) local(d int64) bool {
-	if r.state.Load() != stPercpu {
-		return false
+// setPointer is an atomic *shard.Set. It is atomic.Pointer[shard.Set]
+// without the generic dictionary, which costs the fast path its inlining.
+type setPointer struct{ p unsafe.Pointer }
+
+func (x *setPointer) Load() *shard.Set   { return (*shard.Set)(atomic.LoadPointer(&x.p)) }
+func (x *setPointer) Store(s *shard.Set) { atomic.StorePointer(&x.p, unsafe.Pointer(s)) }
+
+// local adds d to the caller's shard if the Ref is in per-CPU mode. It
+// returns the cell's value before the add and whether an add was made; the
+// caller decides with isLive and offRange whether the add stands. Kept small enough to
+// inline into every fast path.
+func (r *Ref) local(d int64) (old int64, added bool) {
+	if r.state.Load() == stPercpu {
+		if s := r.shards.Load(); s != nil {
+			return s.AddLocal(d), true
+		}
 	}
-	s := r.shards.Load()
-	if s == nil {
-		return false
-	}
-	c := s.Local()
-	if old := percpu.Add(c, d) - d; !isLive(old) {
-		return r.offRange(s, c, old)
-	}
-	return true
+	return 0, false
 }
 
-// offRange handles an add whose old cell value was outside the live range:
-// a dead cell (the add is void) or drift (the add stands; fold the cell).
-func (r *Ref) offRange(s *shard.Set, c *atomic.Int64, old int64) bool {
+// offRange handles an add made by local on a cell whose old value was not
+// live. It reports whether the add stands: true if the cell was drifting
+// (the cell is then folded into the central count), false if the cell was
+// dead, and the caller must redo the operation on the central count.
+func (r *Ref) offRange(old int64) bool {
 	if old < deadBelow {
 		return false
 	}
 	r.mu.Lock()
-	if r.state.Load() == stPercpu && r.shards.Load() == s {
-		if v := c.Load(); !isLive(v) {
-			r.count.Add(c.Swap(0))
+	if s := r.shards.Load(); r.state.Load() == stPercpu && s != nil {
+		for i := 0; i < s.Len(); i++ {
+			if c := s.Cell(i); !isLive(c.Load()) {
+				r.count.Add(c.Swap(0))
+			}
 		}
 	}
 	r.mu.Unlock()
@@ -151,9 +157,10 @@ func (r *Ref) offRange(s *shard.Set, c *atomic.Int64, old int64) bool {
 // Get never fails. In atomic mode a Get on a count of zero is reported as
 // ErrReleased.
 func (r *Ref) Get() {
-	if !r.local(1) {
-		r.getCentral("Get", 1)
+	if old, ok := r.local(1); ok && (isLive(old) || r.offRange(old)) {
+		return
 	}
+	r.getCentral("Get", 1)
 }
 
 // GetMany takes n references at once; 0 < n <= MaxDelta.
@@ -161,9 +168,10 @@ func (r *Ref) GetMany(n int) {
 	if !r.validDelta("GetMany", n) {
 		return
 	}
-	if !r.local(int64(n)) {
-		r.getCentral("GetMany", int64(n))
+	if old, ok := r.local(int64(n)); ok && (isLive(old) || r.offRange(old)) {
+		return
 	}
+	r.getCentral("GetMany", int64(n))
 }
 
 // Put drops a reference. It returns true iff this call dropped the last
@@ -171,7 +179,10 @@ func (r *Ref) GetMany(n int) {
 // returns). In per-CPU mode Put never releases: the owner's initial
 // reference is still held.
 func (r *Ref) Put() bool {
-	return r.local(-1) || r.putCentral("Put", 1, nil)
+	if old, ok := r.local(-1); ok && (isLive(old) || r.offRange(old)) {
+		return false
+	}
+	return r.putCentral("Put", 1, nil)
 }
 
 // PutMany drops n references at once; 0 < n <= MaxDelta. It reports what
@@ -180,7 +191,10 @@ func (r *Ref) PutMany(n int) bool {
 	if !r.validDelta("PutMany", n) {
 		return false
 	}
-	return r.local(-int64(n)) || r.putCentral("PutMany", int64(n), nil)
+	if old, ok := r.local(-int64(n)); ok && (isLive(old) || r.offRange(old)) {
+		return false
+	}
+	return r.putCentral("PutMany", int64(n), nil)
 }
 
 // PutLocked drops a reference as kref_put_mutex does: if this may be the
@@ -190,7 +204,10 @@ func (r *Ref) PutMany(n int) bool {
 // (unlike kref_put_mutex, where release must unlock). mu is not taken when
 // other references remain, which is every Put in per-CPU mode.
 func (r *Ref) PutLocked(mu sync.Locker) bool {
-	return r.local(-1) || r.putCentral("PutLocked", 1, mu)
+	if old, ok := r.local(-1); ok && (isLive(old) || r.offRange(old)) {
+		return false
+	}
+	return r.putCentral("PutLocked", 1, mu)
 }
 
 // GetUnlessZero takes a reference unless the count is zero, as
@@ -202,7 +219,10 @@ func (r *Ref) GetUnlessZero() bool { return r.TryGet() }
 // per-CPU mode it always succeeds. After Kill it succeeds while references
 // remain.
 func (r *Ref) TryGet() bool {
-	return r.local(1) || r.tryGetCentral("TryGet", 1, false)
+	if old, ok := r.local(1); ok && (isLive(old) || r.offRange(old)) {
+		return true
+	}
+	return r.tryGetCentral("TryGet", 1, false)
 }
 
 // TryGetMany takes n references unless the count is zero; 0 < n <= MaxDelta.
@@ -210,14 +230,20 @@ func (r *Ref) TryGetMany(n int) bool {
 	if !r.validDelta("TryGetMany", n) {
 		return false
 	}
-	return r.local(int64(n)) || r.tryGetCentral("TryGetMany", int64(n), false)
+	if old, ok := r.local(int64(n)); ok && (isLive(old) || r.offRange(old)) {
+		return true
+	}
+	return r.tryGetCentral("TryGetMany", int64(n), false)
 }
 
 // TryGetLive takes a reference unless the Ref is dying or at zero
 // (percpu_ref_tryget_live). Once Kill has returned, every TryGetLive that
 // starts afterwards fails, until Resurrect or Reinit.
 func (r *Ref) TryGetLive() bool {
-	return r.local(1) || r.tryGetCentral("TryGetLive", 1, true)
+	if old, ok := r.local(1); ok && (isLive(old) || r.offRange(old)) {
+		return true
+	}
+	return r.tryGetCentral("TryGetLive", 1, true)
 }
 
 // usable reports whether state allows a counting operation, reporting the

@@ -35,8 +35,9 @@ type Cell struct {
 // A Set never grows: when GOMAXPROCS exceeds its length, P ids wrap around
 // and several Ps share a cell.
 type Set struct {
-	cells []Cell
+	first *atomic.Int64 // &cells[0].Int64, for the fast path
 	mask  int
+	cells []Cell
 }
 
 // DefaultCells returns the number of cells a Set needs for the current
@@ -59,7 +60,8 @@ func roundCells(n int) int {
 // to [1, MaxCells]. Every cell starts at 0.
 func NewSet(n int) *Set {
 	n = roundCells(n)
-	return &Set{cells: make([]Cell, n), mask: n - 1}
+	cells := make([]Cell, n)
+	return &Set{first: &cells[0].Int64, mask: n - 1, cells: cells}
 }
 
 // Len returns the number of cells.
@@ -70,6 +72,12 @@ func (s *Set) Cell(i int) *atomic.Int64 { return &s.cells[i&s.mask].Int64 }
 
 // Local returns the cell of the P that the caller runs on, by percpu.Hint.
 func (s *Set) Local() *atomic.Int64 { return &s.cells[percpu.Hint()&s.mask].Int64 }
+
+// AddLocal adds delta to the cell of the caller's P and returns the cell's
+// value before the add, in one atomic read-modify-write.
+func (s *Set) AddLocal(delta int64) (old int64) {
+	return percpu.AddLocal(s.first, s.mask, delta)
+}
 
 // Bytes returns the memory the cells occupy.
 func (s *Set) Bytes() int { return len(s.cells) * percpu.CacheLinePad }
