@@ -238,11 +238,26 @@ func TestGetPutPercpuNeverReleases(t *testing.T) {
 	r.GetMany(50)
 	assert.Equal(t, int64(151), r.Read())
 	for i := 0; i < 100; i++ {
-		r.Put() // the return value is checked in TestPutPercpuReturnsFalse
+		assert.False(t, r.Put())
 	}
-	r.PutMany(50)
+	assert.False(t, r.PutMany(50))
 	assert.Equal(t, int64(1), r.Read())
 	assert.True(t, r.IsPercpu())
+	assert.Equal(t, 0, rel.calls())
+}
+
+// Per-CPU mode: Put never releases, so it always returns false (the
+// committed f125e35 returned true here; fixed by the fast-path rewrite).
+func TestPutPercpuReturnsFalse(t *testing.T) {
+	var rel semRel
+	var mu sync.Mutex
+	r := New(rel.fn())
+	r.GetMany(10)
+	assert.False(t, r.Put(), "Put in per-CPU mode")
+	assert.False(t, r.PutMany(2), "PutMany in per-CPU mode")
+	assert.False(t, r.PutLocked(&mu), "PutLocked in per-CPU mode")
+	assert.True(t, r.IsPercpu())
+	assert.Equal(t, int64(7), r.Read())
 	assert.Equal(t, 0, rel.calls())
 }
 
@@ -605,8 +620,8 @@ func TestResurrectRestoresInitialRef(t *testing.T) {
 	assert.True(t, r.IsPercpu())
 	assert.Equal(t, int64(3), r.Read())
 	assert.True(t, r.TryGetLive())
-	r.Put()
-	r.PutMany(2)
+	assert.False(t, r.Put())
+	assert.False(t, r.PutMany(2))
 	assert.Equal(t, int64(1), r.Read())
 	assert.Equal(t, 0, rel.calls())
 	r.Kill()
@@ -835,7 +850,7 @@ func TestPutLockedTakesLockOnlyForFinalPut(t *testing.T) {
 	mu.Lock()
 	// Per-CPU and non-final atomic puts must not touch mu (it is held here,
 	// so taking it would deadlock).
-	r.PutLocked(&mu)                  // per-CPU: 3 (return value: TestPutPercpuReturnsFalse)
+	assert.False(t, r.PutLocked(&mu)) // per-CPU: 3
 	r.Kill()                          // 2
 	assert.False(t, r.PutLocked(&mu)) // atomic, not final: 1
 	mu.Unlock()
