@@ -1,0 +1,439 @@
+package percpuref
+
+// SPEC.md section 4, row by row, in every mode where the row applies. Each
+// case runs twice: with the default (the misuse panics with a *MisuseError)
+// and with WithMisuseHandler (the handler gets exactly that error, the count
+// is poisoned where the misuse broke it, and release never runs because of
+// a misuse). Release calls are counted in both runs.
+//
+// The saturation rows set the central count directly (white-box): reaching
+// 2^62 through the API takes 2^30 GetMany calls.
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// A misuseMode builds a Ref in one state.
+type misuseMode struct {
+	name     string
+	mk       func(rel func(), o ...Option) *Ref
+	releases int   // release calls made while building it
+	count    int64 // its count once built
+}
+
+func mmNew(opts ...Option) func(func(), ...Option) *Ref {
+	return func(rel func(), o ...Option) *Ref { return New(rel, append(o, opts...)...) }
+}
+
+func mmThen(mk func(func(), ...Option) *Ref, steps ...func(*Ref)) func(func(), ...Option) *Ref {
+	return func(rel func(), o ...Option) *Ref {
+		r := mk(rel, o...)
+		for _, s := range steps {
+			s(r)
+		}
+		return r
+	}
+}
+
+var (
+	mmGet     = func(r *Ref) { r.Get() }
+	mmPut     = func(r *Ref) { r.Put() }
+	mmKill    = func(r *Ref) { r.Kill() }
+	mmSwitch  = func(r *Ref) { r.SwitchToAtomicSync() }
+	mmExit    = func(r *Ref) { r.Exit() }
+	mmRes     = func(r *Ref) { r.Resurrect() }
+	mmReinit  = func(r *Ref) { r.Reinit() }
+	mmSatCent = func(r *Ref) { r.count.Store(MaxCount) } // white-box, atomic mode
+	mmSatBias = func(r *Ref) { r.count.Store(bias + MaxCount) }
+)
+
+var (
+	mPercpu          = misuseMode{"percpu", mmNew(AllowReinit()), 0, 1}
+	mResurrected     = misuseMode{"percpu-after-Resurrect", mmThen(mmNew(AllowReinit()), mmGet, mmKill, mmRes), 0, 2}
+	mReinited        = misuseMode{"percpu-after-Reinit", mmThen(mmNew(AllowReinit()), mmKill, mmReinit), 1, 1}
+	mAtomicInit      = misuseMode{"atomic-InitAtomic", mmNew(InitAtomic()), 0, 1}
+	mAtomicSwitched  = misuseMode{"atomic-SwitchToAtomic", mmThen(mmNew(AllowReinit()), mmSwitch), 0, 1}
+	mDying           = misuseMode{"dying", mmThen(mmNew(AllowReinit()), mmGet, mmKill), 0, 1}
+	mInitDead        = misuseMode{"InitDead", mmNew(InitDead()), 0, 0}
+	mRelInit         = misuseMode{"released-InitAtomic", mmThen(mmNew(InitAtomic()), mmPut), 1, 0}
+	mRelSwitched     = misuseMode{"released-SwitchToAtomic", mmThen(mmNew(AllowReinit()), mmSwitch, mmPut), 1, 0}
+	mRelDying        = misuseMode{"released-dying", mmThen(mmNew(AllowReinit()), mmKill), 1, 0}
+	mNoReSwitched    = misuseMode{"noreinit-switched", mmThen(mmNew(), mmSwitch), 0, 1}
+	mNoReDying       = misuseMode{"noreinit-dying", mmThen(mmNew(), mmGet, mmKill), 0, 1}
+	mNoReReleased    = misuseMode{"noreinit-released", mmThen(mmNew(), mmKill), 1, 0}
+	mExitedPercpu    = misuseMode{"exited-percpu", mmThen(mmNew(), mmExit), 0, 1}
+	mExitedAtomic    = misuseMode{"exited-atomic", mmThen(mmNew(InitAtomic()), mmExit), 0, 1}
+	mExitedDying     = misuseMode{"exited-dying", mmThen(mmNew(), mmGet, mmKill, mmExit), 0, 1}
+	mExitedReleased  = misuseMode{"exited-released", mmThen(mmNew(), mmKill, mmExit), 1, 0}
+	mSatAtomic       = misuseMode{"saturating-atomic", mmThen(mmNew(InitAtomic()), mmSatCent), 0, MaxCount}
+	mSatDying        = misuseMode{"saturating-dying", mmThen(mmNew(), mmGet, mmKill, mmSatCent), 0, MaxCount}
+	mSatPercpu       = misuseMode{"saturating-percpu", mmThen(mmNew(AllowReinit()), mmSatBias), 0, MaxCount}
+	misuseExitModes  = []misuseMode{mExitedPercpu, mExitedAtomic, mExitedDying, mExitedReleased}
+	misuseReleased   = []misuseMode{mRelInit, mRelSwitched, mRelDying, mInitDead}
+	misuseLiveAtomic = []misuseMode{mAtomicInit, mAtomicSwitched, mDying}
+)
+
+type misuseCase struct {
+	row      string // the SPEC section 4 row
+	mode     misuseMode
+	op       string // what the case does, for the test name
+	do       func(r *Ref, mu *sync.Mutex)
+	err      error
+	opName   string
+	count    int64
+	poisoned bool // the count is pinned after the misuse
+	// skipCount: the reported Count is wrong here; see
+	// TestBugResurrectLivePercpuReportsBiasedCount.
+	skipCount bool
+	exits     bool // the case ends in Exit, so follow-up Puts are misuse too
+}
+
+func (c misuseCase) name() string { return c.row + "/" + c.mode.name + "/" + c.op }
+
+// misuseOps is every counting or control operation, for the rows that apply
+// to all of them (after Exit, before Init), with the Op name it reports.
+var misuseOps = []struct {
+	label, op string
+	do        func(r *Ref, mu *sync.Mutex)
+}{
+	{"Get", "Get", func(r *Ref, _ *sync.Mutex) { r.Get() }},
+	{"GetMany", "GetMany", func(r *Ref, _ *sync.Mutex) { r.GetMany(2) }},
+	{"Put", "Put", func(r *Ref, _ *sync.Mutex) { mustFalse(r.Put()) }},
+	{"PutMany", "PutMany", func(r *Ref, _ *sync.Mutex) { mustFalse(r.PutMany(2)) }},
+	{"PutLocked", "PutLocked", func(r *Ref, mu *sync.Mutex) { mustFalse(r.PutLocked(mu)) }},
+	{"TryGet", "TryGet", func(r *Ref, _ *sync.Mutex) { mustFalse(r.TryGet()) }},
+	{"GetUnlessZero", "TryGet", func(r *Ref, _ *sync.Mutex) { mustFalse(r.GetUnlessZero()) }},
+	{"TryGetMany", "TryGetMany", func(r *Ref, _ *sync.Mutex) { mustFalse(r.TryGetMany(2)) }},
+	{"TryGetLive", "TryGetLive", func(r *Ref, _ *sync.Mutex) { mustFalse(r.TryGetLive()) }},
+	{"Kill", "Kill", func(r *Ref, _ *sync.Mutex) { r.Kill() }},
+	{"KillAndConfirm", "Kill", func(r *Ref, _ *sync.Mutex) { r.KillAndConfirm(misuseNoConfirm) }},
+	{"SwitchToAtomic", "SwitchToAtomic", func(r *Ref, _ *sync.Mutex) { r.SwitchToAtomic(misuseNoConfirm) }},
+	{"SwitchToAtomicSync", "SwitchToAtomic", func(r *Ref, _ *sync.Mutex) { r.SwitchToAtomicSync() }},
+	{"SwitchToPercpu", "SwitchToPercpu", func(r *Ref, _ *sync.Mutex) { r.SwitchToPercpu() }},
+	{"Resurrect", "Resurrect", func(r *Ref, _ *sync.Mutex) { r.Resurrect() }},
+	{"Reinit", "Reinit", func(r *Ref, _ *sync.Mutex) { r.Reinit() }},
+}
+
+// mustFalse panics (with a non-MisuseError, which semCatch re-raises) if a
+// misused call reports success.
+func mustFalse(b bool) {
+	if b {
+		panic("a misused call reported success")
+	}
+}
+
+func misuseNoConfirm() { panic("confirm ran for a misused call") }
+
+func misuseCases() []misuseCase {
+	var cs []misuseCase
+	add := func(c misuseCase) { cs = append(cs, c) }
+
+	// Put/PutMany below zero in atomic mode: at that Put.
+	for _, m := range misuseLiveAtomic {
+		add(misuseCase{row: "put-below-zero", mode: m, op: "PutMany(3)",
+			do:  func(r *Ref, _ *sync.Mutex) { mustFalse(r.PutMany(3)) },
+			err: ErrUnderflow, opName: "PutMany", count: m.count - 3, poisoned: true})
+	}
+	for _, m := range misuseReleased {
+		add(misuseCase{row: "put-below-zero", mode: m, op: "Put",
+			do:  func(r *Ref, _ *sync.Mutex) { mustFalse(r.Put()) },
+			err: ErrUnderflow, opName: "Put", count: -1, poisoned: true})
+		add(misuseCase{row: "put-below-zero", mode: m, op: "PutMany(2)",
+			do:  func(r *Ref, _ *sync.Mutex) { mustFalse(r.PutMany(2)) },
+			err: ErrUnderflow, opName: "PutMany", count: -2, poisoned: true})
+		add(misuseCase{row: "put-below-zero", mode: m, op: "PutLocked",
+			do:  func(r *Ref, mu *sync.Mutex) { mustFalse(r.PutLocked(mu)) },
+			err: ErrUnderflow, opName: "PutLocked", count: -1, poisoned: true})
+	}
+
+	// Get/GetMany on a count of 0: at that Get, in atomic mode.
+	for _, m := range misuseReleased {
+		add(misuseCase{row: "get-at-zero", mode: m, op: "Get",
+			do:  func(r *Ref, _ *sync.Mutex) { r.Get() },
+			err: ErrReleased, opName: "Get", count: 1, poisoned: true})
+		add(misuseCase{row: "get-at-zero", mode: m, op: "GetMany(3)",
+			do:  func(r *Ref, _ *sync.Mutex) { r.GetMany(3) },
+			err: ErrReleased, opName: "GetMany", count: 3, poisoned: true})
+	}
+
+	// Net underflow in per-CPU mode: at the next switch to atomic, the
+	// folded count is <= 0.
+	for _, m := range []misuseMode{mPercpu, mResurrected, mReinited} {
+		n := int(m.count) + 1
+		for _, sw := range []struct {
+			label, op string
+			do        func(*Ref)
+			exits     bool
+		}{
+			{"SwitchToAtomicSync", "SwitchToAtomic", func(r *Ref) { r.SwitchToAtomicSync() }, false},
+			{"Kill", "Kill", func(r *Ref) { r.Kill() }, false},
+			{"Exit", "Exit", func(r *Ref) { r.Exit() }, true},
+		} {
+			add(misuseCase{row: "percpu-underflow", mode: m, op: fmt.Sprintf("PutMany(%d)+%s", n, sw.label),
+				do: func(r *Ref, _ *sync.Mutex) {
+					mustFalse(r.PutMany(n)) // not detectable here
+					sw.do(r)
+				},
+				err: ErrUnderflow, opName: sw.op, count: -1, poisoned: true, exits: sw.exits})
+		}
+		add(misuseCase{row: "percpu-underflow", mode: m, op: "put-all+Kill",
+			do: func(r *Ref, _ *sync.Mutex) {
+				mustFalse(r.PutMany(int(m.count)))
+				r.Kill()
+			},
+			err: ErrUnderflow, opName: "Kill", count: 0, poisoned: true})
+	}
+
+	// Kill on a dying Ref: at once; no extra reference is dropped.
+	for _, m := range []misuseMode{mDying, mRelDying, mInitDead, mNoReDying} {
+		add(misuseCase{row: "kill-dying", mode: m, op: "Kill",
+			do:  func(r *Ref, _ *sync.Mutex) { r.Kill() },
+			err: ErrKilled, opName: "Kill", count: m.count})
+		add(misuseCase{row: "kill-dying", mode: m, op: "KillAndConfirm",
+			do:  func(r *Ref, _ *sync.Mutex) { r.KillAndConfirm(misuseNoConfirm) },
+			err: ErrKilled, opName: "Kill", count: m.count})
+	}
+
+	// Resurrect on a live Ref; Reinit while the count is not 0: at once;
+	// nothing changes.
+	for _, m := range []misuseMode{mPercpu, mResurrected, mAtomicInit, mAtomicSwitched, mNoReSwitched} {
+		add(misuseCase{row: "resurrect-live", mode: m, op: "Resurrect",
+			do:  func(r *Ref, _ *sync.Mutex) { r.Resurrect() },
+			err: ErrLive, opName: "Resurrect", count: m.count,
+			skipCount: m.name == mPercpu.name || m.name == mResurrected.name})
+	}
+	for _, m := range []misuseMode{mPercpu, mResurrected, mReinited, mAtomicInit, mAtomicSwitched, mDying, mNoReSwitched} {
+		add(misuseCase{row: "reinit-nonzero", mode: m, op: "Reinit",
+			do:  func(r *Ref, _ *sync.Mutex) { r.Reinit() },
+			err: ErrNotZero, opName: "Reinit", count: m.count})
+	}
+	// Resurrect after release (errors.go: ErrReleased); nothing changes.
+	for _, m := range []misuseMode{mRelDying, mInitDead} {
+		add(misuseCase{row: "resurrect-released", mode: m, op: "Resurrect",
+			do:  func(r *Ref, _ *sync.Mutex) { r.Resurrect() },
+			err: ErrReleased, opName: "Resurrect", count: 0})
+	}
+
+	// SwitchToPercpu/Reinit/Resurrect after the shards were freed: at once;
+	// stays atomic.
+	add(misuseCase{row: "shards-freed", mode: mNoReSwitched, op: "SwitchToPercpu",
+		do:  func(r *Ref, _ *sync.Mutex) { r.SwitchToPercpu() },
+		err: ErrNoReinit, opName: "SwitchToPercpu", count: 1})
+	add(misuseCase{row: "shards-freed", mode: mNoReDying, op: "Resurrect",
+		do:  func(r *Ref, _ *sync.Mutex) { r.Resurrect() },
+		err: ErrNoReinit, opName: "Resurrect", count: 1})
+	add(misuseCase{row: "shards-freed", mode: mNoReReleased, op: "Reinit",
+		do:  func(r *Ref, _ *sync.Mutex) { r.Reinit() },
+		err: ErrNoReinit, opName: "Reinit", count: 0})
+
+	// Any operation after Exit: at once.
+	for _, m := range misuseExitModes {
+		for _, o := range misuseOps {
+			add(misuseCase{row: "after-exit", mode: m, op: o.label, do: o.do,
+				err: ErrExited, opName: o.op, count: m.count, exits: true})
+		}
+	}
+
+	// n <= 0, or absurdly large, for the *Many calls: at once. Count is n.
+	for _, m := range []misuseMode{mPercpu, mAtomicInit, mDying, mRelDying, mExitedPercpu} {
+		for _, n := range []int{0, -1, MaxDelta + 1, -MaxDelta - 1} {
+			add(misuseCase{row: "bad-delta", mode: m, op: fmt.Sprintf("GetMany(%d)", n),
+				do:  func(r *Ref, _ *sync.Mutex) { r.GetMany(n) },
+				err: ErrBadDelta, opName: "GetMany", count: int64(n), exits: m.name == mExitedPercpu.name})
+			add(misuseCase{row: "bad-delta", mode: m, op: fmt.Sprintf("PutMany(%d)", n),
+				do:  func(r *Ref, _ *sync.Mutex) { mustFalse(r.PutMany(n)) },
+				err: ErrBadDelta, opName: "PutMany", count: int64(n), exits: m.name == mExitedPercpu.name})
+			add(misuseCase{row: "bad-delta", mode: m, op: fmt.Sprintf("TryGetMany(%d)", n),
+				do:  func(r *Ref, _ *sync.Mutex) { mustFalse(r.TryGetMany(n)) },
+				err: ErrBadDelta, opName: "TryGetMany", count: int64(n), exits: m.name == mExitedPercpu.name})
+		}
+	}
+
+	// A count that would pass 2^62: saturates and reports, never wraps.
+	for _, m := range []misuseMode{mSatAtomic, mSatDying} {
+		add(misuseCase{row: "saturate", mode: m, op: "Get",
+			do:  func(r *Ref, _ *sync.Mutex) { r.Get() },
+			err: ErrSaturated, opName: "Get", count: MaxCount + 1, poisoned: true})
+		add(misuseCase{row: "saturate", mode: m, op: "GetMany(5)",
+			do:  func(r *Ref, _ *sync.Mutex) { r.GetMany(5) },
+			err: ErrSaturated, opName: "GetMany", count: MaxCount + 5, poisoned: true})
+		add(misuseCase{row: "saturate", mode: m, op: "TryGet",
+			do:  func(r *Ref, _ *sync.Mutex) { r.TryGet() },
+			err: ErrSaturated, opName: "TryGet", count: MaxCount + 1, poisoned: true})
+		add(misuseCase{row: "saturate", mode: m, op: "TryGetMany(3)",
+			do:  func(r *Ref, _ *sync.Mutex) { r.TryGetMany(3) },
+			err: ErrSaturated, opName: "TryGetMany", count: MaxCount + 3, poisoned: true})
+	}
+	add(misuseCase{row: "saturate", mode: mSatAtomic, op: "TryGetLive",
+		do:  func(r *Ref, _ *sync.Mutex) { r.TryGetLive() },
+		err: ErrSaturated, opName: "TryGetLive", count: MaxCount + 1, poisoned: true})
+	for _, sw := range []struct {
+		label, op string
+		do        func(*Ref)
+	}{
+		{"Kill", "Kill", func(r *Ref) { r.Kill() }},
+		{"SwitchToAtomicSync", "SwitchToAtomic", func(r *Ref) { r.SwitchToAtomicSync() }},
+	} {
+		// Per-CPU mode: the Gets go to a shard; the fold finds the excess.
+		add(misuseCase{row: "saturate", mode: mSatPercpu, op: "Get+" + sw.label,
+			do:  func(r *Ref, _ *sync.Mutex) { r.GetMany(2); sw.do(r) },
+			err: ErrSaturated, opName: sw.op, count: MaxCount + 2, poisoned: true})
+	}
+	return cs
+}
+
+// misuseSnap is what "nothing changes" compares.
+type misuseSnap struct {
+	count               int64
+	percpu, dying, zero bool
+}
+
+func misuseSnapOf(r *Ref) misuseSnap {
+	return misuseSnap{r.Read(), r.IsPercpu(), r.IsDying(), r.IsZero()}
+}
+
+func TestMisuseTableDefaultPanics(t *testing.T) {
+	for _, c := range misuseCases() {
+		t.Run(c.name(), func(t *testing.T) {
+			var rel semRel
+			r := c.mode.mk(rel.fn())
+			require.Equal(t, c.mode.releases, rel.calls(), "setup")
+			before := misuseSnapOf(r)
+			var mu sync.Mutex
+			me := semCatch(func() { c.do(r, &mu) })
+			require.NotNil(t, me, "no panic")
+			var err error = me
+			assert.ErrorIs(t, err, c.err)
+			assert.Equal(t, c.opName, me.Op)
+			assert.Contains(t, me.Error(), c.opName)
+			if !c.skipCount {
+				assert.Equal(t, c.count, me.Count)
+				assert.Contains(t, me.Error(), fmt.Sprintf("(count %d)", c.count))
+			}
+			assert.Equal(t, c.mode.releases, rel.calls(), "a misuse ran release")
+			assert.True(t, mu.TryLock(), "PutLocked left the caller's mutex locked")
+			if !c.poisoned {
+				assert.Equal(t, before, misuseSnapOf(r), "nothing changes")
+			} else {
+				assert.Greater(t, r.Read(), int64(MaxCount), "poisoned")
+			}
+		})
+	}
+}
+
+func TestMisuseTableWithHandler(t *testing.T) {
+	for _, c := range misuseCases() {
+		t.Run(c.name(), func(t *testing.T) {
+			var rel semRel
+			var log semLog
+			r := c.mode.mk(rel.fn(), log.option())
+			require.Equal(t, c.mode.releases, rel.calls(), "setup")
+			require.Empty(t, log.all(), "setup")
+			before := misuseSnapOf(r)
+			var mu sync.Mutex
+			assert.NotPanics(t, func() { c.do(r, &mu) })
+			errs := log.all()
+			require.Len(t, errs, 1, "exactly one report")
+			var me *MisuseError
+			require.ErrorAs(t, errs[0], &me)
+			if c.skipCount {
+				assert.Equal(t, c.opName, me.Op)
+				assert.ErrorIs(t, me, c.err)
+			} else {
+				assert.Equal(t, &MisuseError{Op: c.opName, Count: c.count, Err: c.err}, me)
+			}
+			assert.Equal(t, c.mode.releases, rel.calls(), "a misuse ran release")
+			assert.True(t, mu.TryLock(), "PutLocked left the caller's mutex locked")
+			mu.Unlock()
+			if !c.poisoned {
+				assert.Equal(t, before, misuseSnapOf(r), "nothing changes")
+				return
+			}
+			// Poisoned: pinned far from zero, never released, no further
+			// reports from the count.
+			v := r.Read()
+			assert.Greater(t, v, int64(MaxCount), "poisoned")
+			assert.False(t, r.IsZero())
+			assert.False(t, semClosed(r.Done()) && c.mode.releases == 0, "Done closed without a release")
+			if c.exits {
+				return
+			}
+			for i := 0; i < 3; i++ {
+				assert.False(t, r.Put())
+			}
+			r.PutMany(MaxDelta)
+			assert.True(t, r.TryGet(), "a poisoned count is not zero")
+			assert.Equal(t, c.mode.releases, rel.calls(), "a poisoned Ref released")
+			assert.Len(t, log.all(), 1, "a poisoned count reported again")
+			if !r.IsDying() {
+				r.Kill()
+				assert.Equal(t, c.mode.releases, rel.calls(), "Kill released a poisoned Ref")
+			}
+		})
+	}
+}
+
+// A zero Ref (never Init) reports ErrUninitialized for every operation. It
+// has no handler, so only the default applies. Exit does nothing.
+func TestMisuseUninitialized(t *testing.T) {
+	for _, o := range misuseOps {
+		t.Run(o.label, func(t *testing.T) {
+			var r Ref
+			var mu sync.Mutex
+			me := semCatch(func() { o.do(&r, &mu) })
+			require.NotNil(t, me)
+			semRequireMisuse(t, me, ErrUninitialized, o.op, 0)
+			assert.True(t, mu.TryLock())
+		})
+	}
+	var r Ref
+	assert.NotPanics(t, r.Exit)
+}
+
+// The count just below saturation is fine: reports only start past
+// MaxCount (white-box setup).
+func TestMisuseSaturationBoundary(t *testing.T) {
+	var log semLog
+	r := New(nil, InitAtomic(), log.option())
+	r.count.Store(MaxCount - 1)
+	r.Get()
+	assert.Equal(t, int64(MaxCount), r.Read())
+	assert.Empty(t, log.all())
+	r.Get()
+	require.Len(t, log.all(), 1)
+	semRequireMisuse(t, log.all()[0], ErrSaturated, "Get", MaxCount+1)
+	for i := 0; i < 10; i++ {
+		r.GetMany(MaxDelta)
+	}
+	assert.Len(t, log.all(), 1, "saturation is reported once")
+	assert.Greater(t, r.Read(), int64(MaxCount), "pinned, never wrapped")
+}
+
+// Concurrent misuse: many goroutines Put past zero at once. Exactly one Put
+// takes the count to 0 and releases; the extra Puts underflow and poison it
+// (racing underflows may each report), and release never runs again.
+func TestMisuseConcurrentExtraPutsReleaseOnce(t *testing.T) {
+	for round := 0; round < 20; round++ {
+		var rel semRel
+		var log semLog
+		r := New(rel.fn(), InitAtomic(), log.option())
+		r.GetMany(7) // count 8
+		var wg sync.WaitGroup
+		for i := 0; i < 16; i++ { // 16 Puts for 8 refs
+			wg.Add(1)
+			go func() { defer wg.Done(); r.Put() }()
+		}
+		wg.Wait()
+		assert.Equal(t, 1, rel.calls())
+		assert.NotEmpty(t, log.all())
+		for _, err := range log.all() {
+			assert.ErrorIs(t, err, ErrUnderflow)
+		}
+		assert.Greater(t, r.Read(), int64(MaxCount), "poisoned")
+	}
+}
