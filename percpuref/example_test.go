@@ -1,0 +1,94 @@
+package percpuref_test
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/percpuref/percpu/percpuref"
+)
+
+// A shared object hands a reference to each goroutine that uses it (kref's
+// rule: take a reference before passing the pointer on). The owner's Kill
+// drops the initial reference; release runs when the last user's Put
+// returns.
+func ExampleNew() {
+	type conn struct {
+		ref  *percpuref.Ref
+		name string
+	}
+	c := &conn{name: "db"}
+	c.ref = percpuref.New(func() { fmt.Println("closing", c.name) })
+
+	var wg sync.WaitGroup
+	for i := 0; i < 4; i++ {
+		c.ref.Get() // per-CPU: touches only this P's shard
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer c.ref.Put()
+			_ = c.name // use c
+		}()
+	}
+	c.ref.Kill() // end of life: from here the count is exact
+	<-c.ref.Done()
+	wg.Wait()
+	fmt.Println("zero:", c.ref.IsZero(), "dying:", c.ref.IsDying())
+	// Output:
+	// closing db
+	// zero: true dying: true
+}
+
+// KillAndConfirm runs confirm once the Ref is atomic and dying, before it
+// drops the initial reference; if that was the last one, release runs
+// inside KillAndConfirm.
+func ExampleRef_KillAndConfirm() {
+	r := percpuref.New(func() { fmt.Println("release") })
+	r.Get()
+	r.KillAndConfirm(func() { fmt.Println("confirm: TryGetLive =", r.TryGetLive()) })
+	fmt.Println("count after Kill:", r.Read())
+	fmt.Println("last Put released:", r.Put())
+	// Output:
+	// confirm: TryGetLive = false
+	// count after Kill: 1
+	// release
+	// last Put released: true
+}
+
+// InitAtomic starts the Ref as a plain kref: the Put that reaches zero
+// releases, with no Kill.
+func ExampleInitAtomic() {
+	r := percpuref.New(func() { fmt.Println("released") }, percpuref.InitAtomic())
+	r.Get()
+	fmt.Println("per-CPU:", r.IsPercpu(), "count:", r.Read())
+	fmt.Println(r.Put())
+	fmt.Println(r.Put())
+	// Output:
+	// per-CPU: false count: 2
+	// false
+	// released
+	// true
+}
+
+// With a misuse handler, an extra Put is reported instead of panicking, and
+// the count is poisoned: the Ref leaks rather than releasing again.
+func ExampleWithMisuseHandler() {
+	r := percpuref.New(
+		func() { fmt.Println("released") },
+		percpuref.WithMisuseHandler(func(err error) {
+			fmt.Println("misuse:", err)
+			var me *percpuref.MisuseError
+			if errors.As(err, &me) && errors.Is(err, percpuref.ErrUnderflow) {
+				fmt.Println("op:", me.Op, "count:", me.Count)
+			}
+		}),
+	)
+	r.Kill()
+	r.Put() // one Put too many
+	fmt.Println("zero:", r.IsZero())
+	// Output:
+	// released
+	// misuse: percpuref: Put: reference count underflow (count -1)
+	// op: Put count: -1
+	// zero: false
+}
