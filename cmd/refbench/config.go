@@ -1,0 +1,213 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Workload names, in the order they run and are reported.
+const (
+	wGetPut      = "getput"
+	wTryGetLive  = "trygetlive"
+	wKilled      = "killed"
+	wSnapshot    = "snapshot"
+	wKillLatency = "killlatency"
+	wMemory      = "memory"
+)
+
+// Implementation names, in the order they are reported.
+const (
+	iPercpuref = "percpuref"
+	iAtomic    = "atomic"
+	iCAS       = "cas"
+	iXsync     = "xsync"
+	iRWMutex   = "rwmutex"
+)
+
+var (
+	allWorkloads = []string{wGetPut, wTryGetLive, wKilled, wSnapshot, wKillLatency, wMemory}
+	allImpls     = []string{iPercpuref, iAtomic, iCAS, iXsync, iRWMutex}
+)
+
+// config is what the flags ask for.
+type config struct {
+	duration   time.Duration // per measurement
+	goroutines []int
+	impls      []string // in allImpls order
+	workloads  []string // in allWorkloads order
+	count      int
+	shards     []int // for killlatency
+	json, csv  bool
+	plot       string // chart file, "" for none
+}
+
+func (c *config) has(impl string) bool { return slices.Contains(c.impls, impl) }
+
+// errReported is returned when the flag package has already printed the
+// error and the usage.
+var errReported = errors.New("flag error already reported")
+
+const usageHead = `Usage: refbench [flags]
+
+refbench measures percpuref.Ref against other reference counts, side by
+side in one run, over a sweep of goroutine counts, and prints a table (or
+JSON, or CSV) whose first lines say where and how it ran.
+
+Workloads (-workload):
+  getput       Get+Put pair on a live Ref (per-CPU mode)
+  trygetlive   TryGetLive+Put on a live Ref (per-CPU mode)
+  killed       GetUnlessZero+Put on a Ref after Kill (atomic mode)
+  snapshot     readers take and drop a reference to the current object
+               while a writer replaces it every 2ms (Kill the old one and
+               wait for its release)
+  killlatency  Kill of a live Ref with no other reference, by shard count
+               (one goroutine)
+  memory       heap bytes per live Ref, for 1 and 100000 Refs
+
+Implementations (-impl):
+  percpuref    this module's percpuref.Ref, on the fast path named in the
+               header (build with -tags purego for the generic path)
+  atomic       atomic.Int64 Add(1)/Add(-1) on one padded shared word; in
+               snapshot, atomic.Pointer plus an atomic.Int64 refcount (its
+               get is the increment-unless-zero below, the only safe one)
+  cas          atomic.Int64 with a compare-and-swap increment-unless-zero
+               get (the kref pattern) and an Add(-1) put
+  xsync        github.com/puzpuzpuz/xsync/v4 Counter Inc/Dec
+  rwmutex      sync.RWMutex read lock around the read (snapshot only)
+
+ns/op is per goroutine (wall time x goroutines / operations); Mops/s is the
+aggregate throughput; "x atomic" is the throughput ratio to atomic in the
+same repetition, median over repetitions. Spreads are min-max over -count
+repetitions (JSON and CSV also carry the interquartile range).
+
+Flags:
+`
+
+// parseFlags parses args. On -h it prints the usage and returns
+// flag.ErrHelp; on a bad value it returns an error to be printed.
+func parseFlags(args []string, stderr io.Writer) (*config, error) {
+	procs := runtime.GOMAXPROCS(0)
+	fs := flag.NewFlagSet("refbench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usageHead)
+		fs.PrintDefaults()
+	}
+	duration := fs.Duration("duration", 100*time.Millisecond, "length of one measurement (one implementation, one goroutine count, one repetition)")
+	goroutines := fs.String("goroutines", joinInts(defaultGoroutines(procs)), "comma-separated goroutine counts to sweep (default: powers of two, GOMAXPROCS and 2x GOMAXPROCS)")
+	impls := fs.String("impl", "all", "comma-separated implementations to run, or all: "+strings.Join(allImpls, ", "))
+	workloads := fs.String("workload", "all", "comma-separated workloads to run, or all: "+strings.Join(allWorkloads, ", "))
+	count := fs.Int("count", 5, "repetitions of every measurement; the median and spread are over these")
+	shards := fs.String("shards", "1,2,8,64", "comma-separated shard counts for killlatency")
+	jsonOut := fs.Bool("json", false, "write JSON (provenance and every sample) to stdout instead of the table")
+	csvOut := fs.Bool("csv", false, "write CSV (one row per result and metric) to stdout instead of the table")
+	plotFile := fs.String("plot", "", "write a chart of throughput against goroutines to `FILE` (.svg or .png)")
+
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, err
+		}
+		return nil, errReported
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	c := &config{duration: *duration, count: *count, json: *jsonOut, csv: *csvOut, plot: *plotFile}
+	var err error
+	if c.duration <= 0 {
+		return nil, fmt.Errorf("invalid -duration %v: must be positive", c.duration)
+	}
+	if c.count < 1 {
+		return nil, fmt.Errorf("invalid -count %d: must be at least 1", c.count)
+	}
+	if c.goroutines, err = parseInts("goroutines", *goroutines, 1<<16); err != nil {
+		return nil, err
+	}
+	if c.shards, err = parseInts("shards", *shards, 1024); err != nil {
+		return nil, err
+	}
+	if c.impls, err = parseNames("impl", *impls, allImpls); err != nil {
+		return nil, err
+	}
+	if c.workloads, err = parseNames("workload", *workloads, allWorkloads); err != nil {
+		return nil, err
+	}
+	if c.json && c.csv {
+		return nil, errors.New("-json and -csv are exclusive: choose one format for stdout")
+	}
+	if c.plot != "" {
+		switch strings.ToLower(filepath.Ext(c.plot)) {
+		case ".svg", ".png":
+		default:
+			return nil, fmt.Errorf("invalid -plot %q: the file name must end in .svg or .png", c.plot)
+		}
+	}
+	return c, nil
+}
+
+// defaultGoroutines returns 1, 2, 4, ... below 2*procs, plus procs and
+// 2*procs themselves.
+func defaultGoroutines(procs int) []int {
+	var gs []int
+	for g := 1; g < 2*procs; g *= 2 {
+		gs = append(gs, g)
+	}
+	gs = append(gs, procs, 2*procs)
+	slices.Sort(gs)
+	return slices.Compact(gs)
+}
+
+// parseInts parses a comma-separated list of integers in [1, max], sorted
+// and without duplicates.
+func parseInts(name, s string, max int) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 1 || n > max {
+			return nil, fmt.Errorf("invalid -%s %q: %q is not a whole number from 1 to %d", name, s, f, max)
+		}
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
+// parseNames parses a comma-separated list of names from known, or "all",
+// and returns them in known's order.
+func parseNames(name, s string, known []string) ([]string, error) {
+	if strings.TrimSpace(s) == "all" {
+		return known, nil
+	}
+	want := map[string]bool{}
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if !slices.Contains(known, f) {
+			return nil, fmt.Errorf("invalid -%s %q: unknown %s %q (known: %s, or all)", name, s, name, f, strings.Join(known, ", "))
+		}
+		want[f] = true
+	}
+	var out []string
+	for _, k := range known {
+		if want[k] {
+			out = append(out, k)
+		}
+	}
+	return out, nil
+}
+
+func joinInts(xs []int) string {
+	s := make([]string, len(xs))
+	for i, x := range xs {
+		s[i] = strconv.Itoa(x)
+	}
+	return strings.Join(s, ",")
+}

@@ -1,0 +1,190 @@
+package main
+
+import (
+	"errors"
+	"sync/atomic"
+
+	"github.com/puzpuzpuz/xsync/v4"
+
+	"github.com/percpuref/percpu"
+	"github.com/percpuref/percpu/percpuref"
+)
+
+// A job is one implementation of one throughput workload, set up and
+// ready to run.
+type job struct {
+	// op performs n operations (n pairs of get and put). Any number of
+	// goroutines call it at once.
+	op func(n int)
+	// stop ends any background work and checks that the count came back to
+	// where it started. It may be nil.
+	stop func() error
+}
+
+// throughput maps each throughput workload to its implementations, in
+// report order. killlatency and memory are measured apart (killmem.go).
+var throughput = map[string][]struct {
+	impl string
+	make func() job
+}{
+	wGetPut: {
+		{iPercpuref, refGetPut},
+		{iAtomic, atomicAddAdd},
+		{iCAS, casGetPut},
+		{iXsync, xsyncIncDec},
+	},
+	wTryGetLive: {
+		{iPercpuref, refTryGetLive},
+		{iAtomic, atomicAddAdd},
+		{iCAS, casGetPut},
+		{iXsync, xsyncIncDec},
+	},
+	wKilled: {
+		{iPercpuref, refKilled},
+		{iAtomic, atomicAddAdd},
+		{iCAS, casGetPut},
+		{iXsync, xsyncIncDec},
+	},
+	wSnapshot: {
+		{iPercpuref, snapshotRef},
+		{iAtomic, snapshotAtomic},
+		{iRWMutex, snapshotRWMutex},
+	},
+}
+
+// sink keeps the values the loops read alive; it is written once per op
+// call, not per operation.
+var sink atomic.Int64
+
+// paddedInt64 is an atomic.Int64 with a cache-line pad on either side: the
+// baselines pay for true sharing of their one word, never for false
+// sharing with a neighbour.
+type paddedInt64 struct {
+	_ [percpu.CacheLinePad]byte
+	atomic.Int64
+	_ [percpu.CacheLinePad - 8]byte
+}
+
+// tryGet is the kref increment-unless-zero: a compare-and-swap loop that
+// fails once the count has reached zero.
+func (c *paddedInt64) tryGet() bool {
+	for {
+		v := c.Load()
+		if v == 0 {
+			return false
+		}
+		if c.CompareAndSwap(v, v+1) {
+			return true
+		}
+	}
+}
+
+var errCount = errors.New("the count did not return to its initial value")
+
+func refGetPut() job {
+	r := percpuref.New(nil)
+	return job{
+		op: func(n int) {
+			for range n {
+				r.Get()
+				r.Put()
+			}
+		},
+		stop: func() error { return killToZero(r) },
+	}
+}
+
+func refTryGetLive() job {
+	r := percpuref.New(nil)
+	return job{
+		op: func(n int) {
+			for range n {
+				if r.TryGetLive() {
+					r.Put()
+				}
+			}
+		},
+		stop: func() error { return killToZero(r) },
+	}
+}
+
+// killToZero kills a Ref that holds only its initial reference and checks
+// that it was released.
+func killToZero(r *percpuref.Ref) error {
+	r.Kill()
+	if !r.IsZero() {
+		return errCount
+	}
+	return nil
+}
+
+func refKilled() job {
+	r := percpuref.New(nil)
+	r.Get() // keeps the Ref alive after Kill drops the initial reference
+	r.Kill()
+	return job{
+		op: func(n int) {
+			for range n {
+				if r.GetUnlessZero() {
+					r.Put()
+				}
+			}
+		},
+		stop: func() error {
+			if r.IsPercpu() || !r.Put() {
+				return errCount
+			}
+			return nil
+		},
+	}
+}
+
+func atomicAddAdd() job {
+	c := new(paddedInt64)
+	c.Store(1)
+	return job{
+		op: func(n int) {
+			for range n {
+				c.Add(1)
+				c.Add(-1)
+			}
+		},
+		stop: func() error { return checkOne(c.Load()) },
+	}
+}
+
+func casGetPut() job {
+	c := new(paddedInt64)
+	c.Store(1)
+	return job{
+		op: func(n int) {
+			for range n {
+				if c.tryGet() {
+					c.Add(-1)
+				}
+			}
+		},
+		stop: func() error { return checkOne(c.Load()) },
+	}
+}
+
+func xsyncIncDec() job {
+	c := xsync.NewCounter()
+	c.Inc()
+	return job{
+		op: func(n int) {
+			for range n {
+				c.Inc()
+				c.Dec()
+			}
+		},
+		stop: func() error { return checkOne(c.Value()) },
+	}
+}
+
+func checkOne(v int64) error {
+	if v != 1 {
+		return errCount
+	}
+	return nil
+}

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"text/tabwriter"
+)
+
+// writeTable writes the provenance header and one aligned table per kind
+// of measurement.
+func writeTable(w io.Writer, r *Report) error {
+	r.Provenance.writeText(w)
+	fmt.Fprintf(w, "# %d repetitions of %s per point; spread is min-max\n", r.Config.Count, r.Config.Duration)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	var tp, kl, mem []Result
+	for _, x := range r.Results {
+		switch {
+		case x.BytesPerRef != nil:
+			mem = append(mem, x)
+		case x.Mops == nil:
+			kl = append(kl, x)
+		default:
+			tp = append(tp, x)
+		}
+	}
+	if len(tp) > 0 {
+		fmt.Fprintln(w, "\nThroughput (ns/op per goroutine; Mops/s aggregate; x atomic: throughput ratio)")
+		fmt.Fprintln(tw, "workload\timpl\tgoroutines\tns/op\tspread\tMops/s\tspread\tx atomic\t")
+		for _, x := range tp {
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t\n", x.Workload, x.Impl, x.Goroutines,
+				num(x.NsPerOp.Median), spread(x.NsPerOp), num(x.Mops.Median), spread(x.Mops), ratio(x.RatioToAtomic))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	if len(kl) > 0 {
+		fmt.Fprintln(w, "\nKill latency (one live Ref, only the initial reference held)")
+		fmt.Fprintln(tw, "impl\tshards\tns/Kill\tspread\t")
+		for _, x := range kl {
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t\n", x.Impl, x.Shards, num(x.NsPerOp.Median), spread(x.NsPerOp))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	if len(mem) > 0 {
+		fmt.Fprintln(w, "\nMemory (heap bytes per live object, HeapAlloc delta after GC)")
+		fmt.Fprintln(tw, "impl\trefs\tB/ref\tspread\tshards\t")
+		for _, x := range mem {
+			sh := "-"
+			if x.Shards > 0 {
+				sh = strconv.Itoa(x.Shards)
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t\n", x.Impl, x.Refs, num(x.BytesPerRef.Median), spread(x.BytesPerRef), sh)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// num formats a value with three significant figures or more.
+func num(v float64) string {
+	switch {
+	case v >= 100:
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	case v >= 10:
+		return strconv.FormatFloat(v, 'f', 1, 64)
+	default:
+		return strconv.FormatFloat(v, 'f', 2, 64)
+	}
+}
+
+func spread(s *Summary) string { return num(s.Min) + "-" + num(s.Max) }
+
+func ratio(s *Summary) string {
+	if s == nil {
+		return "-"
+	}
+	return strconv.FormatFloat(s.Median, 'f', 2, 64) + "x"
+}
+
+// writeJSON writes r as indented JSON.
+func writeJSON(w io.Writer, r *Report) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// csvHeader is the first row of the CSV output. Each Result gives one row
+// per metric it has: ns_per_op, mops, ratio_to_atomic or bytes_per_ref.
+var csvHeader = []string{"workload", "impl", "goroutines", "shards", "refs", "metric", "median", "min", "max", "q1", "q3", "n"}
+
+// writeCSV writes r as CSV in long form: one row per result and metric.
+func writeCSV(w io.Writer, r *Report) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(csvHeader); err != nil {
+		return err
+	}
+	f := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+	for _, x := range r.Results {
+		for _, m := range []struct {
+			name string
+			s    *Summary
+		}{{"ns_per_op", x.NsPerOp}, {"mops", x.Mops}, {"ratio_to_atomic", x.RatioToAtomic}, {"bytes_per_ref", x.BytesPerRef}} {
+			if m.s == nil {
+				continue
+			}
+			row := []string{x.Workload, x.Impl, strconv.Itoa(x.Goroutines), strconv.Itoa(x.Shards), strconv.Itoa(x.Refs),
+				m.name, f(m.s.Median), f(m.s.Min), f(m.s.Max), f(m.s.Q1), f(m.s.Q3), strconv.Itoa(m.s.N)}
+			if err := cw.Write(row); err != nil {
+				return err
+			}
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// sampleReport is a small Report with one result of each kind.
+func sampleReport() *Report {
+	s := func(m float64) *Summary {
+		return &Summary{Median: m, Min: m - 1, Max: m + 1, Q1: m - 0.5, Q3: m + 0.5, N: 3}
+	}
+	return &Report{
+		Provenance: collectProvenance([]string{"-count", "3"}, time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)),
+		Config:     ReportConfig{Duration: "100ms", Goroutines: []int{1, 2}, Impls: allImpls, Workloads: allWorkloads, Count: 3, Shards: []int{1, 64}},
+		Results: []Result{
+			{Workload: wGetPut, Impl: iPercpuref, Goroutines: 2, NsPerOp: s(10), Mops: s(200), RatioToAtomic: s(4), Samples: []float64{9, 10, 11}},
+			{Workload: wGetPut, Impl: iAtomic, Goroutines: 2, NsPerOp: s(40), Mops: s(50), RatioToAtomic: s(1), Samples: []float64{39, 40, 41}},
+			{Workload: wKillLatency, Impl: iPercpuref, Shards: 64, NsPerOp: s(2000), Samples: []float64{1999, 2000, 2001}},
+			{Workload: wMemory, Impl: iPercpuref, Refs: 100000, Shards: 2, BytesPerRef: s(352), Samples: []float64{351, 352, 353}},
+		},
+	}
+}
+
+func TestJSONRoundTrip(t *testing.T) {
+	r := sampleReport()
+	var buf bytes.Buffer
+	if err := writeJSON(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	var back Report
+	if err := json.Unmarshal(buf.Bytes(), &back); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(&back, r) {
+		t.Errorf("JSON round trip changed the report:\n got %+v\nwant %+v", back, *r)
+	}
+	for _, field := range []string{`"go_version"`, `"fast_path"`, `"cpu"`, `"gomaxprocs"`, `"ratio_to_atomic"`, `"bytes_per_ref"`} {
+		if !strings.Contains(buf.String(), field) {
+			t.Errorf("JSON has no %s", field)
+		}
+	}
+}
+
+func TestCSV(t *testing.T) {
+	var buf bytes.Buffer
+	if err := writeCSV(&buf, sampleReport()); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(&buf).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(rows[0], csvHeader) {
+		t.Errorf("header = %q, want %q", rows[0], csvHeader)
+	}
+	// 3 metrics for each throughput result, 1 for the others.
+	if got, want := len(rows)-1, 3+3+1+1; got != want {
+		t.Fatalf("%d data rows, want %d:\n%s", got, want, buf.String())
+	}
+	want := []string{wGetPut, iPercpuref, "2", "0", "0", "ratio_to_atomic", "4", "3", "5", "3.5", "4.5", "3"}
+	if !reflect.DeepEqual(rows[3], want) {
+		t.Errorf("row 3 = %q, want %q", rows[3], want)
+	}
+	if last := rows[len(rows)-1]; last[5] != "bytes_per_ref" || last[4] != "100000" || last[6] != "352" {
+		t.Errorf("last row = %q", last)
+	}
+}
+
+func TestTable(t *testing.T) {
+	var buf bytes.Buffer
+	if err := writeTable(&buf, sampleReport()); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, want := range []string{"# go:", "# cpu:", "GOMAXPROCS=", "# fast path:", "# date:       2026-01-02T03:04:05Z",
+		"Throughput", "Kill latency", "Memory", "4.00x", "199-201", "1999-2001", "352"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table has no %q:\n%s", want, out)
+		}
+	}
+}

@@ -1,0 +1,60 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/klauspost/cpuid/v2"
+
+	"github.com/percpuref/percpu"
+)
+
+// Provenance says where and how a run was made, so that its figures can be
+// attributed and compared.
+type Provenance struct {
+	GoVersion   string   `json:"go_version"`
+	GOOS        string   `json:"goos"`
+	GOARCH      string   `json:"goarch"`
+	CPU         string   `json:"cpu"`          // brand name, from CPUID
+	CPUFeatures []string `json:"cpu_features"` // as cpuid/v2 names them
+	NumCPU      int      `json:"num_cpu"`      // logical CPUs usable by the process
+	GOMAXPROCS  int      `json:"gomaxprocs"`
+	FastPath    string   `json:"fast_path"`               // percpu.FastPath: the fast path under test
+	FastPathEnv string   `json:"fast_path_env,omitempty"` // PERCPU_FASTPATH, if set
+	Date        string   `json:"date"`                    // start of the run, RFC 3339, UTC
+	Args        []string `json:"args"`                    // the command-line flags
+}
+
+func collectProvenance(args []string, now time.Time) Provenance {
+	return Provenance{
+		GoVersion:   runtime.Version(),
+		GOOS:        runtime.GOOS,
+		GOARCH:      runtime.GOARCH,
+		CPU:         cpuid.CPU.BrandName,
+		CPUFeatures: cpuid.CPU.FeatureSet(),
+		NumCPU:      runtime.NumCPU(),
+		GOMAXPROCS:  runtime.GOMAXPROCS(0),
+		FastPath:    percpu.FastPath,
+		FastPathEnv: os.Getenv("PERCPU_FASTPATH"),
+		Date:        now.UTC().Format(time.RFC3339),
+		Args:        append([]string{}, args...),
+	}
+}
+
+// writeText writes p as comment lines, the header of the table.
+func (p Provenance) writeText(w io.Writer) {
+	fmt.Fprintf(w, "# refbench %s\n", strings.Join(p.Args, " "))
+	fmt.Fprintf(w, "# date:       %s\n", p.Date)
+	fmt.Fprintf(w, "# go:         %s %s/%s\n", p.GoVersion, p.GOOS, p.GOARCH)
+	fmt.Fprintf(w, "# cpu:        %s (%d logical CPUs, GOMAXPROCS=%d)\n", p.CPU, p.NumCPU, p.GOMAXPROCS)
+	fmt.Fprintf(w, "# features:   %s\n", strings.Join(p.CPUFeatures, " "))
+	env := ""
+	if p.FastPathEnv != "" {
+		env = ", PERCPU_FASTPATH=" + p.FastPathEnv
+	}
+	fmt.Fprintf(w, "# fast path:  %s (percpu.FastPath%s; build with -tags purego to measure the generic path)\n", p.FastPath, env)
+}
