@@ -437,3 +437,29 @@ func TestMisuseConcurrentExtraPutsReleaseOnce(t *testing.T) {
 		assert.Greater(t, r.Read(), int64(MaxCount), "poisoned")
 	}
 }
+
+// A poisoned Ref never goes back to per-CPU mode (its count is not a count
+// any more): SwitchToPercpu leaves it atomic without a further report, and
+// Reinit refuses it as not zero.
+func TestMisusePoisonedStaysAtomic(t *testing.T) {
+	var rel semRel
+	var log semLog
+	r := New(rel.fn(), AllowReinit(), log.option())
+	r.PutMany(2)
+	r.SwitchToAtomicSync()
+	require.Len(t, log.all(), 1)
+	semRequireMisuse(t, log.all()[0], ErrUnderflow, "SwitchToAtomic", -1)
+	r.SwitchToPercpu()
+	assert.False(t, r.IsPercpu())
+	assert.Len(t, log.all(), 1)
+	r.Kill()
+	assert.Equal(t, 0, rel.calls())
+	r.Resurrect()
+	assert.False(t, r.IsDying())
+	assert.False(t, r.IsPercpu(), "Resurrect of a poisoned Ref stays atomic")
+	r.Kill()
+	r.Reinit()
+	require.Len(t, log.all(), 2)
+	assert.ErrorIs(t, log.all()[1], ErrNotZero)
+	assert.Equal(t, 0, rel.calls())
+}
