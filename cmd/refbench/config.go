@@ -101,7 +101,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		fmt.Fprint(fs.Output(), usageHead)
 		fs.PrintDefaults()
 	}
-	duration := fs.Duration("duration", 100*time.Millisecond, "length of one measurement (one implementation, one goroutine count, one repetition)")
+	duration := fs.Duration("duration", 80*time.Millisecond, "length of one measurement (one implementation, one goroutine count, one repetition)")
 	goroutines := fs.String("goroutines", joinInts(defaultGoroutines(procs)), "comma-separated goroutine counts to sweep (default: powers of two, GOMAXPROCS and 2x GOMAXPROCS)")
 	impls := fs.String("impl", "all", "comma-separated implementations to run, or all: "+strings.Join(allImpls, ", "))
 	workloads := fs.String("workload", "all", "comma-separated workloads to run, or all: "+strings.Join(allWorkloads, ", "))

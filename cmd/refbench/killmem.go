@@ -29,7 +29,7 @@ var errNotReleased = errors.New("a Ref that held only its initial reference was 
 // given number of shards that hold only their initial reference, so that
 // each Kill folds the shards, switches to atomic mode and releases. Refs
 // are made outside the timed part, in batches, for about d of timed Kills
-// (and at most 4d of wall time).
+// (and at most 2d of wall time).
 func killLatency(shards int, d time.Duration) (float64, error) {
 	refs := make([]*percpuref.Ref, killBatch)
 	var released atomic.Int64
@@ -37,7 +37,7 @@ func killLatency(shards int, d time.Duration) (float64, error) {
 	var timed time.Duration
 	kills := 0
 	wall := time.Now()
-	for kills == 0 || (timed < d && time.Since(wall) < 4*d) {
+	for kills == 0 || (timed < d && time.Since(wall) < 2*d) {
 		for i := range refs {
 			refs[i] = percpuref.New(release, percpuref.WithShards(shards))
 		}

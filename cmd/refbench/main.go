@@ -12,7 +12,7 @@
 //
 // Usage:
 //
-//	refbench [-duration 100ms] [-goroutines 1,2,4] [-count 5]
+//	refbench [-duration 80ms] [-goroutines 1,2,4] [-count 5]
 //	         [-workload getput,...|all] [-impl percpuref,...|all]
 //	         [-json | -csv] [-plot chart.svg]
 //
