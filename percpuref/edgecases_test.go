@@ -122,13 +122,13 @@ func TestEdge03_GetsOnOneShardPutsOnAnother(t *testing.T) {
 		assert.True(t, diverged, "never saw Gets and Puts land on different cells")
 	})
 	t.Run("drift-past-live-range", func(t *testing.T) {
-		// 3*2^16 GetMany(2^32) put 3*2^48 on two cells, so at least one
-		// passes the live range (2^48) and the drift fold runs; then the
-		// same in Puts.
+		// With one shard, enough GetMany(MaxDelta) calls take the cell past
+		// the live range (liveLimit) so the drift fold runs; then the same
+		// in Puts, down past -liveLimit.
 		var log semLog
 		var rel semRel
-		r := New(rel.fn(), WithShards(2), log.option())
-		const rounds = 3 << 16
+		r := New(rel.fn(), WithShards(1), log.option())
+		const rounds = liveLimit/MaxDelta + 2
 		for i := 0; i < rounds; i++ {
 			r.GetMany(MaxDelta)
 		}
