@@ -77,16 +77,8 @@ type wantErr struct {
 	err    error
 	op     string
 	count  int64
-	anyCnt bool // the count is not known (poisoned Ref) or not a count
-
-	// liveCountBug: the Count of this report is not compared, because of a
-	// known bug: Resurrect on a live per-CPU Ref reports ErrLive with the
-	// central count, which still carries the per-CPU bias, as its Count.
-	// Remove (set knownBugResurrectLiveCount to false) once it is fixed.
-	liveCountBug bool
+	anyCnt bool // the count is not known: the Ref is poisoned
 }
-
-const knownBugResurrectLiveCount = true
 
 func (w wantErr) String() string {
 	c := fmt.Sprint(w.count)
@@ -189,7 +181,7 @@ func (m *refModel) get(op string, n int, many bool) {
 }
 
 func (m *refModel) badDelta(op string, n int) {
-	w := wantErr{err: percpuref.ErrBadDelta, op: op, anyCnt: true}
+	w := wantErr{err: percpuref.ErrBadDelta, op: op, count: int64(n)} // Count is the rejected n
 	if m.exited {
 		m.misuse(w, m.errAt(op, percpuref.ErrExited))
 		return
@@ -340,9 +332,7 @@ func (m *refModel) resurrect() {
 	noReinit := !m.sticky && m.shardsFreed
 	var ws []wantErr
 	if !m.dying {
-		w := m.errAt(op, percpuref.ErrLive)
-		w.liveCountBug = knownBugResurrectLiveCount && m.percpu
-		ws = append(ws, w)
+		ws = append(ws, m.errAt(op, percpuref.ErrLive))
 	}
 	if noReinit {
 		ws = append(ws, m.errAt(op, percpuref.ErrNoReinit))
@@ -651,7 +641,7 @@ func matchMisuse(e error, alts []wantErr) bool {
 		return false
 	}
 	for _, w := range alts {
-		if errors.Is(e, w.err) && me.Op == w.op && (w.anyCnt || me.Count == w.count || w.liveCountBug) {
+		if errors.Is(e, w.err) && me.Op == w.op && (w.anyCnt || me.Count == w.count) {
 			return true
 		}
 	}
