@@ -41,7 +41,7 @@ var (
 // with errors.Is or errors.Unwrap).
 type MisuseError struct {
 	Op    string // the method, such as "Put" or "Kill"
-	Count int64  // the count when the misuse was detected (after the operation's own change, if it made one)
+	Count int64  // the count when the misuse was detected (after the operation's own change, if it made one); for ErrBadDelta, the rejected n
 	Err   error  // one of the Err* sentinels
 }
 

@@ -127,8 +127,9 @@ const (
 // refcount_t does; it never wraps.
 const MaxCount = 1 << 62
 
-// MaxDelta is the largest n that GetMany, PutMany and TryGetMany accept.
-const MaxDelta = 1 << 32
+// MaxDelta is the largest n that GetMany, PutMany and TryGetMany accept:
+// 2^31-1, so that every valid n is an int on 32-bit platforms too.
+const MaxDelta = 1<<31 - 1
 
 // isLive reports whether v, the old value of a cell, is within the live
 // range, in one compare.

@@ -30,6 +30,7 @@ import (
 	"sync/atomic"
 	"unsafe"
 
+	"github.com/percpuref/percpu"
 	"github.com/percpuref/percpu/shard"
 )
 
@@ -120,17 +121,23 @@ type setPointer struct{ p unsafe.Pointer }
 func (x *setPointer) Load() *shard.Set   { return (*shard.Set)(atomic.LoadPointer(&x.p)) }
 func (x *setPointer) Store(s *shard.Set) { atomic.StorePointer(&x.p, unsafe.Pointer(s)) }
 
-// local adds d to the caller's shard if the Ref is in per-CPU mode. It
-// returns the cell's value before the add and whether an add was made; the
-// caller decides with isLive and offRange whether the add stands. Kept small enough to
-// inline into every fast path.
-func (r *Ref) local(d int64) (old int64, added bool) {
-	if r.state.Load() == stPercpu {
-		if s := r.shards.Load(); s != nil {
-			return s.AddLocal(d), true
-		}
+// fast tries to count delta d on the caller's shard, and reports whether it
+// did; false means the caller must redo the operation on the central count.
+// Which of the two protocols of protocol.go runs is fixed for the process by
+// percpu.Exclusive.
+func (r *Ref) fast(d int64) bool {
+	s := r.shards.Load()
+	if s == nil {
+		return false
 	}
-	return 0, false
+	if percpu.Exclusive {
+		return s.UpdateLocal(&r.state, stPercpu, d)
+	}
+	if r.state.Load() != stPercpu {
+		return false
+	}
+	old := s.AddLocal(d)
+	return isLive(old) || r.offRange(old)
 }
 
 // offRange handles an add made by local on a cell whose old value was not
@@ -157,7 +164,7 @@ func (r *Ref) offRange(old int64) bool {
 // Get never fails. In atomic mode a Get on a count of zero is reported as
 // ErrReleased.
 func (r *Ref) Get() {
-	if old, ok := r.local(1); ok && (isLive(old) || r.offRange(old)) {
+	if r.fast(1) {
 		return
 	}
 	r.getCentral("Get", 1)
@@ -168,7 +175,7 @@ func (r *Ref) GetMany(n int) {
 	if !r.validDelta("GetMany", n) {
 		return
 	}
-	if old, ok := r.local(int64(n)); ok && (isLive(old) || r.offRange(old)) {
+	if r.fast(int64(n)) {
 		return
 	}
 	r.getCentral("GetMany", int64(n))
@@ -179,7 +186,7 @@ func (r *Ref) GetMany(n int) {
 // returns). In per-CPU mode Put never releases: the owner's initial
 // reference is still held.
 func (r *Ref) Put() bool {
-	if old, ok := r.local(-1); ok && (isLive(old) || r.offRange(old)) {
+	if r.fast(-1) {
 		return false
 	}
 	return r.putCentral("Put", 1, nil)
@@ -191,7 +198,7 @@ func (r *Ref) PutMany(n int) bool {
 	if !r.validDelta("PutMany", n) {
 		return false
 	}
-	if old, ok := r.local(-int64(n)); ok && (isLive(old) || r.offRange(old)) {
+	if r.fast(-int64(n)) {
 		return false
 	}
 	return r.putCentral("PutMany", int64(n), nil)
@@ -204,7 +211,7 @@ func (r *Ref) PutMany(n int) bool {
 // (unlike kref_put_mutex, where release must unlock). mu is not taken when
 // other references remain, which is every Put in per-CPU mode.
 func (r *Ref) PutLocked(mu sync.Locker) bool {
-	if old, ok := r.local(-1); ok && (isLive(old) || r.offRange(old)) {
+	if r.fast(-1) {
 		return false
 	}
 	return r.putCentral("PutLocked", 1, mu)
@@ -219,7 +226,7 @@ func (r *Ref) GetUnlessZero() bool { return r.TryGet() }
 // per-CPU mode it always succeeds. After Kill it succeeds while references
 // remain.
 func (r *Ref) TryGet() bool {
-	if old, ok := r.local(1); ok && (isLive(old) || r.offRange(old)) {
+	if r.fast(1) {
 		return true
 	}
 	return r.tryGetCentral("TryGet", 1, false)
@@ -230,7 +237,7 @@ func (r *Ref) TryGetMany(n int) bool {
 	if !r.validDelta("TryGetMany", n) {
 		return false
 	}
-	if old, ok := r.local(int64(n)); ok && (isLive(old) || r.offRange(old)) {
+	if r.fast(int64(n)) {
 		return true
 	}
 	return r.tryGetCentral("TryGetMany", int64(n), false)
@@ -240,7 +247,7 @@ func (r *Ref) TryGetMany(n int) bool {
 // (percpu_ref_tryget_live). Once Kill has returned, every TryGetLive that
 // starts afterwards fails, until Resurrect or Reinit.
 func (r *Ref) TryGetLive() bool {
-	if old, ok := r.local(1); ok && (isLive(old) || r.offRange(old)) {
+	if r.fast(1) {
 		return true
 	}
 	return r.tryGetCentral("TryGetLive", 1, true)
@@ -396,8 +403,16 @@ func (r *Ref) toAtomicLocked(op string, bits uint32) *MisuseError {
 	}
 	s := r.shards.Load()
 	var sum int64
-	for i := 0; i < s.Len(); i++ {
-		sum += s.Cell(i).Swap(deadCell)
+	if percpu.Exclusive {
+		percpu.Quiesce()
+		s.WaitIdle()
+		for i := 0; i < s.Len(); i++ {
+			sum += s.Cell(i).Load()
+		}
+	} else {
+		for i := 0; i < s.Len(); i++ {
+			sum += s.Cell(i).Swap(deadCell)
+		}
 	}
 	v := r.count.Add(sum - bias)
 	if r.opts&optAllowReinit == 0 {
@@ -478,7 +493,7 @@ func (r *Ref) KillAndConfirm(confirm func()) {
 		return
 	}
 	if st&stDying != 0 {
-		r.unlockReport(&MisuseError{Op: "Kill", Count: r.count.Load(), Err: ErrKilled})
+		r.unlockReport(&MisuseError{Op: "Kill", Count: r.countLocked(), Err: ErrKilled})
 		return
 	}
 	r.unlockReport(r.toAtomicLocked("Kill", stDying))
@@ -540,7 +555,7 @@ func (r *Ref) Resurrect() {
 		return
 	}
 	if st&stDying == 0 {
-		r.unlockReport(&MisuseError{Op: op, Count: r.count.Load(), Err: ErrLive})
+		r.unlockReport(&MisuseError{Op: op, Count: r.countLocked(), Err: ErrLive})
 		return
 	}
 	percpuNext := r.opts&optSticky == 0

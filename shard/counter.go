@@ -2,8 +2,6 @@ package shard
 
 import (
 	"sync/atomic"
-
-	"github.com/percpuref/percpu"
 )
 
 // A Counter is a 64-bit counter striped over per-P cells. Add touches only
@@ -37,7 +35,7 @@ func (c *Counter) cells() *Set {
 
 // Add adds delta to the counter.
 func (c *Counter) Add(delta int64) {
-	percpu.Add(c.cells().Local(), delta)
+	c.cells().AddLocal(delta)
 }
 
 // Load returns the sum of the cells. Adds that run concurrently with Load may

@@ -20,10 +20,12 @@ import (
 // they stay correct (every cell update is atomic) and only contend more.
 const MaxCells = 1024
 
-// Cell is one shard: a 64-bit word alone on its cache line.
+// Cell is one shard: a 64-bit count alone on its cache line, with the busy
+// flag of percpu.UpdateLocal beside it.
 type Cell struct {
 	atomic.Int64
-	_ [percpu.CacheLinePad - 8]byte
+	busy atomic.Uint32 // at offset 8, where percpu.Busy expects it
+	_    [percpu.CacheLinePad - 12]byte
 }
 
 // A Set is a fixed number of Cells, a power of two, each padded to
@@ -77,6 +79,24 @@ func (s *Set) Local() *atomic.Int64 { return &s.cells[percpu.Hint()&s.mask].Int6
 // value before the add, in one atomic read-modify-write.
 func (s *Set) AddLocal(delta int64) (old int64) {
 	return percpu.AddLocal(s.first, s.mask, delta)
+}
+
+// UpdateLocal adds delta to the cell of the caller's P as its only writer,
+// if *state == want; see percpu.UpdateLocal. It reports whether it did.
+func (s *Set) UpdateLocal(state *atomic.Uint32, want uint32, delta int64) bool {
+	return percpu.UpdateLocal(s.first, s.mask, state, want, delta)
+}
+
+// WaitIdle returns once no cell's busy flag is set: every UpdateLocal that
+// was in progress has finished. A goroutine holds the flag only while pinned
+// to its P, for a few instructions, so the wait is short unless its thread
+// was descheduled; WaitIdle yields while it waits.
+func (s *Set) WaitIdle() {
+	for i := range s.cells {
+		for s.cells[i].busy.Load() != 0 {
+			runtime.Gosched()
+		}
+	}
 }
 
 // Bytes returns the memory the cells occupy.
