@@ -1,11 +1,24 @@
 package percpuref
 
-// The switch protocol: swap-to-dead shards.
+import "github.com/percpuref/percpu"
+
+// The switch protocols.
 //
 // This is the argument for why a Ref never loses a Get or Put, never
-// releases early and releases exactly once, using only sync/atomic (whose
-// operations are sequentially consistent) and one mutex that is never held
-// on the fast path. The Promela model in model/ checks the same steps.
+// releases early and releases exactly once, with one mutex that is never
+// held on the fast path. There are two protocols for the per-CPU cells, and
+// a process uses one of them (percpu.Exclusive, chosen at start):
+//
+//   - shared, below: every cell update is an atomic add, and a switch
+//     swaps each cell to a dead sentinel. Only sync/atomic. This is the
+//     generic path (purego and race builds, other GOARCHes, and wherever
+//     membarrier is missing).
+//   - exclusive, at the end: the update is a plain store by the one
+//     goroutine pinned on the cell's P, guarded by a busy flag, and a
+//     switch pays with a membarrier system call. This is the assembly path.
+//
+// Everything about the central count, the bias, release and the mode bits
+// is the same for both. The Promela models in model/ check the same steps.
 //
 // # State
 //
@@ -114,11 +127,48 @@ package percpuref
 // consistent in Go. The add that takes C to 0 reads from every earlier add
 // on C and on the cells (through the swaps of step 2 and the add of step 3),
 // so everything written before any Put happens before release runs.
+// # The exclusive protocol (percpu.UpdateLocal)
+//
+// A cell is written only by the goroutine pinned on its P (procPin), so an
+// update needs no locked instruction. P ids above the last cell (GOMAXPROCS
+// grew after the Ref was made) take the central count instead. The update,
+// in assembly (atomic_amd64.s, atomic_arm64.s):
+//
+//	busy = 1; if S == stPercpu and the result stays within ±CellLimit
+//	{ c = c + d (plain store) }; busy = 0 (after the count store)
+//
+// and if it stored nothing the operation is redone on C, as a dead cell is
+// in the shared protocol. Per-CPU to atomic becomes:
+//
+//  1. S |= stAtomic (a sequentially consistent store).
+//  2. percpu.Quiesce: membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED), a full
+//     barrier on every CPU running a thread of this process.
+//  3. Wait until every cell's busy flag reads 0.
+//  4. sum = Σ c[i]; C.Add(sum - bias).
+//
+// Why no update is lost or counted twice: take an update U on some thread,
+// with its busy store B and its load of S, L. The membarrier puts a full
+// barrier into U's thread at some point X. If X precedes B, then L follows X,
+// which follows step 1, so L sees stAtomic and U stores nothing. If X
+// follows B, B is visible when step 2 returns, so step 3 sees busy == 1 and
+// waits, or sees 0 written by U's clear, which comes after U's count store
+// (x86 keeps stores in order; arm64 uses store-release for both), so step 4
+// reads U's count. Either way U is counted exactly once: on its cell, or on
+// C after it redoes itself. The one reordering that x86 allows here (L before
+// B) and the several arm64 allows are the ones membarrier covers; the state
+// load is a load-acquire on arm64 so the count's load and store stay after
+// it. The generic twin of the update uses sequentially consistent atomics for
+// every step, needs no barrier, and is what -race checks.
+//
+// Atomic to per-CPU is as in the shared protocol (bias first, cells zeroed,
+// then S); no update stores while S has stAtomic, so zeroing races with
+// nothing. The bound on the bias argument holds because the update refuses to
+// leave a cell outside ±CellLimit, which is liveLimit.
 const (
 	bias      = 1 << 61
 	deadCell  = -(1 << 62)
 	deadBelow = -(1 << 61)
-	liveLimit = 1 << 48
+	liveLimit = percpu.CellLimit
 	poison    = MaxCount + MaxCount/2
 )
 
