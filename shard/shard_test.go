@@ -98,12 +98,3 @@ func TestCounterSwapLosesNothing(t *testing.T) {
 	<-done
 	assert.Equal(t, int64(workers*per), harvested+c.Load(), "every Add is in exactly one Swap or in the final value")
 }
-
-func TestHintIsAValidP(t *testing.T) {
-	max := runtime.GOMAXPROCS(0)
-	for i := 0; i < 100; i++ {
-		p := percpu.Hint()
-		require.GreaterOrEqual(t, p, 0)
-		require.Less(t, p, max)
-	}
-}
