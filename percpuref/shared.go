@@ -1,0 +1,209 @@
+package percpuref
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+)
+
+// Shared is a read-mostly shared value, Go's version of folly's
+// ReadMostlySharedPtr: readers take a Lease on the current value at
+// per-CPU cost, a writer Swaps in a new value, and each value's release
+// function runs exactly once, after the last Lease on that value has been
+// released. Make one with NewShared; a zero Shared behaves as a closed one.
+//
+// # How it works
+//
+// The current value lives in a node with its own Ref, published through an
+// atomic.Pointer. The Shared holds each node's initial reference for as long
+// as the node is current. Acquire loads the current node and calls
+// TryGetLive on its Ref; a Lease is that reference. Swap publishes a new
+// node and then Kills the old one; Close publishes nil and Kills the last
+// node. The Ref of a node is never Reinit, Resurrected or Exited, so each
+// node has exactly one life.
+//
+// Why a Lease never sees a value whose release has run: a Lease exists only
+// after a TryGetLive succeeded, and it holds that reference until Release.
+// The node's release runs only when its Ref's count reaches zero, which
+// cannot happen while any reference is held. TryGetLive itself never
+// succeeds on a count of zero: in per-CPU mode the Shared's initial
+// reference is still held, and in atomic mode it is an increment unless
+// zero that also fails once the Ref is dying.
+//
+// Why release runs exactly once per value: each node leaves the current
+// position exactly once, in the Swap or Close that replaced it (both under
+// the Shared's mutex, so exactly one of them sees it as current), and that
+// call Kills it once. A Ref runs release once per life, when its count
+// reaches zero after Kill. Values passed to a Swap after Close never become
+// current: Swap releases them at once, itself.
+//
+// Acquire racing Swap or Close: Swap stores the new node before it Kills
+// the old one. An Acquire that loaded the old node either gets its reference
+// before the Kill (a valid Lease on the old value, which stays alive until
+// that Lease is released) or fails TryGetLive because the Kill has begun;
+// the Kill began after the store, so reloading the pointer yields a newer
+// node (or nil after Close, and Acquire reports false). Nodes are never
+// reused, so the reload cannot find the failed node again (no ABA), and each
+// retry is caused by a Swap or Close that completed its store: Acquire
+// retries only while writers keep swapping. Once Swap returns, every new
+// Acquire sees the new value or a later one; once Close has started its
+// store, every new Acquire fails.
+//
+// # Cost
+//
+// An Acquire is an atomic load plus a per-CPU TryGetLive; a Release is a
+// per-CPU Put, while the node is current. After a Swap, Leases still held on
+// the old node are counted exactly (atomic mode): releasing them is an
+// atomic add on that node's count. Each node has its own Ref, and so its own
+// per-CPU shards: 128 bytes per shard (GOMAXPROCS shards, rounded up to a
+// power of two, by default; see the shard package), allocated at every Swap
+// and freed when the old node is killed. Swap also takes a mutex and Kill
+// walks the shards, so Swap costs O(shards); it is meant for values that
+// change rarely compared with how often they are read.
+//
+// # Release
+//
+// release (which may be nil) runs synchronously in the goroutine that drops
+// the value's last reference: a Lease's Release, or the Swap or Close that
+// retired the value if no Lease was held. It must not call Swap or Close on
+// the same Shared, directly or by waiting for a goroutine that does.
+type Shared[T any] struct {
+	cur     atomic.Pointer[sharedNode[T]]
+	release func(T)
+
+	mu      sync.Mutex    // serialises Swap and Close; guards the fields below
+	closed  bool          // Close has started
+	pending int           // nodes whose release has not returned
+	drained chan struct{} // closed when closed && pending == 0
+}
+
+type sharedNode[T any] struct {
+	ref Ref
+	v   T
+}
+
+// A Lease is a reference to the value that was current when Acquire
+// returned it. The value stays valid (its release does not run) until the
+// Lease is released. Each Lease from a successful Acquire must be released
+// exactly once; a Lease is a small value, and releasing two copies of it is
+// a second Put, which the node's Ref reports as misuse. The zero Lease holds
+// nothing and must not be used.
+type Lease[T any] struct {
+	n *sharedNode[T]
+}
+
+// NewShared returns a Shared whose current value is v. release, which may be
+// nil, is called once for every value that the Shared held (v and every
+// value later passed to Swap), after the last Lease on it is released.
+func NewShared[T any](v T, release func(T)) *Shared[T] {
+	s := &Shared[T]{release: release, drained: make(chan struct{})}
+	s.mu.Lock()
+	s.cur.Store(s.newNodeLocked(v))
+	s.mu.Unlock()
+	return s
+}
+
+// newNodeLocked makes a node for v whose Ref, when released, calls
+// s.release and counts the node as done. s.mu must be held.
+func (s *Shared[T]) newNodeLocked(v T) *sharedNode[T] {
+	n := &sharedNode[T]{v: v}
+	n.ref.Init(func() { s.releaseNode(n) })
+	s.pending++
+	return n
+}
+
+// releaseNode is the release function of a node's Ref.
+func (s *Shared[T]) releaseNode(n *sharedNode[T]) {
+	if s.release != nil {
+		s.release(n.v)
+	}
+	var zero T
+	n.v = zero // let the value be collected even if stale pointers to n remain
+	s.mu.Lock()
+	s.pending--
+	if s.closed && s.pending == 0 {
+		close(s.drained)
+	}
+	s.mu.Unlock()
+}
+
+// Acquire takes a Lease on the current value. It reports false, with a
+// zero Lease, once Close has been called (or for a zero Shared).
+func (s *Shared[T]) Acquire() (Lease[T], bool) {
+	for {
+		n := s.cur.Load()
+		if n == nil {
+			return Lease[T]{}, false
+		}
+		if n.ref.TryGetLive() {
+			return Lease[T]{n}, true
+		}
+		// n is being killed by the Swap or Close that replaced it, which
+		// stored its replacement first: reload.
+	}
+}
+
+// Value returns the leased value. It may be called any number of times
+// until the Lease is released, and never after.
+func (l Lease[T]) Value() T { return l.n.v }
+
+// Release drops the Lease. If the value has been swapped out and this was
+// its last Lease, its release function runs before Release returns.
+func (l Lease[T]) Release() { l.n.ref.Put() }
+
+// Swap makes v the current value. The value it replaces is released once
+// its last Lease is released (at once, inside Swap, if none is held). Swaps
+// are serialised; when Swap returns every new Acquire sees v or a later
+// value. Swap after Close does not publish v: it releases v at once.
+func (s *Shared[T]) Swap(v T) {
+	s.mu.Lock()
+	if s.closed || s.drained == nil { // closed, or the zero Shared
+		s.mu.Unlock()
+		if s.release != nil {
+			s.release(v)
+		}
+		return
+	}
+	old := s.cur.Swap(s.newNodeLocked(v))
+	s.mu.Unlock()
+	// Outside mu: release may run here, and releaseNode takes mu.
+	old.ref.Kill()
+}
+
+// Close stops new Leases (every later Acquire reports false), drops the
+// Shared's reference to the current value, and waits until every value the
+// Shared held has been released, that is, until every outstanding Lease has
+// been released. It returns nil when they all have, or ctx.Err() if ctx ends
+// first; the values are still released later, as their Leases are dropped.
+// Close may be called more than once, and from several goroutines: each
+// call waits. It must not be called from a release function.
+func (s *Shared[T]) Close(ctx context.Context) error {
+	s.mu.Lock()
+	var last *sharedNode[T]
+	if !s.closed {
+		s.closed = true
+		if s.drained == nil { // the zero Shared
+			s.drained = make(chan struct{})
+		}
+		last = s.cur.Swap(nil)
+		if s.pending == 0 {
+			close(s.drained)
+		}
+	}
+	drained := s.drained
+	s.mu.Unlock()
+	if last != nil {
+		last.ref.Kill()
+	}
+	select {
+	case <-drained:
+		return nil
+	default:
+	}
+	select {
+	case <-drained:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
