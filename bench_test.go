@@ -315,7 +315,7 @@ func BenchmarkKilled(b *testing.B) {
 func BenchmarkKill(b *testing.B) {
 	header()
 	for _, shards := range []int{1, 2, 8, 64} {
-		b.Run(fmt.Sprintf("shards=%d", shards), func(b *testing.B) {
+		b.Run(fmt.Sprintf("shards=%d/impl=percpuref", shards), func(b *testing.B) {
 			const batch = 512
 			refs := make([]*percpuref.Ref, batch)
 			released := 0

@@ -21,6 +21,7 @@ type Provenance struct {
 	GOARCH      string   `json:"goarch"`
 	CPU         string   `json:"cpu"`          // brand name, from CPUID
 	CPUFeatures []string `json:"cpu_features"` // as cpuid/v2 names them
+	CPUTopology string   `json:"cpu_topology"` // cores, threads per core, caches and VM, as CPUID reports them
 	NumCPU      int      `json:"num_cpu"`      // logical CPUs usable by the process
 	GOMAXPROCS  int      `json:"gomaxprocs"`
 	FastPath    string   `json:"fast_path"`               // percpu.FastPath: the fast path under test
@@ -36,6 +37,7 @@ func collectProvenance(args []string, now time.Time) Provenance {
 		GOARCH:      runtime.GOARCH,
 		CPU:         cpuid.CPU.BrandName,
 		CPUFeatures: cpuid.CPU.FeatureSet(),
+		CPUTopology: topology(),
 		NumCPU:      runtime.NumCPU(),
 		GOMAXPROCS:  runtime.GOMAXPROCS(0),
 		FastPath:    percpu.FastPath,
@@ -51,10 +53,24 @@ func (p Provenance) writeText(w io.Writer) {
 	fmt.Fprintf(w, "# date:       %s\n", p.Date)
 	fmt.Fprintf(w, "# go:         %s %s/%s\n", p.GoVersion, p.GOOS, p.GOARCH)
 	fmt.Fprintf(w, "# cpu:        %s (%d logical CPUs, GOMAXPROCS=%d)\n", p.CPU, p.NumCPU, p.GOMAXPROCS)
+	fmt.Fprintf(w, "# topology:   %s\n", p.CPUTopology)
 	fmt.Fprintf(w, "# features:   %s\n", strings.Join(p.CPUFeatures, " "))
 	env := ""
 	if p.FastPathEnv != "" {
 		env = ", PERCPU_FASTPATH=" + p.FastPathEnv
 	}
 	fmt.Fprintf(w, "# fast path:  %s (percpu.FastPath%s; build with -tags purego to measure the generic path)\n", p.FastPath, env)
+}
+
+// topology describes the CPU as CPUID sees it. In a virtual machine the
+// host may still place two vCPUs on one physical core, which CPUID cannot
+// show; sharing one cache line is then much cheaper than across cores.
+func topology() string {
+	c := cpuid.CPU
+	vm := ""
+	if c.VM() {
+		vm = ", virtual machine"
+	}
+	return fmt.Sprintf("%d cores, %d threads per core, L1d %d KiB, L2 %d KiB, L3 %d KiB%s",
+		c.PhysicalCores, c.ThreadsPerCore, c.Cache.L1D>>10, c.Cache.L2>>10, c.Cache.L3>>10, vm)
 }
