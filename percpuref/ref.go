@@ -164,6 +164,7 @@ func (r *Ref) offRange(old int64) bool {
 // Get never fails. In atomic mode a Get on a count of zero is reported as
 // ErrReleased.
 func (r *Ref) Get() {
+	debugGet(r, 1)
 	// fast(1), with its exclusive branch written out: one call less on the
 	// hottest path.
 	if percpu.Exclusive {
@@ -181,6 +182,7 @@ func (r *Ref) GetMany(n int) {
 	if !r.validDelta("GetMany", n) {
 		return
 	}
+	debugGet(r, n)
 	if r.fast(int64(n)) {
 		return
 	}
@@ -192,6 +194,7 @@ func (r *Ref) GetMany(n int) {
 // returns). In per-CPU mode Put never releases: the owner's initial
 // reference is still held.
 func (r *Ref) Put() bool {
+	debugPut(r, 1)
 	// fast(-1), written out as in Get.
 	if percpu.Exclusive {
 		if s := r.shards.Load(); s != nil && s.UpdateLocal(&r.state, stPercpu, -1) {
@@ -209,6 +212,7 @@ func (r *Ref) PutMany(n int) bool {
 	if !r.validDelta("PutMany", n) {
 		return false
 	}
+	debugPut(r, n)
 	if r.fast(-int64(n)) {
 		return false
 	}
@@ -222,6 +226,7 @@ func (r *Ref) PutMany(n int) bool {
 // (unlike kref_put_mutex, where release must unlock). mu is not taken when
 // other references remain, which is every Put in per-CPU mode.
 func (r *Ref) PutLocked(mu sync.Locker) bool {
+	debugPut(r, 1)
 	if r.fast(-1) {
 		return false
 	}
@@ -237,10 +242,9 @@ func (r *Ref) GetUnlessZero() bool { return r.TryGet() }
 // per-CPU mode it always succeeds. After Kill it succeeds while references
 // remain.
 func (r *Ref) TryGet() bool {
-	if r.fast(1) {
-		return true
-	}
-	return r.tryGetCentral("TryGet", 1, false)
+	ok := r.fast(1) || r.tryGetCentral("TryGet", 1, false)
+	debugTryGet(r, 1, ok)
+	return ok
 }
 
 // TryGetMany takes n references unless the count is zero; 0 < n <= MaxDelta.
@@ -248,20 +252,18 @@ func (r *Ref) TryGetMany(n int) bool {
 	if !r.validDelta("TryGetMany", n) {
 		return false
 	}
-	if r.fast(int64(n)) {
-		return true
-	}
-	return r.tryGetCentral("TryGetMany", int64(n), false)
+	ok := r.fast(int64(n)) || r.tryGetCentral("TryGetMany", int64(n), false)
+	debugTryGet(r, n, ok)
+	return ok
 }
 
 // TryGetLive takes a reference unless the Ref is dying or at zero
 // (percpu_ref_tryget_live). Once Kill has returned, every TryGetLive that
 // starts afterwards fails, until Resurrect or Reinit.
 func (r *Ref) TryGetLive() bool {
-	if r.fast(1) {
-		return true
-	}
-	return r.tryGetCentral("TryGetLive", 1, true)
+	ok := r.fast(1) || r.tryGetCentral("TryGetLive", 1, true)
+	debugTryGet(r, 1, ok)
+	return ok
 }
 
 // usable reports whether state allows a counting operation, reporting the
@@ -357,6 +359,7 @@ func (r *Ref) runRelease() bool {
 	if r.state.Or(stReleased)&stReleased != 0 {
 		return false // a second zero, after misuse that was reported
 	}
+	debugRelease(r)
 	r.mu.Lock()
 	done := r.doneLocked()
 	r.mu.Unlock()
@@ -398,6 +401,7 @@ func (r *Ref) saturated(op string) {
 
 func (r *Ref) report(op string, count int64, err error) {
 	e := &MisuseError{Op: op, Count: count, Err: err}
+	debugMisuse(r, e)
 	if r.onMisuse != nil {
 		r.onMisuse(e)
 		return
