@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# check.sh -- check the Promela model of percpuref.Ref's switch protocol.
+#
+# Runs spin exhaustively on each configuration of percpuref.pml (expecting
+# "errors: 0", a full state-space search, no depth truncation) and on each
+# mutant (expecting an assertion violation), prints one line per run, and
+# exits non-zero if any expectation fails.
+#
+#   model/check.sh            the CI set (a few minutes on 2 cores)
+#   model/check.sh --deep     also two larger configurations (about 40M
+#                             states each; a few more minutes, about 2.5 GB
+#                             per run)
+#
+# Environment: JOBS (parallel runs, default 2), MEMLIM (MB per run, default
+# 3500), CC (default gcc), KEEP=1 keeps the build directory and trails,
+# ONLY=regex runs only the runs whose name matches.
+set -u
+
+case $0 in */*) cd "${0%/*}" || exit 2 ;; esac
+
+if ! command -v spin >/dev/null 2>&1; then
+	echo "check.sh: spin not found; install it (Debian/Ubuntu: apt-get install spin)" >&2
+	exit 2
+fi
+CC=${CC:-gcc}
+if ! command -v "$CC" >/dev/null 2>&1; then
+	echo "check.sh: C compiler '$CC' not found (spin's verifier is C)" >&2
+	exit 2
+fi
+JOBS=${JOBS:-2}
+MEMLIM=${MEMLIM:-3500}
+
+# name | expect (ok, violation) | spin -D flags
+RUNS=(
+	"threeusers|ok|-DNUSER=3 -DUOPS=1 -DCOPS=1 -DHARVEST_ONLY"
+	"fastpath|ok|-DNUSER=2 -DUOPS=2 -DCOPS=1"
+	"cycles|ok|-DNUSER=2 -DUOPS=1 -DCOPS=3"
+	"initatomic|ok|-DNUSER=2 -DUOPS=1 -DCOPS=3 -DSTART_ATOMIC"
+	"twoctl|ok|-DNUSER=1 -DUOPS=2 -DNCTL=2 -DCOPS=2"
+	"initdead|ok|-DNUSER=2 -DUOPS=1 -DCOPS=3 -DSTART_DEAD"
+	"mutant-nobias|violation|-DNUSER=2 -DUOPS=1 -DCOPS=1 -DMUTANT_NOBIAS"
+	"mutant-shardwise|violation|-DNUSER=2 -DUOPS=1 -DCOPS=1 -DMUTANT_SHARDWISE"
+	"mutant-nodeadcheck|violation|-DNUSER=2 -DUOPS=1 -DCOPS=1 -DMUTANT_NODEADCHECK"
+	"mutant-livenodying|violation|-DNUSER=2 -DUOPS=1 -DCOPS=3 -DMUTANT_LIVENODYING"
+	"mutant-undo|violation|-DNUSER=2 -DUOPS=1 -DCOPS=3 -DMUTANT_UNDO"
+	"finding-reinit-race|violation|-DNUSER=2 -DUOPS=1 -DCOPS=3 -DREINIT_ANYTIME"
+	"finding-reinit-stale-bit|violation|-DNUSER=2 -DUOPS=1 -DCOPS=3 -DREINIT_ANYTIME -DRELEASE_NOASSERT"
+)
+if [ "${1:-}" = "--deep" ]; then
+	RUNS+=("deep|ok|-DNUSER=2 -DUOPS=2 -DCOPS=2"
+		"deepdead|ok|-DNUSER=2 -DUOPS=2 -DCOPS=3 -DSTART_DEAD")
+elif [ $# -gt 0 ]; then
+	echo "usage: $0 [--deep]" >&2
+	exit 2
+fi
+
+if [ -n "${ONLY:-}" ]; then # ONLY=regex: just the runs whose name matches
+	sel=()
+	for r in "${RUNS[@]}"; do
+		[[ "${r%%|*}" =~ $ONLY ]] && sel+=("$r")
+	done
+	RUNS=("${sel[@]}")
+	[ ${#RUNS[@]} -gt 0 ] || { echo "check.sh: no run matches ONLY=$ONLY" >&2; exit 2; }
+fi
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/percpuref-model.XXXXXX") || exit 2
+if [ "${KEEP:-0}" = 1 ]; then
+	echo "build directory: $work"
+else
+	trap 'rm -rf "$work"' EXIT
+fi
+
+# run NAME EXPECT FLAGS: build and verify one configuration; writes
+# $work/NAME/summary (one line) and $work/NAME/status (0 = as expected).
+run() {
+	local name=$1 expect=$2 flags=$3 d="$work/$1"
+	mkdir -p "$d"
+	cp percpuref.pml "$d/"
+	(
+		cd "$d" || exit 1
+		start=$(date +%s)
+		# shellcheck disable=SC2086
+		if ! spin -a $flags percpuref.pml >spin.out 2>&1; then
+			echo "FAIL $name: spin -a failed: $(head -3 spin.out | tr '\n' ' ')" >summary
+			echo 1 >status; exit 0
+		fi
+		# a mutant stops at its first violation: compile it faster, smaller table
+		opt=-O2 hash=-w26
+		[ "$expect" = ok ] || { opt=-O1; hash=-w22; }
+		if ! "$CC" $opt -w -DSAFETY -DCOLLAPSE -DMEMLIM="$MEMLIM" -o pan pan.c >cc.out 2>&1; then
+			echo "FAIL $name: compiling pan.c failed: $(head -3 cc.out | tr '\n' ' ')" >summary
+			echo 1 >status; exit 0
+		fi
+		./pan -m300000 "$hash" >pan.out 2>&1
+		secs=$(( $(date +%s) - start ))
+		errors=$(sed -n 's/.*errors: \([0-9]*\).*/\1/p' pan.out | head -1)
+		stored=$(awk '/states, stored/ {print $1}' pan.out | head -1)
+		matched=$(awk '/states, matched/ {print $1}' pan.out | head -1)
+		mem=$(awk '/total actual memory usage/ {print $1}' pan.out | head -1)
+		depth=$(sed -n 's/.*depth reached \([0-9]*\).*/\1/p' pan.out | head -1)
+		stats="stored=${stored:-?} matched=${matched:-?} depth=${depth:-?} mem=${mem:-?}MB ${secs}s"
+		ok=1 why=""
+		if grep -q "depth too small" pan.out; then ok=0; why="search depth too small (truncated)"; fi
+		if grep -qi "out of memory" pan.out; then ok=0; why="out of memory"; fi
+		if ! grep -q "Full statespace search" pan.out; then ok=0; why="${why:-not a full state-space search}"; fi
+		if [ "$expect" = ok ]; then
+			if [ "$ok" = 1 ] && [ "${errors:-x}" = 0 ]; then
+				echo "ok   $name: errors: 0, exhaustive; states $stats" >summary
+				echo 0 >status
+			else
+				echo "FAIL $name: expected errors: 0, got errors: ${errors:-?} ${why} $(grep -m1 -E 'violated|invalid end state' pan.out); states $stats" >summary
+				echo 1 >status
+			fi
+		else
+			viol=$(grep -m1 "assertion violated" pan.out | sed 's/^pan:1: //')
+			if [ -n "$viol" ] && [ "${errors:-0}" != 0 ]; then
+				echo "ok   $name: violation as expected: $viol; states $stats" >summary
+				echo 0 >status
+			else
+				echo "FAIL $name: expected an assertion violation, got errors: ${errors:-?} $(grep -m1 -E 'invalid end state' pan.out); states $stats" >summary
+				echo 1 >status
+			fi
+		fi
+	)
+}
+
+t0=$(date +%s)
+running=0
+for r in "${RUNS[@]}"; do
+	IFS='|' read -r name expect flags <<<"$r"
+	run "$name" "$expect" "$flags" &
+	running=$((running + 1))
+	if [ "$running" -ge "$JOBS" ]; then
+		wait -n 2>/dev/null || wait
+		running=$((running - 1))
+	fi
+done
+wait
+
+fail=0
+for r in "${RUNS[@]}"; do
+	IFS='|' read -r name _ flags <<<"$r"
+	if [ -f "$work/$name/summary" ]; then
+		echo "$(cat "$work/$name/summary")  [$flags]"
+		[ "$(cat "$work/$name/status")" = 0 ] || fail=1
+	else
+		echo "FAIL $name: no result  [$flags]"
+		fail=1
+	fi
+done
+echo "total ${#RUNS[@]} runs, $(( $(date +%s) - t0 ))s: $([ $fail = 0 ] && echo PASS || echo FAIL)"
+exit $fail
