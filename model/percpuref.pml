@@ -168,18 +168,22 @@ inline tryGetCentral(live) {
 	st = 0; v = 0
 }
 
-/* offRange: the add stood on a cell out of the live range (drift) */
+/* offRange: the add stood on a cell out of the live range (drift); with
+ * mu held and the Ref still per-CPU, fold every cell that is not live */
+inline foldCell(j) {
+	v = cell[j];                            /* c.Load() */
+	if
+	:: !isLive(v) ->
+		atomic { v = cell[j]; cell[j] = 0 }; /* c.Swap(0) */
+		C = C + v                           /* count.Add(v) */
+	:: else -> skip
+	fi
+}
 inline fold() {
 	lock();
 	if
 	:: S == stPercpu ->                     /* state.Load() == stPercpu */
-		v = cell[i];                        /* c.Load() */
-		if
-		:: !isLive(v) ->
-			atomic { v = cell[i]; cell[i] = 0 };  /* c.Swap(0) */
-			C = C + v                       /* count.Add(v) */
-		:: else -> skip
-		fi
+		foldCell(0); foldCell(1)
 	:: else -> skip
 	fi;
 	unlock();
