@@ -26,6 +26,7 @@
 package percpuref
 
 import (
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -70,6 +71,7 @@ const (
 const (
 	optAllowReinit = 1 << iota // keep the shards after a switch to atomic
 	optSticky                  // stay atomic until SwitchToPercpu
+	optFreshDead               // made with InitDead and not yet Reinit
 )
 
 // New returns a Ref with a count of 1 (the caller's initial reference), in
@@ -103,8 +105,11 @@ func (r *Ref) Init(release func(), opts ...Option) {
 	r.shards.Store(shard.NewSet(c.shards()))
 	switch {
 	case c.dead:
+		// Dead from the start: no release is owed, so stReleased is set as
+		// if one had run; Reinit keeps the Done channel for the first life.
+		r.opts |= optFreshDead
 		r.count.Store(0)
-		r.state.Store(stInit | stAtomic | stDying)
+		r.state.Store(stInit | stAtomic | stDying | stReleased)
 	case c.atomic:
 		r.count.Store(1)
 		r.state.Store(stInit | stAtomic)
@@ -174,7 +179,15 @@ func (r *Ref) Get() {
 	} else if r.fast(1) {
 		return
 	}
-	r.getCentral("Get", 1)
+	// getCentral("Get", 1), written out so that the atomic-mode Get has one
+	// frame, not two.
+	if st := r.state.Load(); !usable(st) {
+		r.unusable("Get", st)
+		return
+	}
+	if v := r.count.Add(1); v <= 1 || v > MaxCount {
+		r.getChecked("Get", 1, v)
+	}
 }
 
 // GetMany takes n references at once; 0 < n <= MaxDelta.
@@ -203,7 +216,15 @@ func (r *Ref) Put() bool {
 	} else if r.fast(-1) {
 		return false
 	}
-	return r.putCentral("Put", 1, nil)
+	// putCentral("Put", 1), written out as in Get.
+	if st := r.state.Load(); !usable(st) {
+		r.unusable("Put", st)
+		return false
+	}
+	if v := r.count.Add(-1); v <= 0 {
+		return r.putChecked("Put", v)
+	}
+	return false
 }
 
 // PutMany drops n references at once; 0 < n <= MaxDelta. It reports what
@@ -216,7 +237,7 @@ func (r *Ref) PutMany(n int) bool {
 	if r.fast(-int64(n)) {
 		return false
 	}
-	return r.putCentral("PutMany", int64(n), nil)
+	return r.putCentral("PutMany", int64(n))
 }
 
 // PutLocked drops a reference as kref_put_mutex does: if this may be the
@@ -230,7 +251,7 @@ func (r *Ref) PutLocked(mu sync.Locker) bool {
 	if r.fast(-1) {
 		return false
 	}
-	return r.putCentral("PutLocked", 1, mu)
+	return r.putLockedCentral("PutLocked", 1, mu)
 }
 
 // GetUnlessZero takes a reference unless the count is zero, as
@@ -266,18 +287,17 @@ func (r *Ref) TryGetLive() bool {
 	return ok
 }
 
-// usable reports whether state allows a counting operation, reporting the
-// misuse if not.
-func (r *Ref) usable(op string, st uint32) bool {
-	if st&(stInit|stExited) == stInit {
-		return true
-	}
+// usable reports whether state st allows a counting operation: the Ref was
+// set up and has not exited. Small enough to inline; unusable reports.
+func usable(st uint32) bool { return st&(stInit|stExited) == stInit }
+
+// unusable reports the misuse of operating on a Ref in state st.
+func (r *Ref) unusable(op string, st uint32) {
 	err := ErrUninitialized
 	if st&stExited != 0 {
 		err = ErrExited
 	}
 	r.report(op, r.count.Load(), err)
-	return false
 }
 
 func (r *Ref) validDelta(op string, n int) bool {
@@ -288,52 +308,85 @@ func (r *Ref) validDelta(op string, n int) bool {
 	return false
 }
 
+// getCentral counts a Get of n on the central count. The checks that
+// follow the add are out of line, to keep this path short.
 func (r *Ref) getCentral(op string, n int64) {
-	if !r.usable(op, r.state.Load()) {
+	if st := r.state.Load(); !usable(st) {
+		r.unusable(op, st)
 		return
 	}
-	v := r.count.Add(n)
+	if v := r.count.Add(n); v-n <= 0 || v > MaxCount {
+		r.getChecked(op, n, v)
+	}
+}
+
+// getChecked handles a central Get whose result v is out of the ordinary:
+// the count was zero (use after release) or may have saturated.
+func (r *Ref) getChecked(op string, n, v int64) {
 	if v-n <= 0 {
 		r.corrupt(op, v, ErrReleased)
 		return
 	}
-	if v > MaxCount {
-		r.saturated(op)
-	}
+	r.saturated(op)
 }
 
-func (r *Ref) putCentral(op string, n int64, mu sync.Locker) bool {
-	if !r.usable(op, r.state.Load()) {
+// putCentral counts a Put of n on the central count and runs release if it
+// took the count to zero.
+func (r *Ref) putCentral(op string, n int64) bool {
+	if st := r.state.Load(); !usable(st) {
+		r.unusable(op, st)
 		return false
 	}
-	if mu != nil {
-		// kref_put_mutex: decrement without the lock while this cannot be
-		// the last reference.
-		for {
-			v := r.count.Load()
-			if v <= n {
-				break
-			}
-			if r.count.CompareAndSwap(v, v-n) {
-				return false
-			}
-		}
-		mu.Lock()
-		defer mu.Unlock()
-	}
-	v := r.count.Add(-n)
-	if v == 0 {
-		return r.runRelease()
-	}
-	if v < 0 {
-		r.corrupt(op, v, ErrUnderflow)
+	if v := r.count.Add(-n); v <= 0 {
+		return r.putChecked(op, v)
 	}
 	return false
 }
 
+// putChecked handles a central Put whose result v is zero (release) or
+// below (underflow).
+func (r *Ref) putChecked(op string, v int64) bool {
+	if v == 0 {
+		if testHookZero != nil {
+			testHookZero()
+		}
+		return r.runRelease()
+	}
+	r.corrupt(op, v, ErrUnderflow)
+	return false
+}
+
+// testHookZero, set only by tests, runs between the add that took the
+// count to zero and runRelease: the window that a concurrent Reinit must
+// respect.
+var testHookZero func()
+
+// putLockedCentral is putCentral for PutLocked: as kref_put_mutex, it
+// decrements without mu while this cannot be the last reference, and takes
+// mu for the decrement that may be, so that release runs with mu held.
+func (r *Ref) putLockedCentral(op string, n int64, mu sync.Locker) bool {
+	if st := r.state.Load(); !usable(st) {
+		r.unusable(op, st)
+		return false
+	}
+	for {
+		v := r.count.Load()
+		if v <= n {
+			break
+		}
+		if r.count.CompareAndSwap(v, v-n) {
+			return false
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	return r.putCentral(op, n)
+}
+
 func (r *Ref) tryGetCentral(op string, n int64, live bool) bool {
 	st := r.state.Load()
-	if !r.usable(op, st) {
+	if !usable(st) {
+		r.unusable(op, st)
 		return false
 	}
 	if live && st&stDying != 0 {
@@ -356,13 +409,16 @@ func (r *Ref) tryGetCentral(op string, n int64, live bool) bool {
 // runRelease runs release for the add that took the count to zero, at most
 // once per life of the Ref.
 func (r *Ref) runRelease() bool {
+	// Claim the release and take this life's Done channel in one step under
+	// mu, so that a Reinit cannot start the next life in between.
+	r.mu.Lock()
 	if r.state.Or(stReleased)&stReleased != 0 {
+		r.mu.Unlock()
 		return false // a second zero, after misuse that was reported
 	}
-	debugRelease(r)
-	r.mu.Lock()
 	done := r.doneLocked()
 	r.mu.Unlock()
+	debugRelease(r)
 	if r.release != nil {
 		r.release()
 	}
@@ -477,7 +533,7 @@ func (r *Ref) lockControl(op string) (st uint32, ok bool) {
 	st = r.state.Load()
 	if st&(stInit|stExited) != stInit {
 		r.mu.Unlock()
-		r.usable(op, st)
+		r.unusable(op, st)
 		return st, false
 	}
 	return st, true
@@ -515,7 +571,7 @@ func (r *Ref) KillAndConfirm(confirm func()) {
 	if confirm != nil {
 		confirm()
 	}
-	r.putCentral("Kill", 1, nil)
+	r.putCentral("Kill", 1)
 }
 
 // SwitchToAtomic switches the Ref to atomic mode without killing it, then
@@ -601,13 +657,27 @@ func (r *Ref) Resurrect() {
 // sticky atomic; Done then returns a new channel. This is the resurrection
 // of a cached object after release; the caller must serialise Reinit
 // against lookups that could Get the Ref (for example by holding the lock of
-// the cache). It may be called from release. Reinit while the count is not
-// zero reports ErrNotZero and changes nothing.
+// the cache). It may be called from release, or while release still runs
+// elsewhere; if the Put that reached zero has not yet begun release, Reinit
+// waits the few instructions until it has, so the old life's release always
+// runs, once, and is never counted as the new life's. Reinit while the count
+// is not zero reports ErrNotZero and changes nothing.
 func (r *Ref) Reinit() {
 	const op = "Reinit"
 	st, ok := r.lockControl(op)
 	if !ok {
 		return
+	}
+	// A count of zero without stReleased means that the Put that reached
+	// zero has not yet claimed the release (runRelease, under mu): let it,
+	// so that the old life's release is never mistaken for the new life's.
+	// The wait is a few instructions of that Put, no user code.
+	for st&stAtomic != 0 && st&stReleased == 0 && r.count.Load() == 0 {
+		r.mu.Unlock()
+		runtime.Gosched()
+		if st, ok = r.lockControl(op); !ok {
+			return
+		}
 	}
 	percpuNext := r.opts&optSticky == 0
 	if percpuNext && r.shards.Load() == nil {
@@ -618,9 +688,10 @@ func (r *Ref) Reinit() {
 		r.unlockReport(&MisuseError{Op: op, Count: r.countLocked(), Err: ErrNotZero})
 		return
 	}
-	if st&stReleased != 0 {
-		r.done = nil
+	if r.opts&optFreshDead == 0 {
+		r.done = nil // the old life's channel, closed or about to be
 	}
+	r.opts &^= optFreshDead
 	r.state.And(^uint32(stDying | stReleased))
 	var err *MisuseError
 	if percpuNext {
