@@ -2,14 +2,106 @@
 
 package percpu
 
-import "sync/atomic"
+import (
+	"runtime"
+	"strings"
+	"sync/atomic"
+)
 
-// asmPath is true: updateExclusive is in atomic_$GOARCH.s, and Quiesce is
-// the membarrier system call where the kernel has it.
+// asmPath is true: UpdateLocal and updateExclusive are in
+// atomic_$GOARCH.s, and Quiesce is the membarrier system call where the
+// kernel has it.
 const asmPath = true
 
-// updateExclusive is UpdateLocal's body for the cell c, with plain loads and
-// stores ordered as the protocol needs (atomic_amd64.s, atomic_arm64.s).
+// UpdateLocal is the single-writer update of the cells c describes. On the P
+// p that the calling goroutine runs on, and if p <= c.Mask, UpdateLocal
+//
+//	sets the busy flag of cell p,
+//	loads *c.State, and if it is c.Want
+//	  and count+delta stays within [-CellLimit, CellLimit],
+//	  stores count+delta with a plain (not locked) write,
+//	clears the busy flag,
+//
+// without being preempted or moved to another P, and reports whether it
+// stored. Only a goroutine running on P p writes cell p, so the plain write
+// loses nothing. A writer that changes *c.State (away from c.Want), then
+// calls Quiesce, then waits for every busy flag to read 0, knows that every
+// UpdateLocal either stored before its flag cleared or will see the new
+// *c.State and store nothing. UpdateLocal refuses a nil c, and may refuse
+// every update where Exclusive is false.
+//
+// The assembly (atomic_$GOARCH.s) reads the P id from the
+// runtime's own structures (g.m.p.id) instead of calling procPin and
+// procUnpin, which cost more than the update itself. That is sound because
+// a NOSPLIT assembly function is never preempted, neither cooperatively (it
+// has no stack check) nor asynchronously (the runtime never stops a goroutine
+// inside assembly: isAsyncSafePoint in runtime/preempt.go), so the goroutine
+// stays on its P, and no other goroutine runs there, from the P id load to
+// the last store. It refuses every update (returns false) unless
+// directReady found the layout.
+//
+//go:noescape
+func UpdateLocal(c *Cells, delta int64) bool
+
+// updateExclusive is the same update on a given cell c, for tests of its
+// rules; the caller must keep other writers away from c.
 //
 //go:noescape
 func updateExclusive(c *atomic.Int64, state *atomic.Uint32, want uint32, delta int64) bool
+
+// pid returns g.m.p.id read as updateLocal reads it, or -1 if the layout is
+// unknown or the P found there does not point back to the M (p.m).
+func pid() int
+
+// Offsets in the runtime's structures, read by the assembly. g.m is at 48
+// and p.id at 0 in every Go release since 1.5 (the assembly has them as
+// constants); m.p and p.m change between releases. The values come from the
+// go_asm.h that each release's compiler writes for the runtime (fields m_p
+// and p_m), for linux/amd64 and linux/arm64, which agree.
+var (
+	mOffP uintptr // offset of m.p; 0 means unknown, and the assembly refuses
+	pOffM uintptr // offset of p.m
+)
+
+var runtimeLayout = map[string][2]uintptr{ // release: {m_p, p_m}
+	"go1.24": {208, 48},
+	"go1.25": {200, 48},
+	"go1.26": {208, 48},
+}
+
+// release returns "go1.N" from a runtime.Version string such as
+// "go1.26.8", or "" for a development build.
+func release(v string) string {
+	if !strings.HasPrefix(v, "go1.") {
+		return ""
+	}
+	rest := v[len("go1."):]
+	if i := strings.IndexAny(rest, ".rb -"); i >= 0 {
+		rest = rest[:i]
+	}
+	return "go1." + rest
+}
+
+// directReady sets the offsets for this Go release, if it is a known one,
+// and checks them: with the goroutine pinned by procPin, pid (which also
+// checks the P's back-pointer to its M) must agree with procPin's P id, on
+// several Ps. On any doubt it leaves the offsets unknown, and the process
+// uses the shared protocol instead.
+func directReady() bool {
+	off, ok := runtimeLayout[release(runtime.Version())]
+	if !ok {
+		return false
+	}
+	mOffP, pOffM = off[0], off[1]
+	for i := 0; i < 16; i++ {
+		p := procPin()
+		q := pid()
+		procUnpin()
+		if p != q {
+			mOffP, pOffM = 0, 0
+			return false
+		}
+		runtime.Gosched()
+	}
+	return true
+}

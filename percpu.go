@@ -45,39 +45,27 @@ func cell(base *atomic.Int64, i int) *atomic.Int64 {
 	return (*atomic.Int64)(unsafe.Add(unsafe.Pointer(base), i*CacheLinePad))
 }
 
-// AddLocal adds delta to the cell of the calling goroutine's P in an array
-// of cells that starts at base, each CacheLinePad bytes long, mask+1 of them
-// (mask+1 a power of two), and returns the value the cell had before the
-// add. The cell is picked as Hint()&mask; any number of goroutines may call
-// AddLocal on the same array at once: the add is one atomic
-// read-modify-write.
-func AddLocal(base *atomic.Int64, mask int, delta int64) (old int64) {
-	p := procPin()
-	procUnpin()
-	return cell(base, p&mask).Add(delta) - delta
+// Cells describes an array of per-P cells for AddLocal and UpdateLocal: Mask+1
+// cells (a power of two), CacheLinePad bytes apart, the first of whose counts
+// is at Base. Each cell holds its count in its first 8 bytes and, for
+// UpdateLocal, a busy flag (a uint32) in the next 4. UpdateLocal stores only
+// while *State == Want. The assembly reads the fields at fixed offsets: keep
+// their order.
+type Cells struct {
+	Base  *atomic.Int64
+	Mask  int
+	State *atomic.Uint32
+	Want  uint32
 }
 
-// UpdateLocal is the single-writer update. Each cell of the array at base
-// (laid out as for AddLocal) holds a count in its first 8 bytes and a busy
-// flag (a uint32) in the next 4. With the calling goroutine pinned to its P
-// p, and if p <= mask, UpdateLocal
-//
-//	sets the busy flag of cell p,
-//	loads *state, and if it is want
-//	  and count+delta stays within [-CellLimit, CellLimit],
-//	  stores count+delta with a plain (not locked) write,
-//	clears the busy flag,
-//
-// and reports whether it stored. Only the goroutine pinned on P p writes cell
-// p, so the plain write loses nothing. A writer that changes *state (away
-// from want) and then calls Quiesce, and then waits for every busy flag to
-// read 0, knows that every UpdateLocal either stored before its flag cleared
-// or will see the new *state and store nothing.
-func UpdateLocal(base *atomic.Int64, mask int, state *atomic.Uint32, want uint32, delta int64) bool {
+// AddLocal adds delta to the cell of the calling goroutine's P, picked as
+// Hint()&c.Mask, and returns the value the cell had before the add. Any
+// number of goroutines may call AddLocal on the same cells at once: the add is
+// one atomic read-modify-write.
+func AddLocal(c *Cells, delta int64) (old int64) {
 	p := procPin()
-	ok := p <= mask && updateExclusive(cell(base, p), state, want, delta)
 	procUnpin()
-	return ok
+	return cell(c.Base, p&c.Mask).Add(delta) - delta
 }
 
 // Busy returns the busy flag of the cell whose count is c (see UpdateLocal).
@@ -87,8 +75,9 @@ func Busy(c *atomic.Int64) *atomic.Uint32 {
 
 // Exclusive reports whether the single-writer protocol (UpdateLocal and
 // Quiesce) is the fast path in this process. It is chosen once, at start:
-// true where the assembly routines and the membarrier system call are both
-// available, false otherwise, in which case users of the cells should use
+// true where the assembly routines, the membarrier system call and the
+// runtime layout the assembly reads (see atomic_asm.go) are all available,
+// false otherwise, in which case users of the cells should use
 // AddLocal, whose atomic add needs no Quiesce. The environment variable
 // PERCPU_FASTPATH=shared forces false; PERCPU_FASTPATH=exclusive forces true
 // where Quiesce can work without membarrier (the generic build, whose
@@ -106,7 +95,7 @@ func init() {
 func choosePath(env string) (bool, string) {
 	switch {
 	case env == "shared":
-	case asmPath && barrierReady():
+	case asmPath && barrierReady() && directReady():
 		return true, "exclusive/asm+membarrier"
 	case !asmPath && env == "exclusive":
 		return true, "exclusive/generic"

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -31,13 +32,13 @@ func TestChoosePath(t *testing.T) {
 
 	ex, name = choosePath("exclusive")
 	if asmPath {
-		assert.Equal(t, barrierReady(), ex, "the assembly path needs membarrier")
+		assert.Equal(t, barrierReady() && pid() >= 0, ex, "the assembly path needs membarrier and the runtime layout")
 	} else {
 		assert.True(t, ex, "the generic twin needs no barrier")
 		assert.Equal(t, "exclusive/generic", name)
 	}
 	ex, _ = choosePath("")
-	assert.Equal(t, asmPath && barrierReady(), ex, "by default: assembly with membarrier, else shared")
+	assert.Equal(t, asmPath && barrierReady() && pid() >= 0, ex, "by default: assembly with membarrier, else shared")
 }
 
 func TestUpdateExclusiveRules(t *testing.T) {
@@ -64,6 +65,10 @@ func TestUpdateExclusiveRules(t *testing.T) {
 	assert.True(t, updateExclusive(&c.n, &state, 7, 1))
 	assert.Equal(t, int64(-CellLimit+1), c.n.Load())
 	assert.Zero(t, c.busy.Load())
+}
+
+func TestUpdateLocalRefusesNilCells(t *testing.T) {
+	assert.False(t, UpdateLocal(nil, 1))
 }
 
 func TestBusyIsAtOffset8(t *testing.T) {
@@ -99,7 +104,7 @@ func TestUpdateLocalHandshake(t *testing.T) {
 				<-start
 				for i := 0; i < 2000; i++ {
 					attempted.Add(1)
-					if !UpdateLocal(&cells[0].n, mask, &state, want, 1) {
+					if !UpdateLocal(&Cells{Base: &cells[0].n, Mask: mask, State: &state, Want: want}, 1) {
 						refused.Add(1)
 					}
 					if i%97 == 0 {
@@ -131,7 +136,7 @@ func TestUpdateLocalHandshake(t *testing.T) {
 
 func TestAddLocalReturnsOld(t *testing.T) {
 	cells := make([]testCell, 4)
-	old := AddLocal(&cells[0].n, 3, 5)
+	old := AddLocal(&Cells{Base: &cells[0].n, Mask: 3}, 5)
 	assert.Equal(t, int64(0), old)
 	var total int64
 	for i := range cells {
@@ -147,4 +152,41 @@ func TestHintIsAValidP(t *testing.T) {
 		require.GreaterOrEqual(t, p, 0)
 		require.Less(t, p, max)
 	}
+}
+
+// TestPidIsTheP checks the P id that the fast path reads against procPin's,
+// on many Ps: GOMAXPROCS is raised so that goroutines spread over them.
+func TestPidIsTheP(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(8))
+	var wg sync.WaitGroup
+	var bad atomic.Int64
+	seen := make([]atomic.Bool, 8)
+	for g := 0; g < 16; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			start := time.Now()
+			for i := 0; i < 2000 || time.Since(start) < 30*time.Millisecond; i++ {
+				p := procPin()
+				q := pid()
+				procUnpin()
+				if p != q {
+					bad.Add(1)
+				}
+				seen[p].Store(true)
+				if i%16 == 0 {
+					runtime.Gosched()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	assert.Zero(t, bad.Load(), "pid disagreed with procPin")
+	n := 0
+	for i := range seen {
+		if seen[i].Load() {
+			n++
+		}
+	}
+	assert.Greater(t, n, 1, "the check ran on more than one P")
 }

@@ -129,10 +129,15 @@ import "github.com/percpuref/percpu"
 // so everything written before any Put happens before release runs.
 // # The exclusive protocol (percpu.UpdateLocal)
 //
-// A cell is written only by the goroutine pinned on its P (procPin), so an
-// update needs no locked instruction. P ids above the last cell (GOMAXPROCS
-// grew after the Ref was made) take the central count instead. The update,
-// in assembly (atomic_amd64.s, atomic_arm64.s):
+// A cell is written only by a goroutine running on its P, inside the
+// assembly routine: the routine reads the P id from the runtime's g.m.p, and
+// a goroutine is never preempted or moved inside assembly (no stack check;
+// the runtime never stops a goroutine at an assembly instruction), so no
+// other goroutine writes that cell until the routine returns, and an update
+// needs no locked instruction. The generic twin pins with procPin instead.
+// P ids above the last cell (GOMAXPROCS grew after the Ref was made) are
+// refused and take the central count. The update, in assembly
+// (atomic_amd64.s, atomic_arm64.s):
 //
 //	busy = 1; if S == stPercpu and the result stays within ±CellLimit
 //	{ c = c + d (plain store) }; busy = 0 (after the count store)

@@ -102,7 +102,9 @@ func (r *Ref) Init(release func(), opts ...Option) {
 	if c.atomic {
 		r.opts |= optSticky
 	}
-	r.shards.Store(shard.NewSet(c.shards()))
+	s := shard.NewSet(c.shards())
+	s.Bind(&r.state, stPercpu)
+	r.shards.Store(s)
 	switch {
 	case c.dead:
 		// Dead from the start: no release is owed, so stReleased is set as
@@ -126,19 +128,26 @@ type setPointer struct{ p unsafe.Pointer }
 func (x *setPointer) Load() *shard.Set   { return (*shard.Set)(atomic.LoadPointer(&x.p)) }
 func (x *setPointer) Store(s *shard.Set) { atomic.StorePointer(&x.p, unsafe.Pointer(s)) }
 
-// fast tries to count delta d on the caller's shard, and reports whether it
-// did; false means the caller must redo the operation on the central count.
-// Which of the two protocols of protocol.go runs is fixed for the process by
-// percpu.Exclusive.
-func (r *Ref) fast(d int64) bool {
+// The fast path tries to count delta d on the caller's shard and reports
+// whether it did; false means the caller must redo the operation on the
+// central count. Which of the two protocols of protocol.go runs is fixed for
+// the process by percpu.Exclusive, and every operation spells the choice out
+// as
+//
+//	percpu.Exclusive && r.exclusive(d) || !percpu.Exclusive && r.shared(d)
+//
+// so that exclusive, the assembly path, inlines into the operation: one call
+// in all, straight to the assembly.
+
+// exclusive is the fast path of the exclusive protocol.
+func (r *Ref) exclusive(d int64) bool {
+	return percpu.UpdateLocal(r.shards.Load().Cells(), d) // nil Cells: refused
+}
+
+// shared is the fast path of the shared protocol.
+func (r *Ref) shared(d int64) bool {
 	s := r.shards.Load()
-	if s == nil {
-		return false
-	}
-	if percpu.Exclusive {
-		return s.UpdateLocal(&r.state, stPercpu, d)
-	}
-	if r.state.Load() != stPercpu {
+	if s == nil || r.state.Load() != stPercpu {
 		return false
 	}
 	old := s.AddLocal(d)
@@ -170,13 +179,7 @@ func (r *Ref) offRange(old int64) bool {
 // ErrReleased.
 func (r *Ref) Get() {
 	debugGet(r, 1)
-	// fast(1), with its exclusive branch written out: one call less on the
-	// hottest path.
-	if percpu.Exclusive {
-		if s := r.shards.Load(); s != nil && s.UpdateLocal(&r.state, stPercpu, 1) {
-			return
-		}
-	} else if r.fast(1) {
+	if percpu.Exclusive && r.exclusive(1) || !percpu.Exclusive && r.shared(1) {
 		return
 	}
 	// getCentral("Get", 1), written out so that the atomic-mode Get has one
@@ -196,7 +199,7 @@ func (r *Ref) GetMany(n int) {
 		return
 	}
 	debugGet(r, n)
-	if r.fast(int64(n)) {
+	if percpu.Exclusive && r.exclusive(int64(n)) || !percpu.Exclusive && r.shared(int64(n)) {
 		return
 	}
 	r.getCentral("GetMany", int64(n))
@@ -208,12 +211,7 @@ func (r *Ref) GetMany(n int) {
 // reference is still held.
 func (r *Ref) Put() bool {
 	debugPut(r, 1)
-	// fast(-1), written out as in Get.
-	if percpu.Exclusive {
-		if s := r.shards.Load(); s != nil && s.UpdateLocal(&r.state, stPercpu, -1) {
-			return false
-		}
-	} else if r.fast(-1) {
+	if percpu.Exclusive && r.exclusive(-1) || !percpu.Exclusive && r.shared(-1) {
 		return false
 	}
 	// putCentral("Put", 1), written out as in Get.
@@ -234,7 +232,7 @@ func (r *Ref) PutMany(n int) bool {
 		return false
 	}
 	debugPut(r, n)
-	if r.fast(-int64(n)) {
+	if percpu.Exclusive && r.exclusive(-int64(n)) || !percpu.Exclusive && r.shared(-int64(n)) {
 		return false
 	}
 	return r.putCentral("PutMany", int64(n))
@@ -248,7 +246,7 @@ func (r *Ref) PutMany(n int) bool {
 // other references remain, which is every Put in per-CPU mode.
 func (r *Ref) PutLocked(mu sync.Locker) bool {
 	debugPut(r, 1)
-	if r.fast(-1) {
+	if percpu.Exclusive && r.exclusive(-1) || !percpu.Exclusive && r.shared(-1) {
 		return false
 	}
 	return r.putLockedCentral("PutLocked", 1, mu)
@@ -263,7 +261,7 @@ func (r *Ref) GetUnlessZero() bool { return r.TryGet() }
 // per-CPU mode it always succeeds. After Kill it succeeds while references
 // remain.
 func (r *Ref) TryGet() bool {
-	ok := r.fast(1) || r.tryGetCentral("TryGet", 1, false)
+	ok := percpu.Exclusive && r.exclusive(1) || !percpu.Exclusive && r.shared(1) || r.tryGetCentral("TryGet", 1, false)
 	debugTryGet(r, 1, ok)
 	return ok
 }
@@ -273,7 +271,7 @@ func (r *Ref) TryGetMany(n int) bool {
 	if !r.validDelta("TryGetMany", n) {
 		return false
 	}
-	ok := r.fast(int64(n)) || r.tryGetCentral("TryGetMany", int64(n), false)
+	ok := percpu.Exclusive && r.exclusive(int64(n)) || !percpu.Exclusive && r.shared(int64(n)) || r.tryGetCentral("TryGetMany", int64(n), false)
 	debugTryGet(r, n, ok)
 	return ok
 }
@@ -282,7 +280,7 @@ func (r *Ref) TryGetMany(n int) bool {
 // (percpu_ref_tryget_live). Once Kill has returned, every TryGetLive that
 // starts afterwards fails, until Resurrect or Reinit.
 func (r *Ref) TryGetLive() bool {
-	ok := r.fast(1) || r.tryGetCentral("TryGetLive", 1, true)
+	ok := percpu.Exclusive && r.exclusive(1) || !percpu.Exclusive && r.shared(1) || r.tryGetCentral("TryGetLive", 1, true)
 	debugTryGet(r, 1, ok)
 	return ok
 }

@@ -12,6 +12,7 @@ import (
 	"math/bits"
 	"runtime"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/percpuref/percpu"
 )
@@ -37,8 +38,7 @@ type Cell struct {
 // A Set never grows: when GOMAXPROCS exceeds its length, P ids wrap around
 // and several Ps share a cell.
 type Set struct {
-	first *atomic.Int64 // &cells[0].Int64, for the fast path
-	mask  int
+	c     percpu.Cells // first: Cells relies on it. Base is &cells[0]; Bind sets State and Want
 	cells []Cell
 }
 
@@ -63,34 +63,48 @@ func roundCells(n int) int {
 func NewSet(n int) *Set {
 	n = roundCells(n)
 	cells := make([]Cell, n)
-	return &Set{first: &cells[0].Int64, mask: n - 1, cells: cells}
+	return &Set{c: percpu.Cells{Base: &cells[0].Int64, Mask: n - 1}, cells: cells}
 }
 
 // Len returns the number of cells.
 func (s *Set) Len() int { return len(s.cells) }
 
 // Cell returns cell i modulo Len.
-func (s *Set) Cell(i int) *atomic.Int64 { return &s.cells[i&s.mask].Int64 }
+func (s *Set) Cell(i int) *atomic.Int64 { return &s.cells[i&s.c.Mask].Int64 }
 
 // Local returns the cell of the P that the caller runs on, by percpu.Hint.
-func (s *Set) Local() *atomic.Int64 { return &s.cells[percpu.Hint()&s.mask].Int64 }
+func (s *Set) Local() *atomic.Int64 { return &s.cells[percpu.Hint()&s.c.Mask].Int64 }
 
 // AddLocal adds delta to the cell of the caller's P and returns the cell's
 // value before the add, in one atomic read-modify-write.
 func (s *Set) AddLocal(delta int64) (old int64) {
-	return percpu.AddLocal(s.first, s.mask, delta)
+	return percpu.AddLocal(&s.c, delta)
+}
+
+// Bind makes UpdateLocal store only while *state == want. Call it before the
+// Set is shared.
+func (s *Set) Bind(state *atomic.Uint32, want uint32) {
+	s.c.State, s.c.Want = state, want
 }
 
 // UpdateLocal adds delta to the cell of the caller's P as its only writer,
-// if *state == want; see percpu.UpdateLocal. It reports whether it did.
-func (s *Set) UpdateLocal(state *atomic.Uint32, want uint32, delta int64) bool {
-	return percpu.UpdateLocal(s.first, s.mask, state, want, delta)
+// if the state given to Bind holds its wanted value; see
+// percpu.UpdateLocal. It reports whether it did. The Set must be bound.
+func (s *Set) UpdateLocal(delta int64) bool {
+	return percpu.UpdateLocal(&s.c, delta)
+}
+
+// Cells returns the descriptor of the cells, for percpu.UpdateLocal and
+// percpu.AddLocal, or nil for a nil Set (which percpu.UpdateLocal refuses):
+// a fast path can then skip its own nil check.
+func (s *Set) Cells() *percpu.Cells {
+	return (*percpu.Cells)(unsafe.Pointer(s)) // c is the first field
 }
 
 // WaitIdle returns once no cell's busy flag is set: every UpdateLocal that
-// was in progress has finished. A goroutine holds the flag only while pinned
-// to its P, for a few instructions, so the wait is short unless its thread
-// was descheduled; WaitIdle yields while it waits.
+// was in progress has finished. A goroutine holds the flag only inside the
+// update on its own P, for a few instructions, so the wait is short unless
+// its thread was descheduled; WaitIdle yields while it waits.
 func (s *Set) WaitIdle() {
 	for i := range s.cells {
 		for s.cells[i].busy.Load() != 0 {
