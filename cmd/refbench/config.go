@@ -74,7 +74,9 @@ Workloads (-workload):
 
 Implementations (-impl):
   percpuref    this module's percpuref.Ref, on the fast path named in the
-               header (build with -tags purego for the generic path)
+               header; PERCPU_FASTPATH=shared in the environment selects
+               the atomic-add path at run time, and a build with
+               -tags purego the generic (Go-only) build
   atomic       atomic.Int64 Add(1)/Add(-1) on one padded shared word; in
                snapshot, atomic.Pointer plus an atomic.Int64 refcount (its
                get is the increment-unless-zero below, the only safe one)

@@ -18,8 +18,10 @@
 //
 // The output starts with where and how it ran: Go version, GOOS/GOARCH,
 // CPU model and features, GOMAXPROCS, the date and percpu.FastPath, the fast
-// path under test. Build with -tags purego to measure the generic path:
+// path under test. To measure the shared (atomic add) path of the same
+// binary, or the generic (Go-only) build:
 //
+//	PERCPU_FASTPATH=shared go run ./cmd/refbench
 //	go run -tags purego ./cmd/refbench
 //
 // -json and -csv write machine-readable results to stdout instead of the

@@ -59,7 +59,7 @@ func (p Provenance) writeText(w io.Writer) {
 	if p.FastPathEnv != "" {
 		env = ", PERCPU_FASTPATH=" + p.FastPathEnv
 	}
-	fmt.Fprintf(w, "# fast path:  %s (percpu.FastPath%s; build with -tags purego to measure the generic path)\n", p.FastPath, env)
+	fmt.Fprintf(w, "# fast path:  %s (percpu.FastPath%s; PERCPU_FASTPATH=shared or -tags purego measure the others)\n", p.FastPath, env)
 }
 
 // topology describes the CPU as CPUID sees it. In a virtual machine the
