@@ -66,8 +66,9 @@ Workloads (-workload):
   trygetlive   TryGetLive+Put on a live Ref (per-CPU mode)
   killed       GetUnlessZero+Put on a Ref after Kill (atomic mode)
   snapshot     readers take and drop a reference to the current object
-               while a writer replaces it every 2ms (Kill the old one and
-               wait for its release)
+               while a writer replaces it every 2ms and waits for the old
+               one's release (percpuref: percpuref.Shared, Acquire and
+               Release against Swap)
   killlatency  Kill of a live Ref with no other reference, by shard count
                (one goroutine)
   memory       heap bytes per live Ref, for 1 and 100000 Refs

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"sync"
 	"sync/atomic"
@@ -63,39 +64,50 @@ func waitClosed(c <-chan struct{}) error {
 	}
 }
 
+// refObj is the object of the rwmutex variant.
 type refObj struct {
 	val int64
-	ref *percpuref.Ref
 }
 
+// snapVal is a value of the percpuref variant: its release closes done,
+// which the writer waits for.
+type snapVal struct {
+	val  int64
+	done chan struct{}
+}
+
+func newSnapVal(v int64) *snapVal { return &snapVal{val: v, done: make(chan struct{})} }
+
+// snapshotRef is the workload on percpuref.Shared: readers Acquire a lease
+// on the current value, the writer Swaps and waits for the old value's
+// release.
 func snapshotRef() job {
-	var cur atomic.Pointer[refObj]
-	cur.Store(&refObj{ref: percpuref.New(nil)})
+	cur := newSnapVal(0)
+	s := percpuref.NewShared(cur, func(v *snapVal) { close(v.done) })
 	w := startWriter(func(v int64) error {
-		old := cur.Swap(&refObj{val: v, ref: percpuref.New(nil)})
-		old.ref.Kill()
-		return waitClosed(old.ref.Done())
+		old := cur
+		cur = newSnapVal(v)
+		s.Swap(cur)
+		return waitClosed(old.done)
 	})
 	return job{
 		op: func(n int) {
-			var s int64
+			var sum int64
 			for range n {
-				for {
-					p := cur.Load()
-					if p.ref.TryGetLive() {
-						s += p.val
-						p.ref.Put()
-						break
-					}
+				l, ok := s.Acquire()
+				if !ok {
+					panic("refbench: Acquire on a Shared that is still open failed")
 				}
+				sum += l.Value().val
+				l.Release()
 			}
-			sink.Add(s)
+			sink.Add(sum)
 		},
 		stop: func() error {
 			err := w.stop()
-			last := cur.Load().ref
-			last.Kill()
-			return errors.Join(err, waitClosed(last.Done()))
+			ctx, cancel := context.WithTimeout(context.Background(), releaseTimeout)
+			defer cancel()
+			return errors.Join(err, s.Close(ctx))
 		},
 	}
 }
