@@ -54,11 +54,19 @@ var fuzzOpNames = [fzNumOps]string{
 	"Read", "IsZero", "IsDying", "IsPercpu",
 }
 
+// maxDeltaPlusOne is MaxDelta+1: too large on 64-bit platforms, wrapped to
+// a negative n on 32-bit ones, invalid either way.
+func maxDeltaPlusOne() int {
+	n := percpuref.MaxDelta
+	n++
+	return n
+}
+
 // fuzzDeltas are the n values the *Many operations take: valid ones and
 // every kind of invalid one.
 var fuzzDeltas = []int{
 	1, 2, 3, 5, 64, 1000, percpuref.MaxDelta, // valid
-	0, -1, -7, percpuref.MaxDelta + 1, math.MaxInt, math.MinInt, // invalid
+	0, -1, -7, maxDeltaPlusOne(), math.MaxInt, math.MinInt, // invalid
 }
 
 // Option bits of byte 0.

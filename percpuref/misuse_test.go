@@ -241,7 +241,11 @@ func misuseCases() []misuseCase {
 
 	// n <= 0, or absurdly large, for the *Many calls: at once. Count is n.
 	for _, m := range []misuseMode{mPercpu, mAtomicInit, mDying, mRelDying, mExitedPercpu} {
-		for _, n := range []int{0, -1, MaxDelta + 1, -MaxDelta - 1} {
+		// MaxDelta+1 is too large on 64-bit platforms and wraps to a
+		// negative n on 32-bit ones: invalid either way.
+		over := MaxDelta
+		over++
+		for _, n := range []int{0, -1, over, -MaxDelta - 1} {
 			add(misuseCase{row: "bad-delta", mode: m, op: fmt.Sprintf("GetMany(%d)", n),
 				do:  func(r *Ref, _ *sync.Mutex) { r.GetMany(n) },
 				err: ErrBadDelta, opName: "GetMany", count: int64(n), exits: m.name == mExitedPercpu.name})
