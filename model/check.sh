@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# check.sh -- check the Promela model of percpuref.Ref's switch protocol.
+# check.sh -- check the Promela models of percpuref.Ref's switch protocols.
 #
-# Runs spin exhaustively on each configuration of percpuref.pml (expecting
+# Runs spin exhaustively on each configuration of percpuref.pml (the shared
+# protocol) and exclusive.pml (the exclusive protocol under x86-TSO) (expecting
 # "errors: 0", a full state-space search, no depth truncation) and on each
 # mutant (expecting an assertion violation), prints one line per run, and
 # exits non-zero if any expectation fails.
 #
-#   model/check.sh            the CI set (a few minutes on 2 cores)
-#   model/check.sh --deep     also two larger configurations (about 40M
-#                             states each; a few more minutes, about 2.5 GB
-#                             per run)
+#   model/check.sh            the CI set (about 3 minutes on 2 cores, under
+#                             4 GB at peak)
+#   model/check.sh --deep     also four larger configurations (25-50M
+#                             states each; a few more minutes, up to about
+#                             3 GB per run)
 #
 # Environment: JOBS (parallel runs, default 2), MEMLIM (MB per run, default
 # 3500), CC (default gcc), KEEP=1 keeps the build directory and trails,
@@ -30,7 +32,11 @@ fi
 JOBS=${JOBS:-2}
 MEMLIM=${MEMLIM:-3500}
 
-# name | expect (ok, violation) | spin -D flags
+# name | expect (ok, violation) | spin -D flags. Runs named excl-* check
+# exclusive.pml (the exclusive protocol), the others percpuref.pml (the
+# shared protocol). The list is in the order the runs start: the two
+# largest (threeusers, excl-cycles) are far apart so that they never run at
+# the same time (memory).
 RUNS=(
 	"threeusers|ok|-DNUSER=3 -DUOPS=1 -DCOPS=1 -DHARVEST_ONLY"
 	"fastpath|ok|-DNUSER=2 -DUOPS=2 -DCOPS=1"
@@ -38,6 +44,8 @@ RUNS=(
 	"initatomic|ok|-DNUSER=2 -DUOPS=1 -DCOPS=3 -DSTART_ATOMIC"
 	"twoctl|ok|-DNUSER=1 -DUOPS=2 -DNCTL=2 -DCOPS=2"
 	"initdead|ok|-DNUSER=2 -DUOPS=1 -DCOPS=3 -DSTART_DEAD"
+	"reinit-after-zero|ok|-DNUSER=2 -DUOPS=1 -DCOPS=3 -DREINIT_AFTER_ZERO"
+	"proposed-reinit-fix|ok|-DNUSER=2 -DUOPS=1 -DCOPS=3 -DREINIT_ANYTIME -DPROPOSED_REINIT_FIX"
 	"mutant-nobias|violation|-DNUSER=2 -DUOPS=1 -DCOPS=1 -DMUTANT_NOBIAS"
 	"mutant-shardwise|violation|-DNUSER=2 -DUOPS=1 -DCOPS=1 -DMUTANT_SHARDWISE"
 	"mutant-nodeadcheck|violation|-DNUSER=2 -DUOPS=1 -DCOPS=1 -DMUTANT_NODEADCHECK"
@@ -45,10 +53,17 @@ RUNS=(
 	"mutant-undo|violation|-DNUSER=2 -DUOPS=1 -DCOPS=3 -DMUTANT_UNDO"
 	"finding-reinit-race|violation|-DNUSER=2 -DUOPS=1 -DCOPS=3 -DREINIT_ANYTIME"
 	"finding-reinit-stale-bit|violation|-DNUSER=2 -DUOPS=1 -DCOPS=3 -DREINIT_ANYTIME -DRELEASE_NOASSERT"
+	"excl-harvest|ok|-DNUSER=2 -DUOPS=1 -DCOPS=1 -DHARVEST_ONLY"
+	"excl-mutant-nobarrier|violation|-DNUSER=2 -DUOPS=1 -DCOPS=1 -DHARVEST_ONLY -DMUTANT_NOBARRIER"
+	"excl-mutant-nowait|violation|-DNUSER=2 -DUOPS=1 -DCOPS=1 -DHARVEST_ONLY -DMUTANT_NOWAIT"
+	"excl-mutant-busylate|violation|-DNUSER=2 -DUOPS=1 -DCOPS=1 -DHARVEST_ONLY -DMUTANT_BUSYLATE"
+	"excl-cycles|ok|-DNUSER=2 -DUOPS=1 -DCOPS=2 -DNOFARCELL"
 )
 if [ "${1:-}" = "--deep" ]; then
 	RUNS+=("deep|ok|-DNUSER=2 -DUOPS=2 -DCOPS=2"
-		"deepdead|ok|-DNUSER=2 -DUOPS=2 -DCOPS=3 -DSTART_DEAD")
+		"deepdead|ok|-DNUSER=2 -DUOPS=2 -DCOPS=3 -DSTART_DEAD"
+		"excl-deep|ok|-DNUSER=2 -DUOPS=1 -DCOPS=2"
+		"excl-deepdead|ok|-DNUSER=2 -DUOPS=1 -DCOPS=3 -DSTART_DEAD -DNOFARCELL")
 elif [ $# -gt 0 ]; then
 	echo "usage: $0 [--deep]" >&2
 	exit 2
@@ -73,14 +88,15 @@ fi
 # run NAME EXPECT FLAGS: build and verify one configuration; writes
 # $work/NAME/summary (one line) and $work/NAME/status (0 = as expected).
 run() {
-	local name=$1 expect=$2 flags=$3 d="$work/$1"
+	local name=$1 expect=$2 flags=$3 d="$work/$1" model=percpuref.pml
+	case $name in excl-*) model=exclusive.pml ;; esac
 	mkdir -p "$d"
-	cp percpuref.pml "$d/"
+	cp "$model" "$d/"
 	(
 		cd "$d" || exit 1
 		start=$(date +%s)
 		# shellcheck disable=SC2086
-		if ! spin -a $flags percpuref.pml >spin.out 2>&1; then
+		if ! spin -a $flags "$model" >spin.out 2>&1; then
 			echo "FAIL $name: spin -a failed: $(head -3 spin.out | tr '\n' ' ')" >summary
 			echo 1 >status; exit 0
 		fi

@@ -20,8 +20,12 @@
  *                 nothing to release; users start with no reference
  *   HARVEST_ONLY  the controller only calls Kill and SwitchToAtomic
  *   REINIT_ANYTIME  let Reinit be called at any time, not only once the
- *                 previous life's release has returned (see README: this
- *                 is the one finding)
+ *                 previous life's release has returned (README: the
+ *                 Reinit findings; still fails on ref.go as it is)
+ *   REINIT_AFTER_ZERO  let Reinit also be called as soon as IsZero() is
+ *                 true, before the zeroing Put has claimed its release
+ *   PROPOSED_REINIT_FIX  not ref.go: Reinit never attempts its CAS while
+ *                 the release is unclaimed (see README, second finding)
  *   RELEASE_NOASSERT  check only the end state, not release's own
  *                 assertions (shows what the finding leads to)
  * Mutants (each must produce an assertion violation):
@@ -94,14 +98,19 @@ byte ndone;           /* finished goroutines                             */
 inline lock()   { atomic { mu == 0 -> mu = 1 } }
 inline unlock() { mu = 0 }
 
-/* runRelease, for the add that took C to 0 in life zl. */
+/* runRelease, for the add that took C to 0 in life zl (ref.go):
+ *   mu.Lock(); if state.Or(stReleased)&stReleased != 0 { mu.Unlock(); return }
+ *   done := doneLocked(); mu.Unlock(); release(); close(done)
+ * The claim and the Done channel are taken under mu, so a Reinit (which
+ * holds mu from its checks to its CAS) cannot start a life in between. */
 inline runRelease() {
+	lock();
 	atomic {
 		st = S; S = S | stReleased;         /* state.Or(stReleased) */
 #ifndef RELEASE_NOASSERT
 		/* a second zero needs misuse; none is modelled */
 		assert((st & stReleased) == 0);
-		rel[zl]++;                          /* ghost: release() runs */
+		rel[zl]++;                          /* ghost: release() will run */
 		assert(rel[zl] == 1);               /* once per life */
 		assert(zl == life)                  /* in the life that reached 0 */
 #else
@@ -109,7 +118,7 @@ inline runRelease() {
 		if :: (st & stReleased) == 0 -> rel[zl]++ :: else -> skip fi
 #endif
 	};
-	/* mu.Lock(); doneLocked(); mu.Unlock() only makes the Done channel */
+	unlock();                               /* doneLocked() made no shared step */
 	atomic { pending--; zl = 0; st = 0 }    /* release returned; close(done) */
 }
 
@@ -369,6 +378,14 @@ proctype controller(bit mayReinit) {
 			unlock()
 #ifdef REINIT_ANYTIME
 		:: mayReinit ->
+#elif defined(REINIT_AFTER_ZERO)
+		/* as below, and also as soon as IsZero() is true (atomic mode,
+		 * count 0), which may be before the zeroing Put has claimed its
+		 * release: the window of the Reinit race, which ref.go now waits
+		 * out (TestReinitRacingTheLastPut's pattern) */
+		:: mayReinit && ((own > 0 && NCTL == 1) ||
+		                 (pending == 0 && (rel[life] == 1 || DEADLIFE(life))) ||
+		                 ((S & stAtomic) && C == 0)) ->
 #else
 		/* The caller serialises Reinit against the previous life: it calls
 		 * it once release has returned (from release, or after Done), or
@@ -378,19 +395,40 @@ proctype controller(bit mayReinit) {
 		:: mayReinit && ((own > 0 && NCTL == 1) ||
 		                 (pending == 0 && (rel[life] == 1 || DEADLIFE(life)))) ->
 #endif
-			/* Reinit */
+			/* Reinit (ref.go): lockControl; while the Ref is atomic, the
+			 * release unclaimed and count.Load() == 0, unlock, yield,
+			 * relock and reload S (the zeroing Put claims under mu); then
+			 * CompareAndSwap(0, 1), And(^(stDying|stReleased)), and
+			 * toPercpuLocked unless sticky. */
 			lock();
 			st = S;
+			do
+			:: (st & stAtomic) && (st & stReleased) == 0 ->
+				v = C;                                  /* count.Load() */
+				if
+				:: v == 0 -> unlock(); lock(); st = S   /* Gosched; lockControl */
+				:: else -> break
+				fi
+			:: else -> break
+			od;
+			v = 0;
 			pn = !sticky;
 			if
 			:: (st & stAtomic) == 0 -> skip             /* ErrNotZero */
+#ifdef PROPOSED_REINIT_FIX
+			/* not ref.go: with the release unclaimed, never CAS. stReleased
+			 * is set only under mu, which Reinit holds, so this holds up to
+			 * the CAS; a count that was not 0 is ErrNotZero even if the last
+			 * Put takes it to 0 after the load. */
+			:: (st & stReleased) == 0 -> skip           /* ErrNotZero */
+#endif
 			:: else ->
 				atomic { if :: C == 0 -> C = 1; held++; own++; life++; ok = 1 :: else -> ok = 0 fi };
 				if
 				:: ok ->
 					atomic { S = S & ~(stDying | stReleased); killed = 0; epoch++ };
 					if :: pn -> toPercpu() :: else -> skip fi
-				:: else -> skip
+				:: else -> skip                         /* ErrNotZero */
 				fi
 			fi;
 			unlock()
@@ -406,7 +444,8 @@ init {
 	byte k;
 	atomic {
 #ifdef START_DEAD
-		C = 0; S = stInit | stAtomic | stDying;  /* held = own = 0 */
+		/* count 0, dying, and stReleased: no release is owed */
+		C = 0; S = stInit | stAtomic | stDying | stReleased;  /* held = own = 0 */
 #elif defined(START_ATOMIC)
 		held = 1 + NUSER; own = 1;   /* the owner handed one reference to each user */
 		C = 1 + NUSER; S = stInit | stAtomic; sticky = 1;
@@ -441,7 +480,7 @@ init {
 		assert((S & stDying) == 0)
 	fi;
 	if
-	:: held == 0 && DEADLIFE(life) -> assert(rel[0] == 0); assert((S & stReleased) == 0)
+	:: held == 0 && DEADLIFE(life) -> assert(rel[0] == 0); assert(S & stReleased)
 	:: held == 0 && !DEADLIFE(life) -> assert(rel[life] == 1); assert(S & stReleased)
 	:: else -> assert(rel[life] == 0); assert((S & stReleased) == 0)
 	fi
