@@ -444,6 +444,7 @@ proctype controller(bit mayReinit) {
 			pn = !sticky;
 			if
 			:: (st & stAtomic) == 0 -> skip
+			:: (st & stReleased) == 0 -> skip           /* ErrNotZero: no claim, no Reinit (ref.go) */
 			:: else ->
 				atomic { if :: C == 0 -> C = 1; held++; own++; life++; ok = 1 :: else -> ok = 0 fi };
 				if

@@ -24,7 +24,7 @@
  *                 Reinit findings; still fails on ref.go as it is)
  *   REINIT_AFTER_ZERO  let Reinit also be called as soon as IsZero() is
  *                 true, before the zeroing Put has claimed its release
- *   PROPOSED_REINIT_FIX  not ref.go: Reinit never attempts its CAS while
+ *   MUTANT_REINIT_COUNTONLY  the Reinit of the second finding: it may attempt its CAS while
  *                 the release is unclaimed (see README, second finding)
  *   RELEASE_NOASSERT  check only the end state, not release's own
  *                 assertions (shows what the finding leads to)
@@ -415,11 +415,12 @@ proctype controller(bit mayReinit) {
 			pn = !sticky;
 			if
 			:: (st & stAtomic) == 0 -> skip             /* ErrNotZero */
-#ifdef PROPOSED_REINIT_FIX
-			/* not ref.go: with the release unclaimed, never CAS. stReleased
+#ifndef MUTANT_REINIT_COUNTONLY
+			/* ref.go: with the release unclaimed, never CAS. stReleased
 			 * is set only under mu, which Reinit holds, so this holds up to
 			 * the CAS; a count that was not 0 is ErrNotZero even if the last
-			 * Put takes it to 0 after the load. */
+			 * Put takes it to 0 after the load. (The mutant is the Reinit
+			 * of the second finding, which trusted the count alone.) */
 			:: (st & stReleased) == 0 -> skip           /* ErrNotZero */
 #endif
 			:: else ->

@@ -666,10 +666,13 @@ func (r *Ref) Reinit() {
 	if !ok {
 		return
 	}
-	// A count of zero without stReleased means that the Put that reached
-	// zero has not yet claimed the release (runRelease, under mu): let it,
-	// so that the old life's release is never mistaken for the new life's.
-	// The wait is a few instructions of that Put, no user code.
+	// A life ends when its release is claimed (stReleased, set by
+	// runRelease under mu, which we hold, so it cannot change under us).
+	// Without the claim there is no Reinit: if the count is zero, the Put
+	// that reached zero has yet to claim its release, so let it (a few
+	// instructions of that Put, no user code) and look again; otherwise
+	// references are held. The count is not enough on its own: it can reach
+	// zero between a check and the compare-and-swap below.
 	for st&stAtomic != 0 && st&stReleased == 0 && r.count.Load() == 0 {
 		r.mu.Unlock()
 		runtime.Gosched()
@@ -682,7 +685,7 @@ func (r *Ref) Reinit() {
 		r.unlockReport(&MisuseError{Op: op, Count: r.count.Load(), Err: ErrNoReinit})
 		return
 	}
-	if st&stAtomic == 0 || !r.count.CompareAndSwap(0, 1) {
+	if st&stReleased == 0 || !r.count.CompareAndSwap(0, 1) {
 		r.unlockReport(&MisuseError{Op: op, Count: r.countLocked(), Err: ErrNotZero})
 		return
 	}
