@@ -182,9 +182,9 @@ func debugRelease(r *Ref) {
 }
 
 // misuseSites maps a reported *MisuseError to the site where its Ref was
-// released. The error itself is left exactly as without the tag (same Op,
-// Count, Err and message), so code and tests that compare errors behave the
-// same in both builds.
+// released. The error's fields are left exactly as without the tag (same Op,
+// Count and Err), so code and tests that compare errors behave the same in
+// both builds; its message gains "; Ref released at FILE:LINE".
 var misuseSites sync.Map // weak.Pointer[MisuseError] -> string
 
 // debugMisuse attaches the release site to a misuse found after release in
@@ -208,7 +208,7 @@ func debugMisuse(r *Ref, e *MisuseError) {
 	misuseSites.Store(k, site)
 	runtime.AddCleanup(e, func(k weak.Pointer[MisuseError]) { misuseSites.Delete(k) }, k)
 	if r.onMisuse == nil {
-		fmt.Fprintf(os.Stderr, "%v: Ref released at %s\n", e, site)
+		fmt.Fprintln(os.Stderr, e) // the message names the release site
 	}
 }
 

@@ -46,7 +46,11 @@ type MisuseError struct {
 }
 
 func (e *MisuseError) Error() string {
-	return fmt.Sprintf("percpuref: %s: %v (count %d)", e.Op, e.Err, e.Count)
+	msg := fmt.Sprintf("percpuref: %s: %v (count %d)", e.Op, e.Err, e.Count)
+	if site := e.ReleaseSite(); site != "" { // only with -tags percpurefdebug
+		msg += "; Ref released at " + site
+	}
+	return msg
 }
 
 func (e *MisuseError) Unwrap() error { return e.Err }

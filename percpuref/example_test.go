@@ -1,7 +1,6 @@
 package percpuref_test
 
 import (
-	"errors"
 	"fmt"
 	"sync"
 
@@ -68,27 +67,4 @@ func ExampleInitAtomic() {
 	// false
 	// released
 	// true
-}
-
-// With a misuse handler, an extra Put is reported instead of panicking, and
-// the count is poisoned: the Ref leaks rather than releasing again.
-func ExampleWithMisuseHandler() {
-	r := percpuref.New(
-		func() { fmt.Println("released") },
-		percpuref.WithMisuseHandler(func(err error) {
-			fmt.Println("misuse:", err)
-			var me *percpuref.MisuseError
-			if errors.As(err, &me) && errors.Is(err, percpuref.ErrUnderflow) {
-				fmt.Println("op:", me.Op, "count:", me.Count)
-			}
-		}),
-	)
-	r.Kill()
-	r.Put() // one Put too many
-	fmt.Println("zero:", r.IsZero())
-	// Output:
-	// released
-	// misuse: percpuref: Put: reference count underflow (count -1)
-	// op: Put count: -1
-	// zero: false
 }

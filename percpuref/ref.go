@@ -44,7 +44,7 @@ import (
 // path. No internal lock is held while release or a confirm callback runs,
 // so both may call back into the Ref.
 type Ref struct {
-	count  atomic.Int64  // the central count; carries bias in per-CPU mode
+	count  *atomic.Int64 // the central count, alone on its cache line; carries bias in per-CPU mode
 	state  atomic.Uint32 // st* bits; stPercpu exactly in per-CPU mode
 	opts   uint32        // opt* bits, guarded by mu
 	shards setPointer    // nil once freed
@@ -91,6 +91,12 @@ func (r *Ref) Init(release func(), opts ...Option) {
 	var c config
 	for _, o := range opts {
 		o(&c)
+	}
+	if r.count == nil {
+		// A cache line of its own: in atomic mode every Get and Put writes
+		// the count, and the fields the fast path reads (state, shards)
+		// must not be on the line they fight over.
+		r.count = &new(shard.Cell).Int64
 	}
 	r.release = release
 	r.onMisuse = c.onMisuse
@@ -295,7 +301,11 @@ func (r *Ref) unusable(op string, st uint32) {
 	if st&stExited != 0 {
 		err = ErrExited
 	}
-	r.report(op, r.count.Load(), err)
+	var count int64
+	if r.count != nil { // nil in a Ref that was never set up
+		count = r.count.Load()
+	}
+	r.report(op, count, err)
 }
 
 func (r *Ref) validDelta(op string, n int) bool {
@@ -741,6 +751,9 @@ func (r *Ref) Read() int64 {
 }
 
 func (r *Ref) countLocked() int64 {
+	if r.count == nil {
+		return 0 // never set up
+	}
 	v := r.count.Load()
 	if r.state.Load()&(stInit|stAtomic) != stInit {
 		return v
