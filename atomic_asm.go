@@ -28,7 +28,7 @@ const asmPath = true
 // calls Quiesce, then waits for every busy flag to read 0, knows that every
 // UpdateLocal either stored before its flag cleared or will see the new
 // *c.State and store nothing. UpdateLocal refuses a nil c, and may refuse
-// every update where Exclusive is false.
+// every update where Exclusive() is false.
 //
 // The assembly (atomic_$GOARCH.s) reads the P id from the
 // runtime's own structures (g.m.p.id) instead of calling procPin and

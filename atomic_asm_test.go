@@ -30,9 +30,9 @@ func TestLayoutKnownForThisRelease(t *testing.T) {
 	_, known := runtimeLayout[r]
 	t.Logf("%s (%s): layout known %v, m.p at %d, p.m at %d", runtime.Version(), r, known, mOffP, pOffM)
 	if known && barrierReady() {
-		assert.True(t, Exclusive || FastPath == "shared/generic", "a known layout and membarrier give the exclusive path unless forced off")
+		assert.True(t, Exclusive() || FastPath() == "shared/generic", "a known layout and membarrier give the exclusive path unless forced off")
 	}
-	if Exclusive {
+	if Exclusive() {
 		assert.NotZero(t, mOffP, "the exclusive path runs only with the layout")
 	}
 }

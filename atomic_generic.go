@@ -41,7 +41,7 @@ func updateExclusive(c *atomic.Int64, state *atomic.Uint32, want uint32, delta i
 // calls Quiesce, then waits for every busy flag to read 0, knows that every
 // UpdateLocal either stored before its flag cleared or will see the new
 // *c.State and store nothing. UpdateLocal refuses a nil c, and may refuse
-// every update where Exclusive is false.
+// every update where Exclusive() is false.
 //
 // This is the generic twin of the assembly routine: it pins the goroutine to
 // its P with procPin, so that no other goroutine runs there.

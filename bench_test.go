@@ -70,7 +70,7 @@ var printFastPath sync.Once
 // configuration line, so that results from -tags purego and default builds
 // stay attributable. It runs before any sub-benchmark prints a result.
 func header() {
-	printFastPath.Do(func() { fmt.Printf("fastpath: %s\n", percpu.FastPath) })
+	printFastPath.Do(func() { fmt.Printf("fastpath: %s\n", percpu.FastPath()) })
 }
 
 // modes runs f serially and in parallel, as sub-benchmarks named serial and

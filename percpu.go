@@ -73,24 +73,23 @@ func Busy(c *atomic.Int64) *atomic.Uint32 {
 	return (*atomic.Uint32)(unsafe.Add(unsafe.Pointer(c), 8))
 }
 
+// exclusive and fastPath are chosen once, at start, and never change.
+var exclusive, fastPath = choosePath(os.Getenv("PERCPU_FASTPATH"))
+
 // Exclusive reports whether the single-writer protocol (UpdateLocal and
-// Quiesce) is the fast path in this process. It is chosen once, at start:
-// true where the assembly routines, the membarrier system call and the
-// runtime layout the assembly reads (see atomic_asm.go) are all available,
-// false otherwise, in which case users of the cells should use
-// AddLocal, whose atomic add needs no Quiesce. The environment variable
-// PERCPU_FASTPATH=shared forces false; PERCPU_FASTPATH=exclusive forces true
-// where Quiesce can work without membarrier (the generic build, whose
-// UpdateLocal uses sequentially consistent atomics throughout).
-var Exclusive bool
+// Quiesce) is the fast path in this process. It is chosen once, at start,
+// and does not change: true where the assembly routines, the membarrier
+// system call and the runtime layout the assembly reads (see atomic_asm.go)
+// are all available, false otherwise, in which case users of the cells
+// should use AddLocal, whose atomic add needs no Quiesce. The environment
+// variable PERCPU_FASTPATH=shared forces false; PERCPU_FASTPATH=exclusive
+// forces true where Quiesce can work without membarrier (the generic build,
+// whose UpdateLocal uses sequentially consistent atomics throughout).
+func Exclusive() bool { return exclusive }
 
 // FastPath names the fast path in use, for benchmarks and tools to print:
 // "exclusive/asm+membarrier", "exclusive/generic" or "shared/generic".
-var FastPath string
-
-func init() {
-	Exclusive, FastPath = choosePath(os.Getenv("PERCPU_FASTPATH"))
-}
+func FastPath() string { return fastPath }
 
 func choosePath(env string) (bool, string) {
 	switch {

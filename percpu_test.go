@@ -20,9 +20,9 @@ type testCell struct {
 }
 
 func TestFastPathNamed(t *testing.T) {
-	t.Logf("GOARCH=%s FastPath=%s Exclusive=%v", runtime.GOARCH, FastPath, Exclusive)
-	require.NotEmpty(t, FastPath)
-	assert.Equal(t, Exclusive, FastPath != "shared/generic")
+	t.Logf("GOARCH=%s FastPath()=%s Exclusive()=%v", runtime.GOARCH, FastPath(), Exclusive())
+	require.NotEmpty(t, FastPath())
+	assert.Equal(t, Exclusive(), FastPath() != "shared/generic")
 }
 
 func TestChoosePath(t *testing.T) {

@@ -7,7 +7,7 @@ import "github.com/percpuref/percpu"
 // This is the argument for why a Ref never loses a Get or Put, never
 // releases early and releases exactly once, with one mutex that is never
 // held on the fast path. There are two protocols for the per-CPU cells, and
-// a process uses one of them (percpu.Exclusive, chosen at start):
+// a process uses one of them (percpu.Exclusive(), chosen at start):
 //
 //   - shared, below: every cell update is an atomic add, and a switch
 //     swaps each cell to a dead sentinel. Only sync/atomic. This is the

@@ -137,10 +137,10 @@ func (x *setPointer) Store(s *shard.Set) { atomic.StorePointer(&x.p, unsafe.Poin
 // The fast path tries to count delta d on the caller's shard and reports
 // whether it did; false means the caller must redo the operation on the
 // central count. Which of the two protocols of protocol.go runs is fixed for
-// the process by percpu.Exclusive, and every operation spells the choice out
+// the process by percpu.Exclusive(), and every operation spells the choice out
 // as
 //
-//	percpu.Exclusive && r.state.Load() == stPercpu && r.exclusive(d) || !percpu.Exclusive && r.shared(d)
+//	percpu.Exclusive() && r.state.Load() == stPercpu && r.exclusive(d) || !percpu.Exclusive() && r.shared(d)
 //
 // so that exclusive, the assembly path, inlines into the operation: one call
 // in all, straight to the assembly.
@@ -185,7 +185,7 @@ func (r *Ref) offRange(old int64) bool {
 // ErrReleased.
 func (r *Ref) Get() {
 	debugGet(r, 1)
-	if percpu.Exclusive && r.state.Load() == stPercpu && r.exclusive(1) || !percpu.Exclusive && r.shared(1) {
+	if percpu.Exclusive() && r.state.Load() == stPercpu && r.exclusive(1) || !percpu.Exclusive() && r.shared(1) {
 		return
 	}
 	// getCentral("Get", 1), written out so that the atomic-mode Get has one
@@ -205,7 +205,7 @@ func (r *Ref) GetMany(n int) {
 		return
 	}
 	debugGet(r, n)
-	if percpu.Exclusive && r.state.Load() == stPercpu && r.exclusive(int64(n)) || !percpu.Exclusive && r.shared(int64(n)) {
+	if percpu.Exclusive() && r.state.Load() == stPercpu && r.exclusive(int64(n)) || !percpu.Exclusive() && r.shared(int64(n)) {
 		return
 	}
 	r.getCentral("GetMany", int64(n))
@@ -217,7 +217,7 @@ func (r *Ref) GetMany(n int) {
 // reference is still held.
 func (r *Ref) Put() bool {
 	debugPut(r, 1)
-	if percpu.Exclusive && r.state.Load() == stPercpu && r.exclusive(-1) || !percpu.Exclusive && r.shared(-1) {
+	if percpu.Exclusive() && r.state.Load() == stPercpu && r.exclusive(-1) || !percpu.Exclusive() && r.shared(-1) {
 		return false
 	}
 	// putCentral("Put", 1), written out as in Get.
@@ -238,7 +238,7 @@ func (r *Ref) PutMany(n int) bool {
 		return false
 	}
 	debugPut(r, n)
-	if percpu.Exclusive && r.state.Load() == stPercpu && r.exclusive(-int64(n)) || !percpu.Exclusive && r.shared(-int64(n)) {
+	if percpu.Exclusive() && r.state.Load() == stPercpu && r.exclusive(-int64(n)) || !percpu.Exclusive() && r.shared(-int64(n)) {
 		return false
 	}
 	return r.putCentral("PutMany", int64(n))
@@ -252,7 +252,7 @@ func (r *Ref) PutMany(n int) bool {
 // other references remain, which is every Put in per-CPU mode.
 func (r *Ref) PutLocked(mu sync.Locker) bool {
 	debugPut(r, 1)
-	if percpu.Exclusive && r.state.Load() == stPercpu && r.exclusive(-1) || !percpu.Exclusive && r.shared(-1) {
+	if percpu.Exclusive() && r.state.Load() == stPercpu && r.exclusive(-1) || !percpu.Exclusive() && r.shared(-1) {
 		return false
 	}
 	return r.putLockedCentral("PutLocked", 1, mu)
@@ -267,7 +267,7 @@ func (r *Ref) GetUnlessZero() bool { return r.TryGet() }
 // per-CPU mode it always succeeds. After Kill it succeeds while references
 // remain.
 func (r *Ref) TryGet() bool {
-	ok := percpu.Exclusive && r.state.Load() == stPercpu && r.exclusive(1) || !percpu.Exclusive && r.shared(1) || r.tryGetCentral("TryGet", 1, false)
+	ok := percpu.Exclusive() && r.state.Load() == stPercpu && r.exclusive(1) || !percpu.Exclusive() && r.shared(1) || r.tryGetCentral("TryGet", 1, false)
 	debugTryGet(r, 1, ok)
 	return ok
 }
@@ -277,7 +277,7 @@ func (r *Ref) TryGetMany(n int) bool {
 	if !r.validDelta("TryGetMany", n) {
 		return false
 	}
-	ok := percpu.Exclusive && r.state.Load() == stPercpu && r.exclusive(int64(n)) || !percpu.Exclusive && r.shared(int64(n)) || r.tryGetCentral("TryGetMany", int64(n), false)
+	ok := percpu.Exclusive() && r.state.Load() == stPercpu && r.exclusive(int64(n)) || !percpu.Exclusive() && r.shared(int64(n)) || r.tryGetCentral("TryGetMany", int64(n), false)
 	debugTryGet(r, n, ok)
 	return ok
 }
@@ -286,7 +286,7 @@ func (r *Ref) TryGetMany(n int) bool {
 // (percpu_ref_tryget_live). Once Kill has returned, every TryGetLive that
 // starts afterwards fails, until Resurrect or Reinit.
 func (r *Ref) TryGetLive() bool {
-	ok := percpu.Exclusive && r.state.Load() == stPercpu && r.exclusive(1) || !percpu.Exclusive && r.shared(1) || r.tryGetCentral("TryGetLive", 1, true)
+	ok := percpu.Exclusive() && r.state.Load() == stPercpu && r.exclusive(1) || !percpu.Exclusive() && r.shared(1) || r.tryGetCentral("TryGetLive", 1, true)
 	debugTryGet(r, 1, ok)
 	return ok
 }
@@ -482,7 +482,7 @@ func (r *Ref) toAtomicLocked(op string, bits uint32) *MisuseError {
 	}
 	s := r.shards.Load()
 	var sum int64
-	if percpu.Exclusive {
+	if percpu.Exclusive() {
 		percpu.Quiesce()
 		s.WaitIdle()
 		for i := 0; i < s.Len(); i++ {

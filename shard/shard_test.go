@@ -115,7 +115,7 @@ func TestCellsDescribesTheSet(t *testing.T) {
 	assert.False(t, s.UpdateLocal(1), "state is not the wanted value")
 	state.Store(5)
 	stored := s.UpdateLocal(1)
-	if percpu.Exclusive {
+	if percpu.Exclusive() {
 		assert.True(t, stored, "the exclusive path stores while the state is wanted")
 	}
 	var sum int64

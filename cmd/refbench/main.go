@@ -17,7 +17,7 @@
 //	         [-json | -csv] [-plot chart.svg]
 //
 // The output starts with where and how it ran: Go version, GOOS/GOARCH,
-// CPU model and features, GOMAXPROCS, the date and percpu.FastPath, the fast
+// CPU model and features, GOMAXPROCS, the date and percpu.FastPath(), the fast
 // path under test. To measure the shared (atomic add) path of the same
 // binary, or the generic (Go-only) build:
 //
