@@ -20,42 +20,19 @@ import (
 	"github.com/puzpuzpuz/xsync/v4"
 
 	"github.com/percpuref/percpu"
+	"github.com/percpuref/percpu/internal/baseline"
 	"github.com/percpuref/percpu/percpuref"
 	"github.com/percpuref/percpu/shard"
 )
 
-// paddedInt64 is an atomic.Int64 with a cache-line pad on either side, so
-// that the baselines pay for true sharing of their one word and never for
-// false sharing with a neighbour.
-type paddedInt64 struct {
-	_ [percpu.CacheLinePad]byte
-	atomic.Int64
-	_ [percpu.CacheLinePad - 8]byte
-}
-
-// casCounter is the kref pattern on one shared word: a get that fails on
-// zero (a compare-and-swap loop) and a put that reports the last reference.
-type casCounter struct{ paddedInt64 }
-
-func newCAS() *casCounter {
-	c := new(casCounter)
+// newCAS returns the kref pattern on one shared word, holding one
+// reference: a get that fails on zero (a compare-and-swap loop) and a put
+// that reports the last reference.
+func newCAS() *baseline.PaddedInt64 {
+	c := new(baseline.PaddedInt64)
 	c.Store(1)
 	return c
 }
-
-func (c *casCounter) tryGet() bool {
-	for {
-		v := c.Load()
-		if v == 0 {
-			return false
-		}
-		if c.CompareAndSwap(v, v+1) {
-			return true
-		}
-	}
-}
-
-func (c *casCounter) put() bool { return c.Add(-1) == 0 }
 
 // Sinks keep the results of the measured loops alive.
 var (
@@ -95,7 +72,7 @@ func runImpls(b *testing.B, parallel bool, impls []impl) {
 // interface call per operation, so that what is timed is the pair itself.
 
 func atomicAddAdd(b *testing.B, parallel bool) {
-	c := new(paddedInt64)
+	c := new(baseline.PaddedInt64)
 	c.Store(1)
 	if !parallel {
 		var v int64
@@ -121,8 +98,8 @@ func casGetPut(b *testing.B, parallel bool) {
 	if !parallel {
 		ok := true
 		for i := 0; i < b.N; i++ {
-			if c.tryGet() {
-				ok = c.put()
+			if c.TryGet() {
+				ok = c.Put()
 			}
 		}
 		sinkBool = ok
@@ -131,8 +108,8 @@ func casGetPut(b *testing.B, parallel bool) {
 	b.RunParallel(func(pb *testing.PB) {
 		ok := true
 		for pb.Next() {
-			if c.tryGet() {
-				ok = c.put()
+			if c.TryGet() {
+				ok = c.Put()
 			}
 		}
 		sinkBool = ok

@@ -6,7 +6,7 @@ import (
 
 	"github.com/puzpuzpuz/xsync/v4"
 
-	"github.com/percpuref/percpu"
+	"github.com/percpuref/percpu/internal/baseline"
 	"github.com/percpuref/percpu/percpuref"
 )
 
@@ -55,29 +55,6 @@ var throughput = map[string][]struct {
 // sink keeps the values the loops read alive; it is written once per op
 // call, not per operation.
 var sink atomic.Int64
-
-// paddedInt64 is an atomic.Int64 with a cache-line pad on either side: the
-// baselines pay for true sharing of their one word, never for false
-// sharing with a neighbour.
-type paddedInt64 struct {
-	_ [percpu.CacheLinePad]byte
-	atomic.Int64
-	_ [percpu.CacheLinePad - 8]byte
-}
-
-// tryGet is the kref increment-unless-zero: a compare-and-swap loop that
-// fails once the count has reached zero.
-func (c *paddedInt64) tryGet() bool {
-	for {
-		v := c.Load()
-		if v == 0 {
-			return false
-		}
-		if c.CompareAndSwap(v, v+1) {
-			return true
-		}
-	}
-}
 
 var errCount = errors.New("the count did not return to its initial value")
 
@@ -140,7 +117,7 @@ func refKilled() job {
 }
 
 func atomicAddAdd() job {
-	c := new(paddedInt64)
+	c := new(baseline.PaddedInt64)
 	c.Store(1)
 	return job{
 		op: func(n int) {
@@ -154,12 +131,12 @@ func atomicAddAdd() job {
 }
 
 func casGetPut() job {
-	c := new(paddedInt64)
+	c := new(baseline.PaddedInt64)
 	c.Store(1)
 	return job{
 		op: func(n int) {
 			for range n {
-				if c.tryGet() {
+				if c.TryGet() {
 					c.Add(-1)
 				}
 			}

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/percpuref/percpu/internal/baseline"
 	"github.com/percpuref/percpu/percpuref"
 )
 
@@ -114,7 +115,7 @@ func snapshotRef() job {
 
 type atomicObj struct {
 	val  int64
-	n    paddedInt64
+	n    baseline.PaddedInt64
 	done chan struct{}
 }
 
@@ -125,7 +126,7 @@ func newAtomicObj(v int64) *atomicObj {
 }
 
 func (o *atomicObj) put() {
-	if o.n.Add(-1) == 0 {
+	if o.n.Put() {
 		close(o.done)
 	}
 }
@@ -144,7 +145,7 @@ func snapshotAtomic() job {
 			for range n {
 				for {
 					p := cur.Load()
-					if p.n.tryGet() {
+					if p.n.TryGet() {
 						s += p.val
 						p.put()
 						break
