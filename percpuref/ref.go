@@ -140,10 +140,12 @@ func (x *setPointer) Store(s *shard.Set) { atomic.StorePointer(&x.p, unsafe.Poin
 // the process by percpu.Exclusive(), and every operation spells the choice out
 // as
 //
-//	percpu.Exclusive() && r.state.Load() == stPercpu && r.exclusive(d) || !percpu.Exclusive() && r.shared(d)
+//	percpu.Exclusive() && r.state.Load() == stPercpu && r.exclusive(d) ||
+//		!percpu.Exclusive() && r.shared(d)
 //
 // so that exclusive, the assembly path, inlines into the operation: one call
-// in all, straight to the assembly.
+// in all, straight to the assembly. The state check is the assembly's own;
+// made first, it spares an operation in atomic mode that call.
 
 // exclusive is the fast path of the exclusive protocol.
 func (r *Ref) exclusive(d int64) bool {
@@ -160,7 +162,7 @@ func (r *Ref) shared(d int64) bool {
 	return isLive(old) || r.offRange(old)
 }
 
-// offRange handles an add made by local on a cell whose old value was not
+// offRange handles an add made by shared on a cell whose old value was not
 // live. It reports whether the add stands: true if the cell was drifting
 // (the cell is then folded into the central count), false if the cell was
 // dead, and the caller must redo the operation on the central count.
