@@ -72,9 +72,6 @@ func (s *Set) Len() int { return len(s.cells) }
 // Cell returns cell i modulo Len.
 func (s *Set) Cell(i int) *atomic.Int64 { return &s.cells[i&s.c.Mask].Int64 }
 
-// Local returns the cell of the P that the caller runs on, by percpu.Hint.
-func (s *Set) Local() *atomic.Int64 { return &s.cells[percpu.Hint()&s.c.Mask].Int64 }
-
 // AddLocal adds delta to the cell of the caller's P and returns the cell's
 // value before the add, in one atomic read-modify-write.
 func (s *Set) AddLocal(delta int64) (old int64) {
