@@ -2,38 +2,43 @@
 
 #include "textflag.h"
 
-// The cell's count is at 0(cell), its busy flag at 8(cell). x86 keeps
-// stores in order and loads in order; the one reordering it allows, a later
-// load before an earlier store (the busy store and the state load), is what
-// the switcher's membarrier covers. No instruction here is locked.
+// A cell is one 64-bit count. x86 keeps stores in order and loads in order;
+// the one reordering it allows, a later load before an earlier store (the
+// busy mark's store and the state load), is what the switcher's membarrier
+// covers. No instruction here is locked.
 
-// UPDATE is the body of both entry points, for AX = cell, CX = state,
-// DX = want, SI = delta. It leaves the result in BX: 1 stored, 0 not.
+// UPDATE is the body of both entry points, for AX = cell, CX = &state,
+// SI = delta. It leaves the result in BX: 1 stored, 0 not. Whatever
+// happens, the cell ends holding either v (its count on entry) or v+delta;
+// in between it holds v+busyMark.
 #define UPDATE \
-	MOVL $1, 8(AX)              /* busy = 1 */ \
+	MOVQ (AX), DI               /* v = count */ \
+	MOVQ $0x1000000000000000, R8 /* busyMark */ \
+	ADDQ DI, R8 \
+	MOVQ R8, (AX)               /* count = v + busyMark: busy */ \
 	MOVL $0, BX \
-	CMPL (CX), DX               /* *state == want? */ \
-	JNE  done \
-	MOVQ (AX), DI \
-	ADDQ SI, DI                 /* n = count + delta */ \
+	CMPL (CX), $1               /* state == Live? */ \
+	JNE  restore \
+	LEAQ (DI)(SI*1), R9         /* n = v + delta */ \
 	MOVQ $0x1000000000000, R8   /* CellLimit */ \
-	LEAQ (DI)(R8*1), R9         /* n + CellLimit */ \
+	LEAQ (R9)(R8*1), R10        /* n + CellLimit */ \
 	SHLQ $1, R8                 /* 2*CellLimit */ \
-	CMPQ R9, R8 \
-	JHI  done                   /* unsigned: n outside [-CellLimit, CellLimit] */ \
-	MOVQ DI, (AX)               /* count = n */ \
+	CMPQ R10, R8 \
+	JHI  restore                /* unsigned: n outside [-CellLimit, CellLimit] */ \
+	MOVQ R9, (AX)               /* count = n: stored, not busy */ \
 	MOVL $1, BX \
-done: \
-	MOVL $0, 8(AX)              /* busy = 0, after the count store */
+	JMP  done \
+restore: \
+	MOVQ DI, (AX)               /* count = v: not busy */ \
+done:
 
-// func updateExclusive(c *atomic.Int64, state *atomic.Uint32, want uint32, delta int64) bool
-TEXT ·updateExclusive(SB), NOSPLIT, $0-33
+// func updateExclusive(c *atomic.Int64, state *atomic.Uint32, delta int64) bool
+TEXT ·updateExclusive(SB), NOSPLIT, $0-25
 	MOVQ c+0(FP), AX
 	MOVQ state+8(FP), CX
-	MOVL want+16(FP), DX
-	MOVQ delta+24(FP), SI
+	MOVQ delta+16(FP), SI
 	UPDATE
-	MOVB BX, ret+32(FP)
+	MOVB BX, ret+24(FP)
 	RET
 
 // func UpdateLocal(c *Cells, delta int64) bool
@@ -49,13 +54,16 @@ TEXT ·UpdateLocal(SB), NOSPLIT, $0-17
 	MOVQ c+0(FP), R11
 	TESTQ R11, R11
 	JZ   refuse                 // no cells
-	CMPQ R10, 8(R11)            // c.Mask
-	JHI  refuse                 // p.id > c.Mask: this P has no cell
-	SHLQ $7, R10                // * CacheLinePad
+	MOVWQZX 12(R11), R9         // c.Last
+	CMPQ R10, R9
+	JHI  refuse                 // p.id > c.Last: this P has no cell
 	MOVQ 0(R11), AX             // c.Base
+	TESTQ AX, AX
+	JZ   refuse                 // no cells
+	MOVBQZX 14(R11), CX         // c.Shift
+	SHLQ CX, R10
 	ADDQ R10, AX                // AX = the P's cell
-	MOVQ 16(R11), CX            // c.State
-	MOVL 24(R11), DX            // c.Want
+	LEAQ 8(R11), CX             // &c.State
 	MOVQ delta+8(FP), SI
 	UPDATE
 	MOVB BX, ret+16(FP)

@@ -2,44 +2,47 @@
 
 #include "textflag.h"
 
-// The cell's count is at 0(cell), its busy flag at 8(cell). The busy store
-// is a plain store: the switcher's membarrier orders it before the state
-// load. The state load is a load-acquire, so the count's load and store
-// cannot move above it; the count store and the clearing of busy are
-// store-releases, so a switcher that reads busy == 0 with a load-acquire also
-// sees the count. No store-only atomics (STADD and friends), which may
+// A cell is one 64-bit count. The busy mark's store is a plain store: the
+// switcher's membarrier orders it before the state load. The state load is a
+// load-acquire, so the final store cannot move above it; the final store
+// (the new count, or the old one restored) is a store-release, so a switcher
+// that reads the cell without the mark, with a load-acquire, also sees every
+// access before it. No store-only atomics (STADD and friends), which may
 // execute "far".
 
-// UPDATE is the body of both entry points, for R0 = cell, R1 = state,
-// R2 = want, R3 = delta. It leaves the result in R4: 1 stored, 0 not.
+// UPDATE is the body of both entry points, for R0 = cell, R1 = &state,
+// R3 = delta. It leaves the result in R4: 1 stored, 0 not. Whatever
+// happens, the cell ends holding either v (its count on entry) or v+delta;
+// in between it holds v+busyMark.
 #define UPDATE \
-	ADD   $8, R0, R9            /* &busy */ \
-	MOVW  $1, R4 \
-	MOVW  R4, (R9)              /* busy = 1 */ \
+	MOVD  (R0), R6              /* v = count */ \
+	MOVD  $0x1000000000000000, R7 /* busyMark */ \
+	ADD   R6, R7, R7 \
+	MOVD  R7, (R0)              /* count = v + busyMark: busy */ \
 	MOVD  ZR, R4 \
-	LDARW (R1), R5              /* *state, acquire */ \
-	CMPW  R2, R5 \
-	BNE   done \
-	MOVD  (R0), R6 \
-	ADD   R3, R6, R6            /* n = count + delta */ \
+	LDARW (R1), R5              /* state, acquire */ \
+	CMPW  $1, R5                /* Live? */ \
+	BNE   restore \
+	ADD   R3, R6, R8            /* n = v + delta */ \
 	MOVD  $0x1000000000000, R7  /* CellLimit */ \
-	ADD   R7, R6, R8            /* n + CellLimit */ \
+	ADD   R7, R8, R9            /* n + CellLimit */ \
 	LSL   $1, R7, R7            /* 2*CellLimit */ \
-	CMP   R7, R8 \
-	BHI   done                  /* unsigned: n outside [-CellLimit, CellLimit] */ \
-	STLR  R6, (R0)              /* count = n, release */ \
+	CMP   R7, R9 \
+	BHI   restore               /* unsigned: n outside [-CellLimit, CellLimit] */ \
+	STLR  R8, (R0)              /* count = n, release: stored, not busy */ \
 	MOVD  $1, R4 \
-done: \
-	STLRW ZR, (R9)              /* busy = 0, release, after the count store */
+	B     done \
+restore: \
+	STLR  R6, (R0)              /* count = v, release: not busy */ \
+done:
 
-// func updateExclusive(c *atomic.Int64, state *atomic.Uint32, want uint32, delta int64) bool
-TEXT ·updateExclusive(SB), NOSPLIT, $0-33
+// func updateExclusive(c *atomic.Int64, state *atomic.Uint32, delta int64) bool
+TEXT ·updateExclusive(SB), NOSPLIT, $0-25
 	MOVD  c+0(FP), R0
 	MOVD  state+8(FP), R1
-	MOVWU want+16(FP), R2
-	MOVD  delta+24(FP), R3
+	MOVD  delta+16(FP), R3
 	UPDATE
-	MOVB  R4, ret+32(FP)
+	MOVB  R4, ret+24(FP)
 	RET
 
 // func UpdateLocal(c *Cells, delta int64) bool
@@ -51,14 +54,15 @@ TEXT ·UpdateLocal(SB), NOSPLIT, $0-17
 	MOVW  (R10), R10            // p.id, sign-extended
 	MOVD  c+0(FP), R13
 	CBZ   R13, refuse           // no cells
-	MOVD  8(R13), R12           // c.Mask
+	MOVHU 12(R13), R12          // c.Last
 	CMP   R12, R10
-	BHI   refuse                // p.id > c.Mask: this P has no cell
-	LSL   $7, R10, R10          // * CacheLinePad
+	BHI   refuse                // p.id > c.Last: this P has no cell
 	MOVD  0(R13), R0            // c.Base
+	CBZ   R0, refuse            // no cells
+	MOVBU 14(R13), R12          // c.Shift
+	LSL   R12, R10, R10
 	ADD   R10, R0, R0           // R0 = the P's cell
-	MOVD  16(R13), R1           // c.State
-	MOVWU 24(R13), R2           // c.Want
+	ADD   $8, R13, R1           // &c.State
 	MOVD  delta+8(FP), R3
 	UPDATE
 	MOVB  R4, ret+16(FP)

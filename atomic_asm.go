@@ -14,21 +14,22 @@ import (
 const asmPath = true
 
 // UpdateLocal is the single-writer update of the cells c describes. On the P
-// p that the calling goroutine runs on, and if p <= c.Mask, UpdateLocal
+// p that the calling goroutine runs on, and if p <= c.Last, UpdateLocal
 //
-//	sets the busy flag of cell p,
-//	loads *c.State, and if it is c.Want
-//	  and count+delta stays within [-CellLimit, CellLimit],
-//	  stores count+delta with a plain (not locked) write,
-//	clears the busy flag,
+//	loads v, the count of cell p, and stores v+busyMark there (busy),
+//	loads c.State, and if it is Live
+//	  and v+delta stays within [-CellLimit, CellLimit],
+//	  stores v+delta, and otherwise stores v back,
 //
-// without being preempted or moved to another P, and reports whether it
-// stored. Only a goroutine running on P p writes cell p, so the plain write
-// loses nothing. A writer that changes *c.State (away from c.Want), then
-// calls Quiesce, then waits for every busy flag to read 0, knows that every
-// UpdateLocal either stored before its flag cleared or will see the new
-// *c.State and store nothing. UpdateLocal refuses a nil c, and may refuse
-// every update where Exclusive() is false.
+// with plain (not locked) loads and stores, without being preempted or moved
+// to another P, and reports whether it stored v+delta. Only a goroutine
+// running on P p writes cell p, so the plain writes lose nothing, and even a
+// refused update leaves the cell as it found it. A writer that changes
+// c.State (away from Live), then calls Quiesce, then reads every cell with
+// Stable (which waits out the busy mark), knows that every UpdateLocal
+// either stored before the value Stable returned or saw the new c.State and
+// stored nothing. UpdateLocal refuses a nil c or a nil c.Base, and may
+// refuse every update where Exclusive() is false.
 //
 // The assembly (atomic_$GOARCH.s) reads the P id from the
 // runtime's own structures (g.m.p.id) instead of calling procPin and
@@ -47,7 +48,7 @@ func UpdateLocal(c *Cells, delta int64) bool
 // rules; the caller must keep other writers away from c.
 //
 //go:noescape
-func updateExclusive(c *atomic.Int64, state *atomic.Uint32, want uint32, delta int64) bool
+func updateExclusive(c *atomic.Int64, state *atomic.Uint32, delta int64) bool
 
 // pid returns g.m.p.id read as updateLocal reads it, or -1 if the layout is
 // unknown or the P found there does not point back to the M (p.m).

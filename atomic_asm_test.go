@@ -4,7 +4,6 @@ package percpu
 
 import (
 	"runtime"
-	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -43,12 +42,8 @@ func TestUpdateLocalRefusesUnknownLayout(t *testing.T) {
 	saved := mOffP
 	defer func() { mOffP = saved }()
 	mOffP = 0
-	cells := make([]testCell, 64)
-	var state struct{ atomic.Uint32 }
-	state.Store(1)
-	require.False(t, UpdateLocal(&Cells{Base: &cells[0].n, Mask: 63, State: &state.Uint32, Want: 1}, 1))
+	c := testCells(64, 7)
+	require.False(t, UpdateLocal(c, 1))
 	require.Equal(t, -1, pid())
-	for i := range cells {
-		require.Zero(t, cells[i].n.Load())
-	}
+	require.Zero(t, sum(c))
 }

@@ -12,36 +12,21 @@ const asmPath = false
 // updateExclusive is the generic twin of the assembly routine (see
 // UpdateLocal). Every step is a sequentially consistent atomic, so it needs
 // no Quiesce, and the race detector can check the protocol built on it.
-func updateExclusive(c *atomic.Int64, state *atomic.Uint32, want uint32, delta int64) bool {
-	busy := Busy(c)
-	busy.Store(1)
-	ok := false
-	if state.Load() == want {
-		if n := c.Load() + delta; uint64(n+CellLimit) <= 2*CellLimit {
+func updateExclusive(c *atomic.Int64, state *atomic.Uint32, delta int64) bool {
+	v := c.Load()
+	c.Store(v + busyMark)
+	if state.Load() == Live {
+		if n := v + delta; uint64(n+CellLimit) <= 2*CellLimit {
 			c.Store(n)
-			ok = true
+			return true
 		}
 	}
-	busy.Store(0)
-	return ok
+	c.Store(v)
+	return false
 }
 
-// UpdateLocal is the single-writer update of the cells c describes. On the P
-// p that the calling goroutine runs on, and if p <= c.Mask, UpdateLocal
-//
-//	sets the busy flag of cell p,
-//	loads *c.State, and if it is c.Want
-//	  and count+delta stays within [-CellLimit, CellLimit],
-//	  stores count+delta with a plain (not locked) write,
-//	clears the busy flag,
-//
-// without being preempted or moved to another P, and reports whether it
-// stored. Only a goroutine running on P p writes cell p, so the plain write
-// loses nothing. A writer that changes *c.State (away from c.Want), then
-// calls Quiesce, then waits for every busy flag to read 0, knows that every
-// UpdateLocal either stored before its flag cleared or will see the new
-// *c.State and store nothing. UpdateLocal refuses a nil c, and may refuse
-// every update where Exclusive() is false.
+// UpdateLocal is the single-writer update of the cells c describes; see the
+// assembly build's doc comment (atomic_asm.go) for the contract.
 //
 // This is the generic twin of the assembly routine: it pins the goroutine to
 // its P with procPin, so that no other goroutine runs there.
@@ -50,7 +35,8 @@ func UpdateLocal(c *Cells, delta int64) bool {
 		return false
 	}
 	p := procPin()
-	ok := p <= c.Mask && updateExclusive(cell(c.Base, p), c.State, c.Want, delta)
+	b := c.base()
+	ok := p <= int(c.Last) && b != nil && updateExclusive(cellAt(b, p, c.Shift), &c.State, delta)
 	procUnpin()
 	return ok
 }

@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
-	"sync/atomic"
 	"testing"
 
 	"github.com/puzpuzpuz/xsync/v4"
@@ -378,10 +377,9 @@ func measureHeap(b *testing.B, n int, fill, drop func()) {
 // called twice.
 func BenchmarkPrimitives(b *testing.B) {
 	header()
-	cells := shard.NewSet(shard.DefaultCells())
-	var state atomic.Uint32
-	state.Store(1)
-	cells.Bind(&state, 1)
+	var cells percpu.Cells // a slot of the arena, as a Ref has by default
+	cells.Base, cells.Last, cells.Shift = shard.TakeSlot()
+	cells.State.Store(percpu.Live)
 	modes(b, func(b *testing.B, parallel bool) {
 		runImpls(b, parallel, []impl{
 			{"atomic", atomicAddAdd},
@@ -389,10 +387,10 @@ func BenchmarkPrimitives(b *testing.B) {
 				loop(b, parallel, func() { sinkInt += int64(percpu.Hint() + percpu.Hint()) })
 			}},
 			{"addlocal", func(b *testing.B, parallel bool) {
-				loop(b, parallel, func() { cells.AddLocal(1); sinkInt = cells.AddLocal(-1) })
+				loop(b, parallel, func() { percpu.AddLocal(&cells, 1); sinkInt, _ = percpu.AddLocal(&cells, -1) })
 			}},
 			{"updatelocal", func(b *testing.B, parallel bool) {
-				loop(b, parallel, func() { cells.UpdateLocal(1); sinkBool = cells.UpdateLocal(-1) })
+				loop(b, parallel, func() { percpu.UpdateLocal(&cells, 1); sinkBool = percpu.UpdateLocal(&cells, -1) })
 			}},
 		})
 	})

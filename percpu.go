@@ -2,6 +2,7 @@ package percpu
 
 import (
 	"os"
+	"runtime"
 	"sync/atomic"
 	"unsafe"
 )
@@ -39,38 +40,97 @@ func Hint() int {
 	return p
 }
 
-// cell returns the cell with index i in an array of CacheLinePad-byte cells
-// that starts at base.
-func cell(base *atomic.Int64, i int) *atomic.Int64 {
-	return (*atomic.Int64)(unsafe.Add(unsafe.Pointer(base), i*CacheLinePad))
-}
+// Live is the value of Cells.State in which AddLocal and UpdateLocal count
+// on the cells; in any other state they refuse and change nothing.
+const Live = 1
 
-// Cells describes an array of per-P cells for AddLocal and UpdateLocal: Mask+1
-// cells (a power of two), CacheLinePad bytes apart, the first of whose counts
-// is at Base. Each cell holds its count in its first 8 bytes and, for
-// UpdateLocal, a busy flag (a uint32) in the next 4. UpdateLocal stores only
-// while *State == Want. The assembly reads the fields at fixed offsets: keep
-// their order.
+// busyMark is what UpdateLocal adds to a cell's count while it works on the
+// cell: a cell holding more than CellLimit is busy (see Stable).
+const busyMark = 1 << 60
+
+// Cells describes an array of per-P cells for AddLocal and UpdateLocal:
+// Last+1 cells, 1<<Shift bytes apart, the first at Base. Each cell is one
+// 64-bit count. The cells may be padded (a cache line each, Shift 7) or dense
+// (slot i of several per-P slabs, each slab 1<<Shift bytes): package shard
+// makes both. State gates the updates: they count only while it is Live.
+//
+// An owner may set Base to nil, with an atomic store, to stop all updates
+// for good (both refuse a nil Base); the other fields must not change while
+// updates may run.
+//
+// Cells is 16 bytes, so that a refcount can embed it (with State as its own
+// state word, and Flags for bits of its own) and stay small. The assembly reads the fields at fixed offsets
+// (Base 0, State 8, Last 12, Shift 14): keep their order.
 type Cells struct {
 	Base  *atomic.Int64
-	Mask  int
-	State *atomic.Uint32
-	Want  uint32
+	State atomic.Uint32
+	Last  uint16 // the highest P id with a cell of its own
+	Shift uint8  // log2 of the distance between cells, in bytes
+	Flags uint8  // the owner's; nothing here reads or writes it
 }
 
-// AddLocal adds delta to the cell of the calling goroutine's P, picked as
-// Hint()&c.Mask, and returns the value the cell had before the add. Any
-// number of goroutines may call AddLocal on the same cells at once: the add is
-// one atomic read-modify-write.
-func AddLocal(c *Cells, delta int64) (old int64) {
+// Len returns the number of cells, 0 if Base is nil.
+func (c *Cells) Len() int {
+	if c.base() == nil {
+		return 0
+	}
+	return int(c.Last) + 1
+}
+
+// Cell returns cell i, for i in [0, Len()).
+func (c *Cells) Cell(i int) *atomic.Int64 {
+	return cellAt(c.base(), i, c.Shift)
+}
+
+// base loads Base atomically: an owner may clear it (with an atomic store)
+// while updates run.
+func (c *Cells) base() unsafe.Pointer {
+	return atomic.LoadPointer((*unsafe.Pointer)(unsafe.Pointer(&c.Base)))
+}
+
+// AddLocal adds delta to the cell of the calling goroutine's P and reports
+// the value the cell had before the add, if c.State is Live; otherwise it
+// adds nothing and reports ok false. A P beyond c.Last adds to cell
+// p&c.Last. Any number of goroutines may call AddLocal on the same cells at
+// once: the add is one atomic read-modify-write.
+//
+// The goroutine stays pinned to its P from the State check to the add, so
+// that no stop-the-world, and so no garbage collection cycle, can begin
+// between them: a user that stops counting on the cells (State no longer
+// Live) knows that every AddLocal that saw Live has added once a GC cycle
+// has started since.
+func AddLocal(c *Cells, delta int64) (old int64, ok bool) {
 	p := procPin()
+	b := c.base()
+	if c.State.Load() != Live || b == nil {
+		procUnpin()
+		return 0, false
+	}
+	if p > int(c.Last) {
+		p &= int(c.Last)
+	}
+	old = cellAt(b, p, c.Shift).Add(delta) - delta
 	procUnpin()
-	return cell(c.Base, p&c.Mask).Add(delta) - delta
+	return old, true
 }
 
-// Busy returns the busy flag of the cell whose count is c (see UpdateLocal).
-func Busy(c *atomic.Int64) *atomic.Uint32 {
-	return (*atomic.Uint32)(unsafe.Add(unsafe.Pointer(c), 8))
+// cellAt returns cell p of cells 1<<shift bytes apart from base.
+func cellAt(base unsafe.Pointer, p int, shift uint8) *atomic.Int64 {
+	return (*atomic.Int64)(unsafe.Add(base, uintptr(p)<<shift))
+}
+
+// Stable returns the count of a cell updated by UpdateLocal. While an
+// UpdateLocal is at work on the cell, the cell holds a busy mark (the count
+// plus 1<<60); Stable waits, yielding, until the update has finished, and
+// returns the count it left. Use it, not Load, to read such a cell; a cell
+// that only AddLocal updates may be read with Load.
+func Stable(cell *atomic.Int64) int64 {
+	for {
+		if v := cell.Load(); v <= CellLimit {
+			return v
+		}
+		runtime.Gosched()
+	}
 }
 
 // exclusive and fastPath are chosen once, at start, and never change.

@@ -6,17 +6,54 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-// cells is an array of padded cells laid out as UpdateLocal and AddLocal
-// expect: the count at offset 0, the busy flag at offset 8.
-type testCell struct {
-	n    atomic.Int64
-	busy atomic.Uint32
-	_    [CacheLinePad - 12]byte
+// testCells returns Cells over n cells 1<<shift bytes apart, in fresh
+// memory, with State Live. With shift 7 they are padded; with a smaller
+// shift, slots of other Cells (see dense) lie between them.
+func testCells(n int, shift uint8) *Cells {
+	mem := make([]int64, (n<<shift)/8+1)
+	c := &Cells{Base: (*atomic.Int64)(unsafe.Pointer(&mem[0])), Last: uint16(n - 1), Shift: shift}
+	c.State.Store(Live)
+	return c
+}
+
+// dense returns k Cells sharing slabs as package shard lays them out: cell p
+// of Cells j is slot j of slab p, each slab 1<<shift bytes.
+func dense(n, k int, shift uint8) []*Cells {
+	mem := make([]int64, (n<<shift)/8)
+	cs := make([]*Cells, k)
+	for j := range cs {
+		cs[j] = &Cells{Base: (*atomic.Int64)(unsafe.Pointer(&mem[j])), Last: uint16(n - 1), Shift: shift}
+		cs[j].State.Store(Live)
+	}
+	return cs
+}
+
+func sum(c *Cells) int64 {
+	var s int64
+	for i := 0; i < c.Len(); i++ {
+		s += Stable(c.Cell(i))
+	}
+	return s
+}
+
+func TestCellsLayout(t *testing.T) {
+	assert.Equal(t, 0, new(Cells).Len(), "no Base, no cells")
+	const ptr = unsafe.Sizeof(uintptr(0)) // 8 where the assembly runs
+	assert.Equal(t, ptr+8, unsafe.Sizeof(Cells{}), "a refcount embeds Cells")
+	assert.Equal(t, ptr, unsafe.Offsetof(Cells{}.State), "the assembly reads State at 8")
+	assert.Equal(t, ptr+4, unsafe.Offsetof(Cells{}.Last), "the assembly reads Last at 12")
+	assert.Equal(t, ptr+6, unsafe.Offsetof(Cells{}.Shift), "the assembly reads Shift at 14")
+	c := testCells(4, 7)
+	assert.Equal(t, 4, c.Len())
+	for i := 0; i < 4; i++ {
+		assert.Equal(t, uintptr(i*128), uintptr(unsafe.Pointer(c.Cell(i)))-uintptr(unsafe.Pointer(c.Base)))
+	}
 }
 
 func TestFastPathNamed(t *testing.T) {
@@ -42,107 +79,157 @@ func TestChoosePath(t *testing.T) {
 }
 
 func TestUpdateExclusiveRules(t *testing.T) {
-	var c testCell
+	var c atomic.Int64
 	var state atomic.Uint32
-	state.Store(7)
+	state.Store(Live)
 
-	assert.True(t, updateExclusive(&c.n, &state, 7, 5))
-	assert.Equal(t, int64(5), c.n.Load())
-	assert.True(t, updateExclusive(&c.n, &state, 7, -8))
-	assert.Equal(t, int64(-3), c.n.Load())
-	assert.Zero(t, c.busy.Load(), "busy is cleared after a store")
+	assert.True(t, updateExclusive(&c, &state, 5))
+	assert.Equal(t, int64(5), c.Load())
+	assert.True(t, updateExclusive(&c, &state, -8))
+	assert.Equal(t, int64(-3), c.Load(), "a store leaves no busy mark")
 
-	assert.False(t, updateExclusive(&c.n, &state, 6, 1), "a state other than want refuses")
-	assert.Equal(t, int64(-3), c.n.Load())
-	assert.Zero(t, c.busy.Load(), "busy is cleared after a refusal")
+	state.Store(Live + 1)
+	assert.False(t, updateExclusive(&c, &state, 1), "a state other than Live refuses")
+	assert.Equal(t, int64(-3), c.Load(), "a refusal restores the count, without the busy mark")
+	state.Store(Live)
 
-	c.n.Store(CellLimit - 1)
-	assert.True(t, updateExclusive(&c.n, &state, 7, 1), "CellLimit itself is allowed")
-	assert.False(t, updateExclusive(&c.n, &state, 7, 1), "past +CellLimit refuses")
-	assert.Equal(t, int64(CellLimit), c.n.Load())
-	c.n.Store(-CellLimit)
-	assert.False(t, updateExclusive(&c.n, &state, 7, -1), "past -CellLimit refuses")
-	assert.True(t, updateExclusive(&c.n, &state, 7, 1))
-	assert.Equal(t, int64(-CellLimit+1), c.n.Load())
-	assert.Zero(t, c.busy.Load())
+	c.Store(CellLimit - 1)
+	assert.True(t, updateExclusive(&c, &state, 1), "CellLimit itself is allowed")
+	assert.False(t, updateExclusive(&c, &state, 1), "past +CellLimit refuses")
+	assert.Equal(t, int64(CellLimit), c.Load())
+	c.Store(-CellLimit)
+	assert.False(t, updateExclusive(&c, &state, -1), "past -CellLimit refuses")
+	assert.True(t, updateExclusive(&c, &state, 1))
+	assert.Equal(t, int64(-CellLimit+1), c.Load())
 }
 
-func TestUpdateLocalRefusesNilCells(t *testing.T) {
+func TestUpdateLocalRefusesNoCells(t *testing.T) {
 	assert.False(t, UpdateLocal(nil, 1))
+	c := new(Cells)
+	c.State.Store(Live)
+	assert.False(t, UpdateLocal(c, 1), "a nil Base refuses")
 }
 
-func TestBusyIsAtOffset8(t *testing.T) {
-	var c testCell
-	assert.Same(t, &c.busy, Busy(&c.n))
+// TestStableWaitsOutTheBusyMark: a cell holding a busy mark is read only
+// once the update that set it has finished.
+func TestStableWaitsOutTheBusyMark(t *testing.T) {
+	var c atomic.Int64
+	c.Store(41 + busyMark)
+	done := make(chan int64)
+	go func() { done <- Stable(&c) }()
+	time.Sleep(5 * time.Millisecond)
+	select {
+	case v := <-done:
+		t.Fatalf("Stable returned %d while the cell was busy", v)
+	default:
+	}
+	c.Store(42)
+	assert.Equal(t, int64(42), <-done)
+	c.Store(-CellLimit)
+	assert.Equal(t, int64(-CellLimit), Stable(&c))
 }
 
 // TestUpdateLocalHandshake runs the switch handshake of the exclusive
 // protocol against goroutines updating their own cells: after the state
-// changes, Quiesce and a wait for busy flags, the harvested sum plus the
-// updates that were refused must equal every update attempted.
+// changes, Quiesce and Stable reads, the harvested sum plus the updates that
+// were refused must equal every update attempted. The dense variant puts
+// the cells of three counters side by side in the same slabs, and keeps
+// the other two counting while the first switches.
 func TestUpdateLocalHandshake(t *testing.T) {
-	const want = 1
 	n := runtime.GOMAXPROCS(0)
-	mask := 1
-	for mask+1 < n {
-		mask = mask<<1 | 1
-	}
-	cells := make([]testCell, mask+1)
-	for round := 0; round < 50; round++ {
-		for i := range cells {
-			cells[i].n.Store(0)
-		}
-		var state atomic.Uint32
-		state.Store(want)
-		var refused, attempted atomic.Int64
-		var wg sync.WaitGroup
-		start := make(chan struct{})
-		for g := 0; g < 4; g++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				<-start
-				for i := 0; i < 2000; i++ {
-					attempted.Add(1)
-					if !UpdateLocal(&Cells{Base: &cells[0].n, Mask: mask, State: &state, Want: want}, 1) {
-						refused.Add(1)
-					}
-					if i%97 == 0 {
-						runtime.Gosched()
-					}
+	for _, layout := range []struct {
+		name  string
+		shift uint8
+		k     int
+	}{{"padded", 7, 1}, {"dense", 6, 3}} {
+		t.Run(layout.name, func(t *testing.T) {
+			for round := 0; round < 50; round++ {
+				cs := dense(n, layout.k, layout.shift)
+				var refused, attempted atomic.Int64
+				var others atomic.Int64 // counted on cs[1:], which never switch
+				var wg sync.WaitGroup
+				start := make(chan struct{})
+				for g := 0; g < 4; g++ {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						<-start
+						for i := 0; i < 2000; i++ {
+							attempted.Add(1)
+							if !UpdateLocal(cs[0], 1) {
+								refused.Add(1)
+							}
+							for _, o := range cs[1:] {
+								if UpdateLocal(o, 1) {
+									others.Add(1)
+								}
+							}
+							if i%97 == 0 {
+								runtime.Gosched()
+							}
+						}
+					}()
 				}
-			}()
-		}
-		close(start)
-		runtime.Gosched()
-		state.Store(want + 1)
-		Quiesce()
-		var sum int64
-		for i := range cells {
-			for cells[i].busy.Load() != 0 {
+				close(start)
 				runtime.Gosched()
+				cs[0].State.Store(Live + 1)
+				Quiesce()
+				got := sum(cs[0])
+				wg.Wait()
+				require.Equal(t, got, sum(cs[0]), "round %d: no cell changed after the handshake", round)
+				require.Equal(t, attempted.Load(), got+refused.Load(), "round %d: every update stored or refused", round)
+				var o int64
+				for _, c := range cs[1:] {
+					o += sum(c)
+				}
+				require.Equal(t, others.Load(), o, "round %d: the neighbours' counts are exact", round)
 			}
-			sum += cells[i].n.Load()
-		}
-		wg.Wait()
-		var after int64
-		for i := range cells {
-			after += cells[i].n.Load()
-		}
-		require.Equal(t, sum, after, "round %d: no cell changed after the handshake", round)
-		require.Equal(t, attempted.Load(), sum+refused.Load(), "round %d: every update stored or refused", round)
+		})
 	}
 }
 
-func TestAddLocalReturnsOld(t *testing.T) {
-	cells := make([]testCell, 4)
-	old := AddLocal(&Cells{Base: &cells[0].n, Mask: 3}, 5)
-	assert.Equal(t, int64(0), old)
-	var total int64
-	for i := range cells {
-		total += cells[i].n.Load()
+// TestRefusedUpdateOnAnotherOwnersCell: an update made through stale Cells
+// (a counter that stopped, whose slot now serves another) leaves the slot's
+// count as it found it.
+func TestRefusedUpdateOnAnotherOwnersCell(t *testing.T) {
+	cs := dense(runtime.GOMAXPROCS(0), 1, 6)
+	stale := &Cells{Base: cs[0].Base, Last: cs[0].Last, Shift: cs[0].Shift} // same cells, a state that is not Live
+	stale.State.Store(Live + 1)
+	for i := 0; i < 1000; i++ {
+		require.True(t, UpdateLocal(cs[0], 1) || !Exclusive())
+		require.False(t, UpdateLocal(stale, 1))
 	}
-	assert.Equal(t, int64(5), total)
+	if Exclusive() {
+		assert.Equal(t, int64(1000), sum(cs[0]))
+	}
+}
+
+func TestAddLocal(t *testing.T) {
+	c := testCells(4, 7)
+	old, ok := AddLocal(c, 5)
+	assert.True(t, ok)
+	assert.Equal(t, int64(0), old)
+	assert.Equal(t, int64(5), sum(c))
+	c.State.Store(Live + 1)
+	_, ok = AddLocal(c, 5)
+	assert.False(t, ok, "AddLocal refuses unless State is Live")
+	assert.Equal(t, int64(5), sum(c))
+	// Ps beyond Last wrap onto the cells.
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(8))
+	one := testCells(1, 7)
+	var wg sync.WaitGroup
+	for g := 0; g < 16; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 100; i++ {
+				_, ok := AddLocal(one, 1)
+				assert.True(t, ok)
+			}
+		}()
+	}
+	wg.Wait()
+	assert.Equal(t, int64(1600), one.Cell(0).Load())
 }
 
 func TestHintIsAValidP(t *testing.T) {

@@ -92,7 +92,7 @@ func record(r *Ref) *refDebug {
 func lockRecord(r *Ref) *refDebug {
 	d := record(r)
 	d.mu.Lock()
-	if d.released && r.state.Load()&stReleased == 0 {
+	if d.released && r.cells.State.Load()&stReleased == 0 {
 		d.gets = map[siteKey]int64{}
 		d.puts, d.total, d.released, d.relSite = 0, 0, false, siteKey{}
 	}
@@ -194,7 +194,7 @@ var misuseSites sync.Map // weak.Pointer[MisuseError] -> string
 // "percpuref: <error>: Ref released at FILE:LINE" to standard error, so that
 // a crash log names both ends.
 func debugMisuse(r *Ref, e *MisuseError) {
-	if r.state.Load()&stReleased == 0 {
+	if r.cells.State.Load()&stReleased == 0 {
 		return
 	}
 	d := lockRecord(r)
@@ -207,7 +207,7 @@ func debugMisuse(r *Ref, e *MisuseError) {
 	k := weak.Make(e)
 	misuseSites.Store(k, site)
 	runtime.AddCleanup(e, func(k weak.Pointer[MisuseError]) { misuseSites.Delete(k) }, k)
-	if r.onMisuse == nil {
+	if x := r.x.Load(); x == nil || x.onMisuse == nil {
 		fmt.Fprintln(os.Stderr, e) // the message names the release site
 	}
 }

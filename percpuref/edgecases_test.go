@@ -105,10 +105,9 @@ func TestEdge03_GetsOnOneShardPutsOnAnother(t *testing.T) {
 				}
 			}()
 			wg.Wait()
-			s := r.shards.Load()
 			pos, neg := false, false
-			for i := 0; i < s.Len(); i++ {
-				v := s.Cell(i).Load()
+			for i := 0; i < r.cells.Len(); i++ {
+				v := r.cells.Cell(i).Load()
 				pos = pos || v > 0
 				neg = neg || v < 0
 			}
@@ -536,7 +535,7 @@ func TestEdge19_NoAllowReinitFreesShards(t *testing.T) {
 	var log semLog
 	r := New(rel.fn(), log.option())
 	r.SwitchToAtomicSync()
-	assert.Nil(t, r.shards.Load(), "white-box: shards freed")
+	assert.Nil(t, r.cells.Base, "white-box: shards freed")
 	assert.False(t, r.IsDying())
 	r.SwitchToPercpu()
 	assert.False(t, r.IsPercpu())
@@ -806,7 +805,7 @@ func TestEdge29_ExitFromRelease(t *testing.T) {
 			}
 			assert.Equal(t, 1, rel.calls())
 			assert.True(t, r.IsZero())
-			assert.Nil(t, r.shards.Load(), "white-box: exited")
+			assert.Nil(t, r.cells.Base, "white-box: exited")
 			assert.True(t, semClosed(r.Done()))
 		})
 	}

@@ -127,6 +127,7 @@ import "github.com/percpuref/percpu"
 // consistent in Go. The add that takes C to 0 reads from every earlier add
 // on C and on the cells (through the swaps of step 2 and the add of step 3),
 // so everything written before any Put happens before release runs.
+//
 // # The exclusive protocol (percpu.UpdateLocal)
 //
 // A cell is written only by a goroutine running on its P, inside the
@@ -137,38 +138,68 @@ import "github.com/percpuref/percpu"
 // needs no locked instruction. The generic twin pins with procPin instead.
 // P ids above the last cell (GOMAXPROCS grew after the Ref was made) are
 // refused and take the central count. The update, in assembly
-// (atomic_amd64.s, atomic_arm64.s):
+// (atomic_amd64.s, atomic_arm64.s), with plain loads and stores:
 //
-//	busy = 1; if S == stPercpu and the result stays within ±CellLimit
-//	{ c = c + d (plain store) }; busy = 0 (after the count store)
+//	v = c; c = v + busyMark
+//	if S == stPercpu and v+d stays within ±CellLimit { c = v + d } else { c = v }
 //
-// and if it stored nothing the operation is redone on C, as a dead cell is
-// in the shared protocol. Per-CPU to atomic becomes:
+// and if it stored v (refused) the operation is redone on C, as a dead cell
+// is in the shared protocol. The busy mark (2^60, far above any count) sits
+// in the count word itself, so that cells can be dense 8-byte slots; a cell
+// reads as busy while it holds more than CellLimit, and percpu.Stable reads
+// a cell by waiting until it does not. Per-CPU to atomic becomes:
 //
 //  1. S |= stAtomic (a sequentially consistent store).
 //  2. percpu.Quiesce: membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED), a full
 //     barrier on every CPU running a thread of this process.
-//  3. Wait until every cell's busy flag reads 0.
-//  4. sum = Σ c[i]; C.Add(sum - bias).
+//  3. sum = Σ Stable(c[i]); C.Add(sum - bias).
 //
 // Why no update is lost or counted twice: take an update U on some thread,
 // with its busy store B and its load of S, L. The membarrier puts a full
 // barrier into U's thread at some point X. If X precedes B, then L follows X,
-// which follows step 1, so L sees stAtomic and U stores nothing. If X
-// follows B, B is visible when step 2 returns, so step 3 sees busy == 1 and
-// waits, or sees 0 written by U's clear, which comes after U's count store
-// (x86 keeps stores in order; arm64 uses store-release for both), so step 4
-// reads U's count. Either way U is counted exactly once: on its cell, or on
-// C after it redoes itself. The one reordering that x86 allows here (L before
-// B) and the several arm64 allows are the ones membarrier covers; the state
-// load is a load-acquire on arm64 so the count's load and store stay after
-// it. The generic twin of the update uses sequentially consistent atomics for
-// every step, needs no barrier, and is what -race checks.
+// which follows step 1, so L sees stAtomic and U stores v back. If X follows
+// B, B is visible when step 2 returns, so step 3 either sees the mark and
+// waits, or sees the value U stored last (x86 keeps stores in order; arm64
+// uses store-release for it), which holds U's delta if U counted. Either way
+// U is counted exactly once: on its cell, or on C after it redoes itself. A
+// refused update stores back the v it loaded, so after step 3 the cells keep
+// the values that were summed, whatever stale updates still run. The one
+// reordering that x86 allows here (L before B) and the several arm64 allows
+// are the ones membarrier covers; the state load is a load-acquire on arm64
+// so the final store stays after it. The generic twin of the update uses
+// sequentially consistent atomics for every step, needs no barrier, and is
+// what -race checks.
 //
-// Atomic to per-CPU is as in the shared protocol (bias first, cells zeroed,
-// then S); no update stores while S has stAtomic, so zeroing races with
-// nothing. The bound on the bias argument holds because the update refuses to
-// leave a cell outside ±CellLimit, which is liveLimit.
+// Atomic to per-CPU cannot zero the cells: a refused update, stale or not,
+// stores back the value it loaded, and would undo a zero stored from another
+// CPU between its load and its store. Instead the cells keep their values,
+// and C absorbs them: left = Σ Stable(c[i]), then C goes from v to
+// v + bias - left (a compare-and-swap, only if v is not 0), then S loses
+// stAtomic. Until S changes no update counts, so left is exact; afterwards
+// the logical count is C - bias + Σ c[i], as in the shared protocol. Init
+// does the same with a slot's leftovers. The bound on the bias argument
+// holds because the update refuses to leave a cell outside ±CellLimit, which
+// is liveLimit, so |left| <= shard.MaxCells · CellLimit = 2^58.
+//
+// # Slots and their reuse
+//
+// By default a Ref's cells are slots in package shard's arena: slot j of
+// each P's slab. Neighbouring slots belong to other Refs but are written,
+// in the fast path, only by the slab's P. A Ref gives its slot back when it
+// switches to atomic mode for good (Kill without AllowReinit, Exit): it sets
+// cells.Base to nil, which both updates refuse, and retires the slot. An
+// update that read the old Base before that may still be running, so a
+// retired slot becomes free only after a grace period: the next GC cycle
+// that begins after the retirement. A GC cycle begins with a stop-the-world,
+// which waits until every P reaches a safe point, and there is none inside
+// the assembly update or inside percpu.AddLocal's pinned window (from its
+// state check to its add). The exclusive protocol would not even need the
+// grace period, as a stale update there only stores back what it loaded; the
+// shared protocol does, as its adds are permanent. A Ref that is dropped
+// without Exit gives its slot back through runtime.AddCleanup: no update can
+// be running on an unreachable Ref, since every update holds a pointer to
+// it. A slot's next owner finds the counts the last one left and absorbs
+// them (exclusive) or swaps them to 0 (shared).
 const (
 	bias      = 1 << 61
 	deadCell  = -(1 << 62)

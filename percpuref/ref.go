@@ -44,18 +44,24 @@ import (
 // path. No internal lock is held while release or a confirm callback runs,
 // so both may call back into the Ref.
 type Ref struct {
-	count  *atomic.Int64 // the central count, alone on its cache line; carries bias in per-CPU mode
-	state  atomic.Uint32 // st* bits; stPercpu exactly in per-CPU mode
-	opts   uint32        // opt* bits, guarded by mu
-	shards setPointer    // nil once freed
-	mu     sync.Mutex    // serialises mode changes
-	done   chan struct{} // guarded by mu; made on demand, closed after release
-
-	release  func()
-	onMisuse func(error)
+	// cells are the per-CPU counts (Base is nil once they are given back);
+	// cells.State is the Ref's state word (st* bits, stPercpu exactly in
+	// per-CPU mode) and cells.Flags its options (opt* bits, guarded by mu).
+	cells   percpu.Cells
+	count   atomic.Int64 // the central count; carries bias in per-CPU mode
+	mu      sync.Mutex   // serialises mode changes
+	release func()
+	x       atomic.Pointer[extra] // nil until a misuse handler or Done needs it
 }
 
-// State bits. The fast path takes the shards only when state == stPercpu.
+// extra holds what few Refs use, out of line to keep Ref small.
+type extra struct {
+	onMisuse func(error)   // set by Init
+	done     chan struct{} // guarded by mu; made on demand, closed after release
+}
+
+// State bits. The fast path counts on the cells only when state == stPercpu
+// (percpu.Live).
 const (
 	stInit     = 1 << iota // set up by New or Init
 	stAtomic               // C is authoritative (see protocol.go)
@@ -67,9 +73,9 @@ const (
 	stPercpu = stInit
 )
 
-// Option bits, guarded by mu.
+// Option bits, in cells.Flags, guarded by mu.
 const (
-	optAllowReinit = 1 << iota // keep the shards after a switch to atomic
+	optAllowReinit = 1 << iota // keep the cells after a switch to atomic
 	optSticky                  // stay atomic until SwitchToPercpu
 	optFreshDead               // made with InitDead and not yet Reinit
 )
@@ -87,52 +93,90 @@ func New(release func(), opts ...Option) *Ref {
 // Init sets up r as New does, for a Ref embedded in its owner's struct. It
 // must not run concurrently with any other use of r, and only on a zero Ref
 // or one that has been Exited.
+//
+// By default the per-CPU counts are 8-byte slots in per-P slabs shared with
+// other Refs (package shard's arena), so that a Ref costs its 48 bytes plus
+// 8 per P. The slots go back to the arena when the Ref is killed (unless
+// AllowReinit keeps them), when it is Exited, or, if neither happens, when it
+// becomes unreachable. WithShards gives the Ref padded shards of its own.
 func (r *Ref) Init(release func(), opts ...Option) {
 	var c config
 	for _, o := range opts {
 		o(&c)
 	}
-	if r.count == nil {
-		// A cache line of its own: in atomic mode every Get and Put writes
-		// the count, and the fields the fast path reads (state, shards)
-		// must not be on the line they fight over.
-		r.count = &new(shard.Cell).Int64
-	}
 	r.release = release
-	r.onMisuse = c.onMisuse
-	r.done = nil
-	r.opts = 0
+	r.x.Store(nil)
+	if c.onMisuse != nil {
+		r.x.Store(&extra{onMisuse: c.onMisuse})
+	}
+	var flags uint8
 	if c.allowReinit || c.atomic || c.dead {
-		r.opts |= optAllowReinit
+		flags |= optAllowReinit
 	}
 	if c.atomic {
-		r.opts |= optSticky
+		flags |= optSticky
 	}
-	s := shard.NewSet(c.shards())
-	s.Bind(&r.state, stPercpu)
-	r.shards.Store(s)
-	switch {
-	case c.dead:
+	if c.dead {
 		// Dead from the start: no release is owed, so stReleased is set as
 		// if one had run; Reinit keeps the Done channel for the first life.
-		r.opts |= optFreshDead
+		flags |= optFreshDead
+	}
+	var base *atomic.Int64
+	if c.padded {
+		base, r.cells.Last, r.cells.Shift = shard.NewSet(c.shards()).Layout()
+	} else {
+		base, r.cells.Last, r.cells.Shift = shard.TakeSlot()
+		// If the Ref is lost without Exit, its slot goes back when the
+		// garbage collector finds it unreachable.
+		runtime.AddCleanup(r, shard.DropSlot, base)
+	}
+	r.cells.Flags = flags
+	r.setBase(base)
+	switch {
+	case c.dead:
 		r.count.Store(0)
-		r.state.Store(stInit | stAtomic | stDying | stReleased)
+		r.cells.State.Store(stInit | stAtomic | stDying | stReleased)
 	case c.atomic:
 		r.count.Store(1)
-		r.state.Store(stInit | stAtomic)
+		r.cells.State.Store(stInit | stAtomic)
 	default:
-		r.count.Store(bias + 1)
-		r.state.Store(stPercpu)
+		r.count.Store(bias + 1 - r.resetCells())
+		r.cells.State.Store(stPercpu)
 	}
 }
 
-// setPointer is an atomic *shard.Set. It is atomic.Pointer[shard.Set]
-// without the generic dictionary, which costs the fast path its inlining.
-type setPointer struct{ p unsafe.Pointer }
+// setBase publishes the cells' address. The fast path reads it inside the
+// assembly (or, in the generic build, with an atomic load).
+func (r *Ref) setBase(b *atomic.Int64) {
+	atomic.StorePointer((*unsafe.Pointer)(unsafe.Pointer(&r.cells.Base)), unsafe.Pointer(b))
+}
 
-func (x *setPointer) Load() *shard.Set   { return (*shard.Set)(atomic.LoadPointer(&x.p)) }
-func (x *setPointer) Store(s *shard.Set) { atomic.StorePointer(&x.p, unsafe.Pointer(s)) }
+// freeCells gives the cells back, with mu held, once the Ref is in atomic
+// mode for good.
+func (r *Ref) freeCells() {
+	if b := r.cells.Base; b != nil {
+		r.setBase(nil)
+		shard.RetireSlot(b) // padded shards (not a slot) are left to the GC
+	}
+}
+
+// resetCells prepares the cells for per-CPU mode, with the Ref not in it,
+// and returns the counts they hold, which the caller subtracts from C. In
+// the exclusive protocol the cells keep what they hold: a refused update
+// through stale cells (of this Ref or of the slot's last owner) stores back
+// the value it loaded, so a store of 0 could be undone. In the shared
+// protocol every update is an atomic add that the switch's dead cells, or a
+// grace period, keep away, and the cells are swapped to 0.
+func (r *Ref) resetCells() (sum int64) {
+	for i := 0; i < r.cells.Len(); i++ {
+		if percpu.Exclusive() {
+			sum += percpu.Stable(r.cells.Cell(i))
+		} else {
+			r.cells.Cell(i).Swap(0)
+		}
+	}
+	return sum
+}
 
 // The fast path tries to count delta d on the caller's shard and reports
 // whether it did; false means the caller must redo the operation on the
@@ -140,7 +184,7 @@ func (x *setPointer) Store(s *shard.Set) { atomic.StorePointer(&x.p, unsafe.Poin
 // the process by percpu.Exclusive(), and every operation spells the choice out
 // as
 //
-//	percpu.Exclusive() && r.state.Load() == stPercpu && r.exclusive(d) ||
+//	percpu.Exclusive() && r.cells.State.Load() == stPercpu && r.exclusive(d) ||
 //		!percpu.Exclusive() && r.shared(d)
 //
 // so that exclusive, the assembly path, inlines into the operation: one call
@@ -149,17 +193,13 @@ func (x *setPointer) Store(s *shard.Set) { atomic.StorePointer(&x.p, unsafe.Poin
 
 // exclusive is the fast path of the exclusive protocol.
 func (r *Ref) exclusive(d int64) bool {
-	return percpu.UpdateLocal(r.shards.Load().Cells(), d) // nil Cells (shards freed): refused
+	return percpu.UpdateLocal(&r.cells, d) // nil Base (cells given back): refused
 }
 
 // shared is the fast path of the shared protocol.
 func (r *Ref) shared(d int64) bool {
-	s := r.shards.Load()
-	if s == nil || r.state.Load() != stPercpu {
-		return false
-	}
-	old := s.AddLocal(d)
-	return isLive(old) || r.offRange(old)
+	old, ok := percpu.AddLocal(&r.cells, d)
+	return ok && (isLive(old) || r.offRange(old))
 }
 
 // offRange handles an add made by shared on a cell whose old value was not
@@ -171,9 +211,9 @@ func (r *Ref) offRange(old int64) bool {
 		return false
 	}
 	r.mu.Lock()
-	if s := r.shards.Load(); r.state.Load() == stPercpu && s != nil {
-		for i := 0; i < s.Len(); i++ {
-			if c := s.Cell(i); !isLive(c.Load()) {
+	if r.cells.State.Load() == stPercpu {
+		for i := 0; i < r.cells.Len(); i++ {
+			if c := r.cells.Cell(i); !isLive(c.Load()) {
 				r.count.Add(c.Swap(0))
 			}
 		}
@@ -187,12 +227,12 @@ func (r *Ref) offRange(old int64) bool {
 // ErrReleased.
 func (r *Ref) Get() {
 	debugGet(r, 1)
-	if percpu.Exclusive() && r.state.Load() == stPercpu && r.exclusive(1) || !percpu.Exclusive() && r.shared(1) {
+	if percpu.Exclusive() && r.cells.State.Load() == stPercpu && r.exclusive(1) || !percpu.Exclusive() && r.shared(1) {
 		return
 	}
 	// getCentral("Get", 1), written out so that the atomic-mode Get has one
 	// frame, not two.
-	if st := r.state.Load(); !usable(st) {
+	if st := r.cells.State.Load(); !usable(st) {
 		r.unusable("Get", st)
 		return
 	}
@@ -207,7 +247,7 @@ func (r *Ref) GetMany(n int) {
 		return
 	}
 	debugGet(r, n)
-	if percpu.Exclusive() && r.state.Load() == stPercpu && r.exclusive(int64(n)) || !percpu.Exclusive() && r.shared(int64(n)) {
+	if percpu.Exclusive() && r.cells.State.Load() == stPercpu && r.exclusive(int64(n)) || !percpu.Exclusive() && r.shared(int64(n)) {
 		return
 	}
 	r.getCentral("GetMany", int64(n))
@@ -219,11 +259,11 @@ func (r *Ref) GetMany(n int) {
 // reference is still held.
 func (r *Ref) Put() bool {
 	debugPut(r, 1)
-	if percpu.Exclusive() && r.state.Load() == stPercpu && r.exclusive(-1) || !percpu.Exclusive() && r.shared(-1) {
+	if percpu.Exclusive() && r.cells.State.Load() == stPercpu && r.exclusive(-1) || !percpu.Exclusive() && r.shared(-1) {
 		return false
 	}
 	// putCentral("Put", 1), written out as in Get.
-	if st := r.state.Load(); !usable(st) {
+	if st := r.cells.State.Load(); !usable(st) {
 		r.unusable("Put", st)
 		return false
 	}
@@ -240,7 +280,7 @@ func (r *Ref) PutMany(n int) bool {
 		return false
 	}
 	debugPut(r, n)
-	if percpu.Exclusive() && r.state.Load() == stPercpu && r.exclusive(-int64(n)) || !percpu.Exclusive() && r.shared(-int64(n)) {
+	if percpu.Exclusive() && r.cells.State.Load() == stPercpu && r.exclusive(-int64(n)) || !percpu.Exclusive() && r.shared(-int64(n)) {
 		return false
 	}
 	return r.putCentral("PutMany", int64(n))
@@ -254,7 +294,7 @@ func (r *Ref) PutMany(n int) bool {
 // other references remain, which is every Put in per-CPU mode.
 func (r *Ref) PutLocked(mu sync.Locker) bool {
 	debugPut(r, 1)
-	if percpu.Exclusive() && r.state.Load() == stPercpu && r.exclusive(-1) || !percpu.Exclusive() && r.shared(-1) {
+	if percpu.Exclusive() && r.cells.State.Load() == stPercpu && r.exclusive(-1) || !percpu.Exclusive() && r.shared(-1) {
 		return false
 	}
 	return r.putLockedCentral("PutLocked", 1, mu)
@@ -269,7 +309,7 @@ func (r *Ref) GetUnlessZero() bool { return r.TryGet() }
 // per-CPU mode it always succeeds. After Kill it succeeds while references
 // remain.
 func (r *Ref) TryGet() bool {
-	ok := percpu.Exclusive() && r.state.Load() == stPercpu && r.exclusive(1) || !percpu.Exclusive() && r.shared(1) || r.tryGetCentral("TryGet", 1, false)
+	ok := percpu.Exclusive() && r.cells.State.Load() == stPercpu && r.exclusive(1) || !percpu.Exclusive() && r.shared(1) || r.tryGetCentral("TryGet", 1, false)
 	debugTryGet(r, 1, ok)
 	return ok
 }
@@ -279,7 +319,7 @@ func (r *Ref) TryGetMany(n int) bool {
 	if !r.validDelta("TryGetMany", n) {
 		return false
 	}
-	ok := percpu.Exclusive() && r.state.Load() == stPercpu && r.exclusive(int64(n)) || !percpu.Exclusive() && r.shared(int64(n)) || r.tryGetCentral("TryGetMany", int64(n), false)
+	ok := percpu.Exclusive() && r.cells.State.Load() == stPercpu && r.exclusive(int64(n)) || !percpu.Exclusive() && r.shared(int64(n)) || r.tryGetCentral("TryGetMany", int64(n), false)
 	debugTryGet(r, n, ok)
 	return ok
 }
@@ -288,7 +328,7 @@ func (r *Ref) TryGetMany(n int) bool {
 // (percpu_ref_tryget_live). Once Kill has returned, every TryGetLive that
 // starts afterwards fails, until Resurrect or Reinit.
 func (r *Ref) TryGetLive() bool {
-	ok := percpu.Exclusive() && r.state.Load() == stPercpu && r.exclusive(1) || !percpu.Exclusive() && r.shared(1) || r.tryGetCentral("TryGetLive", 1, true)
+	ok := percpu.Exclusive() && r.cells.State.Load() == stPercpu && r.exclusive(1) || !percpu.Exclusive() && r.shared(1) || r.tryGetCentral("TryGetLive", 1, true)
 	debugTryGet(r, 1, ok)
 	return ok
 }
@@ -303,11 +343,7 @@ func (r *Ref) unusable(op string, st uint32) {
 	if st&stExited != 0 {
 		err = ErrExited
 	}
-	var count int64
-	if r.count != nil { // nil in a Ref that was never set up
-		count = r.count.Load()
-	}
-	r.report(op, count, err)
+	r.report(op, r.count.Load(), err)
 }
 
 func (r *Ref) validDelta(op string, n int) bool {
@@ -321,7 +357,7 @@ func (r *Ref) validDelta(op string, n int) bool {
 // getCentral counts a Get of n on the central count. The checks that
 // follow the add are out of line, to keep this path short.
 func (r *Ref) getCentral(op string, n int64) {
-	if st := r.state.Load(); !usable(st) {
+	if st := r.cells.State.Load(); !usable(st) {
 		r.unusable(op, st)
 		return
 	}
@@ -343,7 +379,7 @@ func (r *Ref) getChecked(op string, n, v int64) {
 // putCentral counts a Put of n on the central count and runs release if it
 // took the count to zero.
 func (r *Ref) putCentral(op string, n int64) bool {
-	if st := r.state.Load(); !usable(st) {
+	if st := r.cells.State.Load(); !usable(st) {
 		r.unusable(op, st)
 		return false
 	}
@@ -375,7 +411,7 @@ var testHookZero func()
 // decrements without mu while this cannot be the last reference, and takes
 // mu for the decrement that may be, so that release runs with mu held.
 func (r *Ref) putLockedCentral(op string, n int64, mu sync.Locker) bool {
-	if st := r.state.Load(); !usable(st) {
+	if st := r.cells.State.Load(); !usable(st) {
 		r.unusable(op, st)
 		return false
 	}
@@ -394,7 +430,7 @@ func (r *Ref) putLockedCentral(op string, n int64, mu sync.Locker) bool {
 }
 
 func (r *Ref) tryGetCentral(op string, n int64, live bool) bool {
-	st := r.state.Load()
+	st := r.cells.State.Load()
 	if !usable(st) {
 		r.unusable(op, st)
 		return false
@@ -422,7 +458,7 @@ func (r *Ref) runRelease() bool {
 	// Claim the release and take this life's Done channel in one step under
 	// mu, so that a Reinit cannot start the next life in between.
 	r.mu.Lock()
-	if r.state.Or(stReleased)&stReleased != 0 {
+	if r.cells.State.Or(stReleased)&stReleased != 0 {
 		r.mu.Unlock()
 		return false // a second zero, after misuse that was reported
 	}
@@ -444,7 +480,7 @@ func (r *Ref) corrupt(op string, count int64, err error) {
 }
 
 func (r *Ref) poison() {
-	r.state.Or(stPoisoned)
+	r.cells.State.Or(stPoisoned)
 	r.count.Store(poison)
 }
 
@@ -452,7 +488,7 @@ func (r *Ref) poison() {
 // the count has really passed MaxCount, and pins it if so.
 func (r *Ref) saturated(op string) {
 	r.mu.Lock()
-	st := r.state.Load()
+	st := r.cells.State.Load()
 	v := r.count.Load()
 	if st&stAtomic == 0 || v <= MaxCount {
 		r.mu.Unlock() // per-CPU mode: the central count carries the bias
@@ -468,8 +504,8 @@ func (r *Ref) saturated(op string) {
 func (r *Ref) report(op string, count int64, err error) {
 	e := &MisuseError{Op: op, Count: count, Err: err}
 	debugMisuse(r, e)
-	if r.onMisuse != nil {
-		r.onMisuse(e)
+	if x := r.x.Load(); x != nil && x.onMisuse != nil {
+		x.onMisuse(e)
 		return
 	}
 	panic(e)
@@ -479,25 +515,23 @@ func (r *Ref) report(op string, count int64, err error) {
 // (protocol.go). It returns the misuse found in the folded count, to be
 // reported once mu is released.
 func (r *Ref) toAtomicLocked(op string, bits uint32) *MisuseError {
-	if r.state.Or(stAtomic|bits)&stAtomic != 0 {
+	if r.cells.State.Or(stAtomic|bits)&stAtomic != 0 {
 		return nil
 	}
-	s := r.shards.Load()
 	var sum int64
 	if percpu.Exclusive() {
 		percpu.Quiesce()
-		s.WaitIdle()
-		for i := 0; i < s.Len(); i++ {
-			sum += s.Cell(i).Load()
+		for i := 0; i < r.cells.Len(); i++ {
+			sum += percpu.Stable(r.cells.Cell(i))
 		}
 	} else {
-		for i := 0; i < s.Len(); i++ {
-			sum += s.Cell(i).Swap(deadCell)
+		for i := 0; i < r.cells.Len(); i++ {
+			sum += r.cells.Cell(i).Swap(deadCell)
 		}
 	}
 	v := r.count.Add(sum - bias)
-	if r.opts&optAllowReinit == 0 {
-		r.shards.Store(nil)
+	if r.cells.Flags&optAllowReinit == 0 {
+		r.freeCells()
 	}
 	switch {
 	case v <= 0:
@@ -513,26 +547,29 @@ func (r *Ref) toAtomicLocked(op string, bits uint32) *MisuseError {
 // toPercpuLocked switches an atomic Ref back to per-CPU mode (protocol.go).
 // A Ref at zero or poisoned stays atomic.
 func (r *Ref) toPercpuLocked(op string) *MisuseError {
-	s := r.shards.Load()
-	if s == nil {
+	if r.cells.Base == nil {
 		return &MisuseError{Op: op, Count: r.count.Load(), Err: ErrNoReinit}
 	}
-	if r.state.Load()&stPoisoned != 0 {
+	if r.cells.State.Load()&stPoisoned != 0 {
 		return nil
+	}
+	var left int64 // what the cells hold (exclusive protocol)
+	if percpu.Exclusive() {
+		left = r.resetCells()
 	}
 	for {
 		v := r.count.Load()
 		if v == 0 {
 			return nil
 		}
-		if r.count.CompareAndSwap(v, v+bias) {
+		if r.count.CompareAndSwap(v, v+bias-left) {
 			break
 		}
 	}
-	for i := 0; i < s.Len(); i++ {
-		s.Cell(i).Swap(0)
+	if !percpu.Exclusive() {
+		r.resetCells()
 	}
-	r.state.And(^uint32(stAtomic))
+	r.cells.State.And(^uint32(stAtomic))
 	return nil
 }
 
@@ -540,7 +577,7 @@ func (r *Ref) toPercpuLocked(op string) *MisuseError {
 // and not exited. On failure mu is released and the misuse reported.
 func (r *Ref) lockControl(op string) (st uint32, ok bool) {
 	r.mu.Lock()
-	st = r.state.Load()
+	st = r.cells.State.Load()
 	if st&(stInit|stExited) != stInit {
 		r.mu.Unlock()
 		r.unusable(op, st)
@@ -595,7 +632,7 @@ func (r *Ref) SwitchToAtomic(confirm func()) {
 	if _, ok := r.lockControl("SwitchToAtomic"); !ok {
 		return
 	}
-	r.opts |= optSticky
+	r.cells.Flags |= optSticky
 	r.unlockReport(r.toAtomicLocked("SwitchToAtomic", 0))
 	if confirm != nil {
 		confirm()
@@ -616,7 +653,7 @@ func (r *Ref) SwitchToPercpu() {
 	if !ok {
 		return
 	}
-	r.opts &^= optSticky
+	r.cells.Flags &^= optSticky
 	if st&stAtomic == 0 || st&stDying != 0 {
 		r.mu.Unlock()
 		return
@@ -639,8 +676,8 @@ func (r *Ref) Resurrect() {
 		r.unlockReport(&MisuseError{Op: op, Count: r.countLocked(), Err: ErrLive})
 		return
 	}
-	percpuNext := r.opts&optSticky == 0
-	if percpuNext && r.shards.Load() == nil {
+	percpuNext := r.cells.Flags&optSticky == 0
+	if percpuNext && r.cells.Base == nil {
 		r.unlockReport(&MisuseError{Op: op, Count: r.count.Load(), Err: ErrNoReinit})
 		return
 	}
@@ -654,7 +691,7 @@ func (r *Ref) Resurrect() {
 			break
 		}
 	}
-	r.state.And(^uint32(stDying))
+	r.cells.State.And(^uint32(stDying))
 	var err *MisuseError
 	if percpuNext {
 		err = r.toPercpuLocked(op)
@@ -692,8 +729,8 @@ func (r *Ref) Reinit() {
 			return
 		}
 	}
-	percpuNext := r.opts&optSticky == 0
-	if percpuNext && r.shards.Load() == nil {
+	percpuNext := r.cells.Flags&optSticky == 0
+	if percpuNext && r.cells.Base == nil {
 		r.unlockReport(&MisuseError{Op: op, Count: r.count.Load(), Err: ErrNoReinit})
 		return
 	}
@@ -701,11 +738,11 @@ func (r *Ref) Reinit() {
 		r.unlockReport(&MisuseError{Op: op, Count: r.countLocked(), Err: ErrNotZero})
 		return
 	}
-	if r.opts&optFreshDead == 0 {
-		r.done = nil // the old life's channel, closed or about to be
+	if x := r.x.Load(); x != nil && r.cells.Flags&optFreshDead == 0 {
+		x.done = nil // the old life's channel, closed or about to be
 	}
-	r.opts &^= optFreshDead
-	r.state.And(^uint32(stDying | stReleased))
+	r.cells.Flags &^= optFreshDead
+	r.cells.State.And(^uint32(stDying | stReleased))
 	var err *MisuseError
 	if percpuNext {
 		err = r.toPercpuLocked(op)
@@ -720,12 +757,12 @@ func (r *Ref) Reinit() {
 // exited Ref usable again.
 func (r *Ref) Exit() {
 	r.mu.Lock()
-	if st := r.state.Load(); st&(stInit|stExited) != stInit {
+	if st := r.cells.State.Load(); st&(stInit|stExited) != stInit {
 		r.mu.Unlock()
 		return
 	}
 	err := r.toAtomicLocked("Exit", stExited)
-	r.shards.Store(nil)
+	r.freeCells()
 	r.unlockReport(err)
 }
 
@@ -733,15 +770,15 @@ func (r *Ref) Exit() {
 // where the owner's initial reference is held, and after release has begun
 // (even while it still runs) it is true.
 func (r *Ref) IsZero() bool {
-	return r.state.Load()&stAtomic != 0 && r.count.Load() == 0
+	return r.cells.State.Load()&stAtomic != 0 && r.count.Load() == 0
 }
 
 // IsDying reports whether the Ref has been killed (or made with InitDead)
 // and not brought back by Resurrect or Reinit.
-func (r *Ref) IsDying() bool { return r.state.Load()&stDying != 0 }
+func (r *Ref) IsDying() bool { return r.cells.State.Load()&stDying != 0 }
 
 // IsPercpu reports whether the Ref is in per-CPU mode.
-func (r *Ref) IsPercpu() bool { return r.state.Load()&(stInit|stAtomic) == stInit }
+func (r *Ref) IsPercpu() bool { return r.cells.State.Load()&(stInit|stAtomic) == stInit }
 
 // Read returns the count. In atomic mode it is exact; in per-CPU mode it is
 // the sum of the shards and the central count, taken while other goroutines
@@ -753,17 +790,18 @@ func (r *Ref) Read() int64 {
 }
 
 func (r *Ref) countLocked() int64 {
-	if r.count == nil {
-		return 0 // never set up
-	}
-	v := r.count.Load()
-	if r.state.Load()&(stInit|stAtomic) != stInit {
+	v := r.count.Load() // 0 in a Ref that was never set up
+
+	if r.cells.State.Load()&(stInit|stAtomic) != stInit {
 		return v
 	}
-	s := r.shards.Load()
 	v -= bias
-	for i := 0; i < s.Len(); i++ {
-		v += s.Cell(i).Load()
+	for i := 0; i < r.cells.Len(); i++ {
+		if percpu.Exclusive() {
+			v += percpu.Stable(r.cells.Cell(i))
+		} else {
+			v += r.cells.Cell(i).Load()
+		}
 	}
 	return v
 }
@@ -777,8 +815,13 @@ func (r *Ref) Done() <-chan struct{} {
 }
 
 func (r *Ref) doneLocked() chan struct{} {
-	if r.done == nil {
-		r.done = make(chan struct{})
+	x := r.x.Load()
+	if x == nil {
+		x = new(extra)
+		r.x.Store(x)
 	}
-	return r.done
+	if x.done == nil {
+		x.done = make(chan struct{})
+	}
+	return x.done
 }

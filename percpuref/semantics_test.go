@@ -158,7 +158,7 @@ func TestNewWithShardsRoundsUpAndClamps(t *testing.T) {
 	// White-box: the number of shards is not observable through the API.
 	for _, tc := range []struct{ in, want int }{{1, 1}, {3, 4}, {64, 64}, {1 << 20, 1024}} {
 		r := New(nil, WithShards(tc.in))
-		assert.Equal(t, tc.want, r.shards.Load().Len(), "WithShards(%d)", tc.in)
+		assert.Equal(t, tc.want, r.cells.Len(), "WithShards(%d)", tc.in)
 		r.GetMany(5)
 		assert.Equal(t, int64(6), r.Read())
 		r.PutMany(5)
@@ -699,7 +699,7 @@ func TestExitKeepsFinalCountAndFreesShards(t *testing.T) {
 	assert.Equal(t, int64(4), r.Read())
 	assert.False(t, r.IsPercpu())
 	assert.False(t, r.IsZero())
-	assert.Nil(t, r.shards.Load(), "white-box: Exit frees the shards")
+	assert.Nil(t, r.cells.Base, "white-box: Exit frees the shards")
 	r.Get()
 	assert.Equal(t, int64(4), r.Read(), "no more Gets after Exit")
 	require.Len(t, log.all(), 1)
@@ -728,7 +728,7 @@ func TestExitFromInsideRelease(t *testing.T) {
 	assert.True(t, r.Put())
 	assert.Equal(t, 1, rel.calls())
 	assert.True(t, r.IsZero())
-	assert.Nil(t, r.shards.Load(), "white-box: Exit from release freed the shards")
+	assert.Nil(t, r.cells.Base, "white-box: Exit from release freed the shards")
 	assert.True(t, semClosed(r.Done()))
 	me := semCatch(func() { r.Get() })
 	require.NotNil(t, me)

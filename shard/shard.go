@@ -12,7 +12,6 @@ import (
 	"math/bits"
 	"runtime"
 	"sync/atomic"
-	"unsafe"
 
 	"github.com/percpuref/percpu"
 )
@@ -21,12 +20,10 @@ import (
 // they stay correct (every cell update is atomic) and only contend more.
 const MaxCells = 1024
 
-// Cell is one shard: a 64-bit count alone on its cache line, with the busy
-// flag of percpu.UpdateLocal beside it.
+// Cell is one shard: a 64-bit count alone on its cache line.
 type Cell struct {
 	atomic.Int64
-	busy atomic.Uint32 // at offset 8, where percpu.Busy expects it
-	_    [percpu.CacheLinePad - 12]byte
+	_ [percpu.CacheLinePad - 8]byte
 }
 
 // A Set is a fixed number of Cells, a power of two, each padded to
@@ -38,7 +35,7 @@ type Cell struct {
 // A Set never grows: when GOMAXPROCS exceeds its length, P ids wrap around
 // and several Ps share a cell.
 type Set struct {
-	c     percpu.Cells // first: Cells relies on it. Base is &cells[0]; Bind sets State and Want
+	c     percpu.Cells // Base is &cells[0]; State is Live
 	cells []Cell
 }
 
@@ -62,52 +59,35 @@ func roundCells(n int) int {
 // to [1, MaxCells]. Every cell starts at 0.
 func NewSet(n int) *Set {
 	n = roundCells(n)
-	cells := make([]Cell, n)
-	return &Set{c: percpu.Cells{Base: &cells[0].Int64, Mask: n - 1}, cells: cells}
+	s := &Set{cells: make([]Cell, n)}
+	s.c.Base = &s.cells[0].Int64
+	s.c.Last = uint16(n - 1)
+	s.c.Shift = padShift
+	s.c.State.Store(percpu.Live)
+	return s
 }
+
+// padShift is log2(percpu.CacheLinePad), the Shift of a Set's Cells.
+const padShift = 7
 
 // Len returns the number of cells.
 func (s *Set) Len() int { return len(s.cells) }
 
 // Cell returns cell i modulo Len.
-func (s *Set) Cell(i int) *atomic.Int64 { return &s.cells[i&s.c.Mask].Int64 }
+func (s *Set) Cell(i int) *atomic.Int64 { return &s.cells[i&int(s.c.Last)].Int64 }
 
 // AddLocal adds delta to the cell of the caller's P and returns the cell's
 // value before the add, in one atomic read-modify-write.
 func (s *Set) AddLocal(delta int64) (old int64) {
-	return percpu.AddLocal(&s.c, delta)
+	old, _ = percpu.AddLocal(&s.c, delta) // State is always Live
+	return old
 }
 
-// Bind makes UpdateLocal store only while *state == want. Call it before the
-// Set is shared.
-func (s *Set) Bind(state *atomic.Uint32, want uint32) {
-	s.c.State, s.c.Want = state, want
-}
-
-// UpdateLocal adds delta to the cell of the caller's P as its only writer,
-// if the state given to Bind holds its wanted value; see
-// percpu.UpdateLocal. It reports whether it did. The Set must be bound.
-func (s *Set) UpdateLocal(delta int64) bool {
-	return percpu.UpdateLocal(&s.c, delta)
-}
-
-// Cells returns the descriptor of the cells, for percpu.UpdateLocal and
-// percpu.AddLocal, or nil for a nil Set (which percpu.UpdateLocal refuses):
-// a fast path can then skip its own nil check.
-func (s *Set) Cells() *percpu.Cells {
-	return (*percpu.Cells)(unsafe.Pointer(s)) // c is the first field
-}
-
-// WaitIdle returns once no cell's busy flag is set: every UpdateLocal that
-// was in progress has finished. A goroutine holds the flag only inside the
-// update on its own P, for a few instructions, so the wait is short unless
-// its thread was descheduled; WaitIdle yields while it waits.
-func (s *Set) WaitIdle() {
-	for i := range s.cells {
-		for s.cells[i].busy.Load() != 0 {
-			runtime.Gosched()
-		}
-	}
+// Layout returns the Base, Last and Shift that describe the cells in a
+// percpu.Cells. The Set's memory stays alive as long as a pointer to it
+// (Base) does.
+func (s *Set) Layout() (base *atomic.Int64, last uint16, shift uint8) {
+	return s.c.Base, s.c.Last, s.c.Shift
 }
 
 // Bytes returns the memory the cells occupy.

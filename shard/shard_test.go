@@ -3,7 +3,6 @@ package shard
 import (
 	"runtime"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"unsafe"
 
@@ -100,31 +99,15 @@ func TestCounterSwapLosesNothing(t *testing.T) {
 	assert.Equal(t, int64(workers*per), harvested+c.Load(), "every Add is in exactly one Swap or in the final value")
 }
 
-func TestCellsDescribesTheSet(t *testing.T) {
-	var nilSet *Set
-	assert.Nil(t, nilSet.Cells(), "a nil Set has nil Cells, which UpdateLocal refuses")
+func TestLayoutDescribesTheSet(t *testing.T) {
+	assert.Equal(t, percpu.CacheLinePad, 1<<padShift)
 	s := NewSet(4)
-	c := s.Cells()
-	require.NotNil(t, c)
-	assert.Same(t, s.Cell(0), c.Base)
-	assert.Equal(t, 3, c.Mask)
-	var state atomic.Uint32
-	s.Bind(&state, 5)
-	assert.Same(t, &state, c.State)
-	assert.Equal(t, uint32(5), c.Want)
-	assert.False(t, s.UpdateLocal(1), "state is not the wanted value")
-	state.Store(5)
-	stored := s.UpdateLocal(1)
-	if percpu.Exclusive() {
-		assert.True(t, stored, "the exclusive path stores while the state is wanted")
-	}
-	var sum int64
-	for i := 0; i < s.Len(); i++ {
-		sum += s.Cell(i).Load()
-	}
-	if stored {
-		assert.Equal(t, int64(1), sum)
-	} else {
-		assert.Zero(t, sum, "a refused update stores nothing")
+	base, last, shift := s.Layout()
+	assert.Same(t, s.Cell(0), base)
+	assert.Equal(t, uint16(3), last)
+	assert.Equal(t, uint8(padShift), shift)
+	c := percpu.Cells{Base: base, Last: last, Shift: shift}
+	for i := 0; i < 4; i++ {
+		assert.Same(t, s.Cell(i), c.Cell(i))
 	}
 }

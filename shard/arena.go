@@ -1,0 +1,268 @@
+package shard
+
+import (
+	"runtime"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/percpuref/percpu"
+)
+
+// The slot arena gives each refcount one 8-byte slot in every P's slab, the
+// way the kernel's per-CPU allocator gives each percpu_ref one counter in
+// every CPU's chunk. A chunk holds procs slabs of n slots, one slab per P,
+// each slab 8n bytes, a power of two of at least a cache-line pair, and
+// aligned to it:
+//
+//	chunk: | slab 0: slot 0, slot 1, ... slot n-1 | slab 1: ... | slab procs-1 |
+//
+// Slot j of the chunk is one owner's: its cell for P p is slot j of slab p,
+// at base + p<<shift, which is how percpu.Cells addresses cells. Neighbours
+// in a slab belong to different owners but are written (in the fast path)
+// only by that slab's P, so a slab's lines stay in its P's cache.
+//
+// Chunks are never freed; their slots are recycled. An owner that stops
+// using its slot retires it (RetireSlot). A retired slot may still be touched
+// by an update that began before the owner switched away from it, so it
+// becomes free only after a grace period: a garbage collection cycle that
+// started after the retirement. Every GC cycle begins with a stop-the-world,
+// which waits for every P to reach a safe point, and neither the assembly
+// update nor the pinned window of percpu.AddLocal contains one; so once such
+// a cycle has begun, no update that saw the owner's cells as live can still
+// be running. An owner that became unreachable without retiring its slot
+// (runtime.AddCleanup calls DropSlot) cannot have an update in progress, as
+// every update holds a pointer to its owner, so its slot is free at once.
+//
+// The arena never clears a slot: a new owner finds whatever counts the last
+// one left and must account for them itself (percpuref absorbs them into its
+// central count with percpu.Stable, or swaps them to 0 in the shared
+// protocol). Clearing from another P could race with a stale refused update,
+// which restores the value it loaded with a plain store.
+
+// minSlabSlots and maxSlabSlots bound the slots of a chunk's slabs: chunks
+// double in size from the smaller to the larger, so that a process with few
+// refcounts pays little and one with many allocates rarely.
+const (
+	minSlabSlots = 16   // 128 bytes per slab: one pair of 64-byte lines
+	maxSlabSlots = 4096 // 32 KiB per slab
+)
+
+type chunk struct {
+	mem   []int64 // the allocation; slab 0 starts at mem[off]
+	off   int
+	base  uintptr // address of slot 0 in slab 0
+	procs int     // slabs
+	slots int     // slots per slab
+	shift uint8   // log2(8 * slots)
+	used  int     // slots handed out at least once
+}
+
+func (c *chunk) slot(j int) *atomic.Int64 {
+	return (*atomic.Int64)(unsafe.Pointer(&c.mem[c.off+j]))
+}
+
+// pool is the chunks for one number of Ps.
+type pool struct {
+	chunks []*chunk
+	free   []*atomic.Int64 // freed slots, as their base
+}
+
+var arena struct {
+	mu      sync.Mutex
+	chunks  []*chunk      // all chunks, sorted by base
+	pools   map[int]*pool // by procs
+	pending map[*atomic.Int64]int
+	waiting []*atomic.Int64 // retired, waiting for a grace period to begin
+	armed   bool            // a grace sentinel is out
+	stats   ArenaStats
+}
+
+// ArenaStats describes the slot arena.
+type ArenaStats struct {
+	Chunks  int // chunks allocated
+	Bytes   int // bytes allocated for slabs, alignment included
+	Slots   int // slots handed out at least once
+	Live    int // slots owned now
+	Retired int // slots retired and waiting for a grace period
+}
+
+// Stats returns the arena's current figures.
+func Stats() ArenaStats {
+	arena.mu.Lock()
+	defer arena.mu.Unlock()
+	return arena.stats
+}
+
+// slabAlign is the alignment of slabs: a cache-line pair, or the detected
+// line if it is longer.
+func slabAlign() int { return percpu.CacheLinePad }
+
+// TakeSlot gives the caller a slot with one cell for each P of the current
+// GOMAXPROCS (at most MaxCells), and returns its layout for percpu.Cells: the
+// caller's cell for P p is at base + p<<shift, for p <= last. The cells hold
+// whatever their last owner left (see above). Give the slot back with
+// RetireSlot, or let DropSlot do it when the owner is unreachable.
+func TakeSlot() (base *atomic.Int64, last uint16, shift uint8) {
+	procs := min(runtime.GOMAXPROCS(0), MaxCells)
+	arena.mu.Lock()
+	defer arena.mu.Unlock()
+	if arena.pools == nil {
+		arena.pools = make(map[int]*pool)
+		arena.pending = make(map[*atomic.Int64]int)
+	}
+	pl := arena.pools[procs]
+	if pl == nil {
+		pl = new(pool)
+		arena.pools[procs] = pl
+	}
+	arena.stats.Live++
+	if n := len(pl.free); n > 0 {
+		base = pl.free[n-1]
+		pl.free = pl.free[:n-1]
+		c := chunkOf(base)
+		return base, uint16(procs - 1), c.shift
+	}
+	var c *chunk
+	if k := len(pl.chunks); k > 0 && pl.chunks[k-1].used < pl.chunks[k-1].slots {
+		c = pl.chunks[k-1]
+	} else {
+		slots := minSlabSlots
+		if k > 0 {
+			slots = min(2*pl.chunks[k-1].slots, maxSlabSlots)
+		}
+		c = newChunk(procs, slots)
+		pl.chunks = append(pl.chunks, c)
+	}
+	base = c.slot(c.used)
+	c.used++
+	arena.stats.Slots++
+	return base, uint16(procs - 1), c.shift
+}
+
+func newChunk(procs, slots int) *chunk {
+	align := slabAlign()
+	slab := 8 * slots
+	if slab < align {
+		slots = align / 8
+		slab = align
+	}
+	mem := make([]int64, procs*slots+align/8)
+	start := uintptr(unsafe.Pointer(&mem[0]))
+	base := (start + uintptr(align) - 1) &^ uintptr(align-1)
+	c := &chunk{mem: mem, off: int(base-start) / 8, base: base, procs: procs, slots: slots}
+	for 1<<c.shift < slab {
+		c.shift++
+	}
+	i := sort.Search(len(arena.chunks), func(i int) bool { return arena.chunks[i].base > base })
+	arena.chunks = append(arena.chunks, nil)
+	copy(arena.chunks[i+1:], arena.chunks[i:])
+	arena.chunks[i] = c
+	arena.stats.Chunks++
+	arena.stats.Bytes += 8 * len(mem)
+	return c
+}
+
+// chunkOf returns the chunk whose slab 0 holds base, or nil.
+func chunkOf(base *atomic.Int64) *chunk {
+	a := uintptr(unsafe.Pointer(base))
+	i := sort.Search(len(arena.chunks), func(i int) bool { return arena.chunks[i].base > a }) - 1
+	if i < 0 {
+		return nil
+	}
+	c := arena.chunks[i]
+	if a >= c.base+uintptr(8*c.slots) || (a-c.base)%8 != 0 {
+		return nil
+	}
+	return c
+}
+
+// IsSlot reports whether base is the first cell of a slot of the arena.
+func IsSlot(base *atomic.Int64) bool {
+	arena.mu.Lock()
+	defer arena.mu.Unlock()
+	return chunkOf(base) != nil
+}
+
+// RetireSlot gives back the slot whose first cell is base, once its owner
+// has stopped updating it (its cells' State is no longer Live). The slot
+// becomes free after a grace period. It reports false, and does nothing, if
+// base is not a slot of the arena (padded cells, or nil).
+func RetireSlot(base *atomic.Int64) bool {
+	arena.mu.Lock()
+	defer arena.mu.Unlock()
+	if base == nil || chunkOf(base) == nil {
+		return false
+	}
+	// The owner's cleanup, registered when it took the slot, will still run
+	// one day and must then not free the slot from under its next owner.
+	arena.pending[base]++
+	arena.waiting = append(arena.waiting, base)
+	arena.stats.Live--
+	arena.stats.Retired++
+	if !arena.armed {
+		armGrace()
+	}
+	return true
+}
+
+// graceToken is an object that nothing references: the cleanup attached to
+// it runs after the first GC cycle that began after it was allocated. It
+// holds a pointer so that the allocator does not batch it with other tiny
+// objects (which could delay its cleanup indefinitely).
+type graceToken struct{ _ *byte }
+
+// armGrace starts a grace period for the slots waiting, with arena.mu held.
+func armGrace() {
+	batch := arena.waiting
+	arena.waiting = nil
+	arena.armed = true
+	runtime.AddCleanup(new(graceToken), endGrace, batch)
+}
+
+func endGrace(batch []*atomic.Int64) {
+	arena.mu.Lock()
+	defer arena.mu.Unlock()
+	for _, base := range batch {
+		freeSlot(base)
+		arena.stats.Retired--
+	}
+	arena.armed = false
+	if len(arena.waiting) > 0 {
+		armGrace()
+	}
+}
+
+// DropSlot is the cleanup for an owner that became unreachable: it frees
+// the owner's slot, base, unless the owner retired it already. Pass it to
+// runtime.AddCleanup with the owner as ptr and base as arg when taking a
+// slot.
+func DropSlot(base *atomic.Int64) {
+	arena.mu.Lock()
+	defer arena.mu.Unlock()
+	// pending[base] counts retirements of base whose owners' cleanups have
+	// not run. One of them may be this call; if so, the slot was freed (or
+	// will be) by the retirement. This call may instead be the cleanup of
+	// the slot's current owner while an older, retired owner's cleanup is
+	// still to come: then this owner is dead too, and the slot can wait for
+	// that older cleanup, which will find pending at 0 and free it. Either
+	// way, a slot is freed only when its current owner retired it or is
+	// unreachable.
+	if n := arena.pending[base]; n > 0 {
+		if n == 1 {
+			delete(arena.pending, base)
+		} else {
+			arena.pending[base] = n - 1
+		}
+		return
+	}
+	arena.stats.Live--
+	freeSlot(base)
+}
+
+func freeSlot(base *atomic.Int64) {
+	c := chunkOf(base)
+	pl := arena.pools[c.procs]
+	pl.free = append(pl.free, base)
+}
