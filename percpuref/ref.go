@@ -184,12 +184,13 @@ func (r *Ref) resetCells() (sum int64) {
 // the process by percpu.Exclusive(), and every operation spells the choice out
 // as
 //
-//	percpu.Exclusive() && r.cells.State.Load() == stPercpu && r.exclusive(d) ||
-//		!percpu.Exclusive() && r.shared(d)
+//	st == stPercpu && (percpu.Exclusive() && r.exclusive(d) ||
+//		!percpu.Exclusive() && r.shared(d))
 //
 // so that exclusive, the assembly path, inlines into the operation: one call
-// in all, straight to the assembly. The state check is the assembly's own;
-// made first, it spares an operation in atomic mode that call.
+// in all, straight to the assembly. The state check is the assembly's own
+// (and AddLocal's); made first, once, it spares an operation in atomic mode
+// the call and lets Get and Put reuse the state they loaded.
 
 // exclusive is the fast path of the exclusive protocol.
 func (r *Ref) exclusive(d int64) bool {
@@ -227,12 +228,16 @@ func (r *Ref) offRange(old int64) bool {
 // ErrReleased.
 func (r *Ref) Get() {
 	debugGet(r, 1)
-	if percpu.Exclusive() && r.cells.State.Load() == stPercpu && r.exclusive(1) || !percpu.Exclusive() && r.shared(1) {
-		return
+	st := r.cells.State.Load()
+	if st == stPercpu {
+		if percpu.Exclusive() && r.exclusive(1) || !percpu.Exclusive() && r.shared(1) {
+			return
+		}
+		st = r.cells.State.Load()
 	}
 	// getCentral("Get", 1), written out so that the atomic-mode Get has one
 	// frame, not two.
-	if st := r.cells.State.Load(); !usable(st) {
+	if !usable(st) {
 		r.unusable("Get", st)
 		return
 	}
@@ -247,7 +252,7 @@ func (r *Ref) GetMany(n int) {
 		return
 	}
 	debugGet(r, n)
-	if percpu.Exclusive() && r.cells.State.Load() == stPercpu && r.exclusive(int64(n)) || !percpu.Exclusive() && r.shared(int64(n)) {
+	if r.cells.State.Load() == stPercpu && (percpu.Exclusive() && r.exclusive(int64(n)) || !percpu.Exclusive() && r.shared(int64(n))) {
 		return
 	}
 	r.getCentral("GetMany", int64(n))
@@ -259,11 +264,15 @@ func (r *Ref) GetMany(n int) {
 // reference is still held.
 func (r *Ref) Put() bool {
 	debugPut(r, 1)
-	if percpu.Exclusive() && r.cells.State.Load() == stPercpu && r.exclusive(-1) || !percpu.Exclusive() && r.shared(-1) {
-		return false
+	st := r.cells.State.Load()
+	if st == stPercpu {
+		if percpu.Exclusive() && r.exclusive(-1) || !percpu.Exclusive() && r.shared(-1) {
+			return false
+		}
+		st = r.cells.State.Load()
 	}
 	// putCentral("Put", 1), written out as in Get.
-	if st := r.cells.State.Load(); !usable(st) {
+	if !usable(st) {
 		r.unusable("Put", st)
 		return false
 	}
@@ -280,7 +289,7 @@ func (r *Ref) PutMany(n int) bool {
 		return false
 	}
 	debugPut(r, n)
-	if percpu.Exclusive() && r.cells.State.Load() == stPercpu && r.exclusive(-int64(n)) || !percpu.Exclusive() && r.shared(-int64(n)) {
+	if r.cells.State.Load() == stPercpu && (percpu.Exclusive() && r.exclusive(-int64(n)) || !percpu.Exclusive() && r.shared(-int64(n))) {
 		return false
 	}
 	return r.putCentral("PutMany", int64(n))
@@ -294,7 +303,7 @@ func (r *Ref) PutMany(n int) bool {
 // other references remain, which is every Put in per-CPU mode.
 func (r *Ref) PutLocked(mu sync.Locker) bool {
 	debugPut(r, 1)
-	if percpu.Exclusive() && r.cells.State.Load() == stPercpu && r.exclusive(-1) || !percpu.Exclusive() && r.shared(-1) {
+	if r.cells.State.Load() == stPercpu && (percpu.Exclusive() && r.exclusive(-1) || !percpu.Exclusive() && r.shared(-1)) {
 		return false
 	}
 	return r.putLockedCentral("PutLocked", 1, mu)
@@ -309,7 +318,7 @@ func (r *Ref) GetUnlessZero() bool { return r.TryGet() }
 // per-CPU mode it always succeeds. After Kill it succeeds while references
 // remain.
 func (r *Ref) TryGet() bool {
-	ok := percpu.Exclusive() && r.cells.State.Load() == stPercpu && r.exclusive(1) || !percpu.Exclusive() && r.shared(1) || r.tryGetCentral("TryGet", 1, false)
+	ok := r.cells.State.Load() == stPercpu && (percpu.Exclusive() && r.exclusive(1) || !percpu.Exclusive() && r.shared(1)) || r.tryGetCentral("TryGet", 1, false)
 	debugTryGet(r, 1, ok)
 	return ok
 }
@@ -319,7 +328,7 @@ func (r *Ref) TryGetMany(n int) bool {
 	if !r.validDelta("TryGetMany", n) {
 		return false
 	}
-	ok := percpu.Exclusive() && r.cells.State.Load() == stPercpu && r.exclusive(int64(n)) || !percpu.Exclusive() && r.shared(int64(n)) || r.tryGetCentral("TryGetMany", int64(n), false)
+	ok := r.cells.State.Load() == stPercpu && (percpu.Exclusive() && r.exclusive(int64(n)) || !percpu.Exclusive() && r.shared(int64(n))) || r.tryGetCentral("TryGetMany", int64(n), false)
 	debugTryGet(r, n, ok)
 	return ok
 }
@@ -328,7 +337,7 @@ func (r *Ref) TryGetMany(n int) bool {
 // (percpu_ref_tryget_live). Once Kill has returned, every TryGetLive that
 // starts afterwards fails, until Resurrect or Reinit.
 func (r *Ref) TryGetLive() bool {
-	ok := percpu.Exclusive() && r.cells.State.Load() == stPercpu && r.exclusive(1) || !percpu.Exclusive() && r.shared(1) || r.tryGetCentral("TryGetLive", 1, true)
+	ok := r.cells.State.Load() == stPercpu && (percpu.Exclusive() && r.exclusive(1) || !percpu.Exclusive() && r.shared(1)) || r.tryGetCentral("TryGetLive", 1, true)
 	debugTryGet(r, 1, ok)
 	return ok
 }
