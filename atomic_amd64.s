@@ -54,12 +54,12 @@ TEXT ·UpdateLocal(SB), NOSPLIT, $0-17
 	MOVQ c+0(FP), R11
 	TESTQ R11, R11
 	JZ   refuse                 // no cells
+	MOVQ 0(R11), AX             // c.Base, first: Last and Shift are set before it
+	TESTQ AX, AX
+	JZ   refuse                 // no cells
 	MOVWQZX 12(R11), R9         // c.Last
 	CMPQ R10, R9
 	JHI  refuse                 // p.id > c.Last: this P has no cell
-	MOVQ 0(R11), AX             // c.Base
-	TESTQ AX, AX
-	JZ   refuse                 // no cells
 	MOVBQZX 14(R11), CX         // c.Shift
 	SHLQ CX, R10
 	ADDQ R10, AX                // AX = the P's cell

@@ -54,11 +54,11 @@ TEXT ·UpdateLocal(SB), NOSPLIT, $0-17
 	MOVW  (R10), R10            // p.id, sign-extended
 	MOVD  c+0(FP), R13
 	CBZ   R13, refuse           // no cells
+	LDAR  (R13), R0             // c.Base, acquire: Last and Shift are set before it
+	CBZ   R0, refuse            // no cells
 	MOVHU 12(R13), R12          // c.Last
 	CMP   R12, R10
 	BHI   refuse                // p.id > c.Last: this P has no cell
-	MOVD  0(R13), R0            // c.Base
-	CBZ   R0, refuse            // no cells
 	MOVBU 14(R13), R12          // c.Shift
 	LSL   R12, R10, R10
 	ADD   R10, R0, R0           // R0 = the P's cell

@@ -36,7 +36,7 @@ func UpdateLocal(c *Cells, delta int64) bool {
 	}
 	p := procPin()
 	b := c.base()
-	ok := p <= int(c.Last) && b != nil && updateExclusive(cellAt(b, p, c.Shift), &c.State, delta)
+	ok := b != nil && p <= int(c.Last) && updateExclusive(cellAt(b, p, c.Shift), &c.State, delta)
 	procUnpin()
 	return ok
 }

@@ -54,9 +54,10 @@ const busyMark = 1 << 60
 // (slot i of several per-P slabs, each slab 1<<Shift bytes): package shard
 // makes both. State gates the updates: they count only while it is Live.
 //
-// An owner may set Base to nil, with an atomic store, to stop all updates
-// for good (both refuse a nil Base); the other fields must not change while
-// updates may run.
+// An owner may change Base while updates run, with an atomic store: to nil,
+// which both updates refuse, or, from nil, to cells whose Last and Shift it
+// set before the store (the updates load Base first, with an acquire on
+// arm64). No other field may change while updates may run.
 //
 // Cells is 16 bytes, so that a refcount can embed it (with State as its own
 // state word, and Flags for bits of its own) and stay small. The assembly reads the fields at fixed offsets

@@ -78,6 +78,7 @@ const (
 	fzOptExitInRel               // release calls Exit (if not Reinit)
 	fzOptShards0                 // with fzOptShards1: WithShards(1, 2, 4 or default)
 	fzOptShards1
+	fzOptLazy // Lazy
 )
 
 // wantErr is one misuse report the model allows: sentinel, Op and Count.
@@ -481,10 +482,13 @@ func fuzzRun(data []byte, trace bool) (log string, failure string) {
 	if s := int(opt/fzOptShards0) & 3; s != 3 {
 		opts = append(opts, percpuref.WithShards(1<<s))
 	}
+	if opt&fzOptLazy != 0 {
+		opts = append(opts, percpuref.Lazy())
+	}
 	ref = percpuref.New(release, opts...)
 	if trace {
-		fmt.Fprintf(&tr, "New(atomic=%v dead=%v allowReinit=%v reinitInRelease=%v exitInRelease=%v shards=%d)\n",
-			opt&fzOptAtomic != 0, opt&fzOptDead != 0, opt&fzOptAllowReinit != 0, model.reinitInRel, model.exitInRel, opt/fzOptShards0&3)
+		fmt.Fprintf(&tr, "New(atomic=%v dead=%v allowReinit=%v reinitInRelease=%v exitInRelease=%v shards=%d lazy=%v)\n",
+			opt&fzOptAtomic != 0, opt&fzOptDead != 0, opt&fzOptAllowReinit != 0, model.reinitInRel, model.exitInRel, opt/fzOptShards0&3, opt&fzOptLazy != 0)
 	}
 	check := func(step fuzzStep) {
 		if releases != model.releases {

@@ -10,6 +10,7 @@ type config struct {
 	dead        bool
 	allowReinit bool
 	padded      bool
+	lazy        bool
 	cells       int
 	onMisuse    func(error)
 }
@@ -44,6 +45,16 @@ func WithShards(n int) Option {
 		c.cells = n
 	}
 }
+
+// Lazy makes the Ref start without per-CPU cells: it counts on its central
+// count with compare-and-swap, and takes its cells (a slot, as by default)
+// the first time a compare-and-swap fails because another goroutine changed
+// the count first. A Ref that is never contended so costs 48 bytes instead
+// of about 64 + 8·GOMAXPROCS; until it spreads, a Get or Put costs a
+// compare-and-swap on a shared word, as a plain atomic count does. The
+// semantics are those of per-CPU mode throughout (IsPercpu is true, and Put
+// never releases before Kill). Lazy has no effect with WithShards.
+func Lazy() Option { return func(c *config) { c.lazy = true } }
 
 // WithMisuseHandler makes the Ref report misuse to h instead of panicking.
 // h receives a *MisuseError. After a misuse that corrupts the count

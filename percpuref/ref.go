@@ -78,6 +78,7 @@ const (
 	optAllowReinit = 1 << iota // keep the cells after a switch to atomic
 	optSticky                  // stay atomic until SwitchToPercpu
 	optFreshDead               // made with InitDead and not yet Reinit
+	optFreed                   // the cells were given back: no per-CPU mode again
 )
 
 // New returns a Ref with a count of 1 (the caller's initial reference), in
@@ -121,17 +122,17 @@ func (r *Ref) Init(release func(), opts ...Option) {
 		// if one had run; Reinit keeps the Done channel for the first life.
 		flags |= optFreshDead
 	}
-	var base *atomic.Int64
-	if c.padded {
-		base, r.cells.Last, r.cells.Shift = shard.NewSet(c.shards()).Layout()
-	} else {
-		base, r.cells.Last, r.cells.Shift = shard.TakeSlot()
-		// If the Ref is lost without Exit, its slot goes back when the
-		// garbage collector finds it unreachable.
-		runtime.AddCleanup(r, shard.DropSlot, base)
-	}
 	r.cells.Flags = flags
-	r.setBase(base)
+	r.setBase(nil)
+	switch {
+	case c.padded:
+		base, last, shift := shard.NewSet(c.shards()).Layout()
+		r.cells.Last, r.cells.Shift = last, shift
+		r.setBase(base)
+	case !c.lazy:
+		r.takeSlot(&r.cells)
+		r.setBase(r.cells.Base)
+	}
 	switch {
 	case c.dead:
 		r.count.Store(0)
@@ -140,9 +141,59 @@ func (r *Ref) Init(release func(), opts ...Option) {
 		r.count.Store(1)
 		r.cells.State.Store(stInit | stAtomic)
 	default:
-		r.count.Store(bias + 1 - r.resetCells())
+		r.count.Store(bias + 1 - settle(&r.cells))
 		r.cells.State.Store(stPercpu)
 	}
+}
+
+// takeSlot takes a slot of the arena for r and describes it in c, which
+// must not be published yet. If r is lost without Exit, the slot goes back
+// when the garbage collector finds r unreachable.
+func (r *Ref) takeSlot(c *percpu.Cells) {
+	c.Base, c.Last, c.Shift = shard.TakeSlot()
+	runtime.AddCleanup(r, shard.DropSlot, c.Base)
+}
+
+// lazy counts d on C for a Ref in per-CPU mode that has no cells yet
+// (Lazy), and takes its cells at the first sign of contention: a
+// compare-and-swap that fails. It reports whether it counted d; false sends
+// the caller to the central path, which is exact in either mode. Only a C
+// that carries the bias is counted on: if a switch to atomic mode has run
+// since the caller loaded the state, C no longer does.
+func (r *Ref) lazy(d int64) bool {
+	if atomic.LoadPointer((*unsafe.Pointer)(unsafe.Pointer(&r.cells.Base))) != nil {
+		return false // the cells refused for another reason
+	}
+	v := r.count.Load()
+	if uint64(v-bias+lazyRange) > 2*lazyRange {
+		return false
+	}
+	if r.count.CompareAndSwap(v, v+d) {
+		return true
+	}
+	r.spread()
+	return false
+}
+
+// lazyRange bounds the logical count that lazy counts on C: far below
+// MaxCount and far above any count a program holds.
+const lazyRange = 1 << 59
+
+// spread gives a Lazy Ref its cells, if it is still per-CPU and without
+// them. The cells' leftovers are settled before they are published, so that
+// C - bias + Σ cells stays the count throughout; operations that counted on
+// C meanwhile stay there.
+func (r *Ref) spread() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cells.State.Load() != stPercpu || r.cells.Base != nil || r.cells.Flags&optFreed != 0 {
+		return
+	}
+	var fresh percpu.Cells // State is not Live: nothing counts on it
+	r.takeSlot(&fresh)
+	r.count.Add(-settle(&fresh))
+	r.cells.Last, r.cells.Shift = fresh.Last, fresh.Shift
+	r.setBase(fresh.Base) // from now on the fast path counts on the cells
 }
 
 // setBase publishes the cells' address. The fast path reads it inside the
@@ -154,25 +205,27 @@ func (r *Ref) setBase(b *atomic.Int64) {
 // freeCells gives the cells back, with mu held, once the Ref is in atomic
 // mode for good.
 func (r *Ref) freeCells() {
+	r.cells.Flags |= optFreed
 	if b := r.cells.Base; b != nil {
 		r.setBase(nil)
 		shard.RetireSlot(b) // padded shards (not a slot) are left to the GC
 	}
 }
 
-// resetCells prepares the cells for per-CPU mode, with the Ref not in it,
-// and returns the counts they hold, which the caller subtracts from C. In
-// the exclusive protocol the cells keep what they hold: a refused update
-// through stale cells (of this Ref or of the slot's last owner) stores back
-// the value it loaded, so a store of 0 could be undone. In the shared
-// protocol every update is an atomic add that the switch's dead cells, or a
-// grace period, keep away, and the cells are swapped to 0.
-func (r *Ref) resetCells() (sum int64) {
-	for i := 0; i < r.cells.Len(); i++ {
+// settle prepares cells c for per-CPU counting, while nothing counts on
+// them (their State is not Live), and returns the counts they hold, which
+// the caller subtracts from C. In the exclusive protocol the cells keep
+// what they hold: a refused update through stale cells (of this Ref or of
+// the slot's last owner) stores back the value it loaded, so a store of 0
+// could be undone. In the shared protocol every update is an atomic add
+// that the switch's dead cells, or a grace period, keep away, and the cells
+// are swapped to 0.
+func settle(c *percpu.Cells) (sum int64) {
+	for i := 0; i < c.Len(); i++ {
 		if percpu.Exclusive() {
-			sum += percpu.Stable(r.cells.Cell(i))
+			sum += percpu.Stable(c.Cell(i))
 		} else {
-			r.cells.Cell(i).Swap(0)
+			c.Cell(i).Swap(0)
 		}
 	}
 	return sum
@@ -230,7 +283,7 @@ func (r *Ref) Get() {
 	debugGet(r, 1)
 	st := r.cells.State.Load()
 	if st == stPercpu {
-		if percpu.Exclusive() && r.exclusive(1) || !percpu.Exclusive() && r.shared(1) {
+		if percpu.Exclusive() && r.exclusive(1) || !percpu.Exclusive() && r.shared(1) || r.lazy(1) {
 			return
 		}
 		st = r.cells.State.Load()
@@ -252,7 +305,7 @@ func (r *Ref) GetMany(n int) {
 		return
 	}
 	debugGet(r, n)
-	if r.cells.State.Load() == stPercpu && (percpu.Exclusive() && r.exclusive(int64(n)) || !percpu.Exclusive() && r.shared(int64(n))) {
+	if r.cells.State.Load() == stPercpu && (percpu.Exclusive() && r.exclusive(int64(n)) || !percpu.Exclusive() && r.shared(int64(n)) || r.lazy(int64(n))) {
 		return
 	}
 	r.getCentral("GetMany", int64(n))
@@ -266,7 +319,7 @@ func (r *Ref) Put() bool {
 	debugPut(r, 1)
 	st := r.cells.State.Load()
 	if st == stPercpu {
-		if percpu.Exclusive() && r.exclusive(-1) || !percpu.Exclusive() && r.shared(-1) {
+		if percpu.Exclusive() && r.exclusive(-1) || !percpu.Exclusive() && r.shared(-1) || r.lazy(-1) {
 			return false
 		}
 		st = r.cells.State.Load()
@@ -289,7 +342,7 @@ func (r *Ref) PutMany(n int) bool {
 		return false
 	}
 	debugPut(r, n)
-	if r.cells.State.Load() == stPercpu && (percpu.Exclusive() && r.exclusive(-int64(n)) || !percpu.Exclusive() && r.shared(-int64(n))) {
+	if r.cells.State.Load() == stPercpu && (percpu.Exclusive() && r.exclusive(-int64(n)) || !percpu.Exclusive() && r.shared(-int64(n)) || r.lazy(-int64(n))) {
 		return false
 	}
 	return r.putCentral("PutMany", int64(n))
@@ -303,7 +356,7 @@ func (r *Ref) PutMany(n int) bool {
 // other references remain, which is every Put in per-CPU mode.
 func (r *Ref) PutLocked(mu sync.Locker) bool {
 	debugPut(r, 1)
-	if r.cells.State.Load() == stPercpu && (percpu.Exclusive() && r.exclusive(-1) || !percpu.Exclusive() && r.shared(-1)) {
+	if r.cells.State.Load() == stPercpu && (percpu.Exclusive() && r.exclusive(-1) || !percpu.Exclusive() && r.shared(-1) || r.lazy(-1)) {
 		return false
 	}
 	return r.putLockedCentral("PutLocked", 1, mu)
@@ -318,7 +371,7 @@ func (r *Ref) GetUnlessZero() bool { return r.TryGet() }
 // per-CPU mode it always succeeds. After Kill it succeeds while references
 // remain.
 func (r *Ref) TryGet() bool {
-	ok := r.cells.State.Load() == stPercpu && (percpu.Exclusive() && r.exclusive(1) || !percpu.Exclusive() && r.shared(1)) || r.tryGetCentral("TryGet", 1, false)
+	ok := r.cells.State.Load() == stPercpu && (percpu.Exclusive() && r.exclusive(1) || !percpu.Exclusive() && r.shared(1) || r.lazy(1)) || r.tryGetCentral("TryGet", 1, false)
 	debugTryGet(r, 1, ok)
 	return ok
 }
@@ -328,7 +381,7 @@ func (r *Ref) TryGetMany(n int) bool {
 	if !r.validDelta("TryGetMany", n) {
 		return false
 	}
-	ok := r.cells.State.Load() == stPercpu && (percpu.Exclusive() && r.exclusive(int64(n)) || !percpu.Exclusive() && r.shared(int64(n))) || r.tryGetCentral("TryGetMany", int64(n), false)
+	ok := r.cells.State.Load() == stPercpu && (percpu.Exclusive() && r.exclusive(int64(n)) || !percpu.Exclusive() && r.shared(int64(n)) || r.lazy(int64(n))) || r.tryGetCentral("TryGetMany", int64(n), false)
 	debugTryGet(r, n, ok)
 	return ok
 }
@@ -337,7 +390,7 @@ func (r *Ref) TryGetMany(n int) bool {
 // (percpu_ref_tryget_live). Once Kill has returned, every TryGetLive that
 // starts afterwards fails, until Resurrect or Reinit.
 func (r *Ref) TryGetLive() bool {
-	ok := r.cells.State.Load() == stPercpu && (percpu.Exclusive() && r.exclusive(1) || !percpu.Exclusive() && r.shared(1)) || r.tryGetCentral("TryGetLive", 1, true)
+	ok := r.cells.State.Load() == stPercpu && (percpu.Exclusive() && r.exclusive(1) || !percpu.Exclusive() && r.shared(1) || r.lazy(1)) || r.tryGetCentral("TryGetLive", 1, true)
 	debugTryGet(r, 1, ok)
 	return ok
 }
@@ -556,7 +609,7 @@ func (r *Ref) toAtomicLocked(op string, bits uint32) *MisuseError {
 // toPercpuLocked switches an atomic Ref back to per-CPU mode (protocol.go).
 // A Ref at zero or poisoned stays atomic.
 func (r *Ref) toPercpuLocked(op string) *MisuseError {
-	if r.cells.Base == nil {
+	if r.cells.Flags&optFreed != 0 {
 		return &MisuseError{Op: op, Count: r.count.Load(), Err: ErrNoReinit}
 	}
 	if r.cells.State.Load()&stPoisoned != 0 {
@@ -564,7 +617,7 @@ func (r *Ref) toPercpuLocked(op string) *MisuseError {
 	}
 	var left int64 // what the cells hold (exclusive protocol)
 	if percpu.Exclusive() {
-		left = r.resetCells()
+		left = settle(&r.cells)
 	}
 	for {
 		v := r.count.Load()
@@ -576,7 +629,7 @@ func (r *Ref) toPercpuLocked(op string) *MisuseError {
 		}
 	}
 	if !percpu.Exclusive() {
-		r.resetCells()
+		settle(&r.cells)
 	}
 	r.cells.State.And(^uint32(stAtomic))
 	return nil
@@ -686,7 +739,7 @@ func (r *Ref) Resurrect() {
 		return
 	}
 	percpuNext := r.cells.Flags&optSticky == 0
-	if percpuNext && r.cells.Base == nil {
+	if percpuNext && r.cells.Flags&optFreed != 0 {
 		r.unlockReport(&MisuseError{Op: op, Count: r.count.Load(), Err: ErrNoReinit})
 		return
 	}
@@ -739,7 +792,7 @@ func (r *Ref) Reinit() {
 		}
 	}
 	percpuNext := r.cells.Flags&optSticky == 0
-	if percpuNext && r.cells.Base == nil {
+	if percpuNext && r.cells.Flags&optFreed != 0 {
 		r.unlockReport(&MisuseError{Op: op, Count: r.count.Load(), Err: ErrNoReinit})
 		return
 	}

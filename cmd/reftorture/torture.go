@@ -115,6 +115,9 @@ func (t *tortureRun) newObject(reinit, atomicMode bool) *object {
 	if atomicMode {
 		opts = append(opts, percpuref.InitAtomic())
 	}
+	if o.id%3 == 0 {
+		opts = append(opts, percpuref.Lazy()) // spreads when contended
+	}
 	o.ref = percpuref.New(o.onRelease, opts...)
 	return o
 }
