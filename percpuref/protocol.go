@@ -200,6 +200,23 @@ import "github.com/percpuref/percpu"
 // be running on an unreachable Ref, since every update holds a pointer to
 // it. A slot's next owner finds the counts the last one left and absorbs
 // them (exclusive) or swaps them to 0 (shared).
+//
+// # Lazy Refs
+//
+// A Lazy Ref is in per-CPU mode with no cells (Base nil): both updates
+// refuse, and the operation counts on C, which carries the bias, as an
+// operation from a P beyond the last cell does. It uses a compare-and-swap
+// there, and only while C - bias is within ±lazyRange, so that it never
+// counts on a C that a switch has since taken out of per-CPU mode (the
+// central path is exact in both modes). A failed compare-and-swap means
+// another goroutine changed C meanwhile: contention, and spread takes a
+// slot under mu. With the slot's State not Live nothing counts on it; spread
+// settles its leftovers (C -= left, or swaps to 0), sets Last and Shift,
+// and only then stores Base. Throughout, C - bias + Σ cells is the count:
+// before the store the cells are not part of the Ref and C holds it all;
+// after it, updates that see Base count on the cells, and those that loaded
+// nil still count on C. The updates load Base before Last and Shift (an
+// acquire on arm64), so none uses the cells with the wrong shape.
 const (
 	bias      = 1 << 61
 	deadCell  = -(1 << 62)
