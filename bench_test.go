@@ -1,20 +1,30 @@
 package percpu_test
 
 // Benchmarks for the figures of SPEC section 6. Every group names its
-// implementations with an impl= key, atomic first, so that
+// implementations with an impl= key, the baseline first (atomic, or in
+// BenchmarkFalseSharing distant), so that
 //
 //	go test -run='^$' -bench=. -count=6 . > new.txt
 //	benchstat -col /impl new.txt
 //
-// prints each implementation side by side with atomic.Int64 as the base.
+// prints each implementation side by side with the baseline as the base;
+// -col '/impl@(padded dense)' and the like pick and order the columns.
 // Build with -tags purego to measure the generic fast path; the first line
 // of the output ("fastpath: ...") says which one ran.
 
 import (
 	"fmt"
+	"os"
+	"os/exec"
 	"runtime"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
+	"unsafe"
 
 	"github.com/puzpuzpuz/xsync/v4"
 
@@ -35,9 +45,8 @@ func newCAS() *baseline.PaddedInt64 {
 
 // Sinks keep the results of the measured loops alive.
 var (
-	sinkBool  bool
-	sinkInt   int64
-	sinkBytes float64
+	sinkBool bool
+	sinkInt  int64
 )
 
 var printFastPath sync.Once
@@ -316,55 +325,431 @@ func BenchmarkKill(b *testing.B) {
 	}
 }
 
-// BenchmarkMemory reports the heap bytes per live Ref (per-CPU mode, default
-// shards for GOMAXPROCS), and per xsync.Counter for scale, from HeapAlloc
-// deltas after a GC. The slice holding the pointers is allocated before the
-// first reading and is not counted. Its ns/op (which is mostly GC) is
+// noRelease is the release of the objects BenchmarkMemory makes: a plain
+// function, so that no closure is allocated per object, for percpuref and
+// kref alike.
+func noRelease() {}
+
+// kref is the reference count a kref user embeds in an object: one
+// atomic.Int64 and the release it runs at zero (16 bytes).
+type kref struct {
+	n       atomic.Int64
+	release func()
+}
+
+// newKref is not inlined, so that its kref is on the heap, as a user's
+// object with a reference count is.
+//
+//go:noinline
+func newKref(release func()) *kref {
+	k := &kref{release: release}
+	k.n.Store(1)
+	return k
+}
+
+// put drops a reference and releases on the last.
+func (k *kref) put() {
+	if k.n.Add(-1) == 0 {
+		k.release()
+	}
+}
+
+// memoryImpls are the implementations BenchmarkMemory measures, atomic
+// (the kref struct above) first.
+var memoryImpls = []string{"atomic", "percpuref", "percpuref-padded", "xsync"}
+
+// BenchmarkMemory reports the heap bytes per live object, B/ref: the growth
+// of HeapAlloc, after a GC, when refs objects are made and kept live, over
+// refs. percpuref is a Ref with its slots in the shared per-P slabs (the
+// default), percpuref-padded one with padded shards of its own
+// (WithShards(0)), atomic the kref struct above, xsync an xsync.Counter for
+// scale.
+//
+// The slot arena never frees a chunk, and a process that has made and
+// dropped Refs before has free slots that new Refs take without growing the
+// heap, so every measurement runs in a child process of its own (this test
+// binary again, running TestMemoryChild only) with GOMAXPROCS set to procs;
+// Ps may outnumber the CPUs. The child checks that its arena is empty
+// before it starts. procs=64 with 100000 objects of the padded kinds holds
+// about 800 MB for a moment.
+//
+// B/ref is the median over the b.N children: at refs=1 a child still sees,
+// now and then, up to a few hundred bytes (at procs=64 up to 2 KB) that the
+// runtime allocates in the background. target-B/ref is the goal for percpuref, 64 + 8 x
+// procs bytes per Ref, amortised (so for many Refs). offheap-B/ref, for
+// many objects only, is the growth of the runtime's off-heap memory
+// (MemStats.OtherSys): the 48-byte record of the runtime.AddCleanup each
+// default Ref registers lives there, not in the heap, along with metadata
+// that grows with the heap (about 25 B per object at procs=64 for the
+// padded kinds, which register none). ns/op, the time of a child, is
 // suppressed.
 func BenchmarkMemory(b *testing.B) {
 	header()
 	for _, n := range []int{1, 100_000} {
 		b.Run(fmt.Sprintf("refs=%d", n), func(b *testing.B) {
-			b.Run("impl=percpuref", func(b *testing.B) {
-				refs := make([]*percpuref.Ref, n)
-				measureHeap(b, n, func() {
-					for i := range refs {
-						refs[i] = percpuref.New(nil)
+			for _, procs := range []int{2, 64} {
+				b.Run(fmt.Sprintf("procs=%d", procs), func(b *testing.B) {
+					for _, im := range memoryImpls {
+						b.Run("impl="+im, func(b *testing.B) {
+							heap := make([]float64, b.N)
+							off := make([]float64, b.N)
+							for i := range b.N {
+								var err error
+								if heap[i], off[i], err = memoryChild(im, n, procs); err != nil {
+									b.Fatal(err)
+								}
+							}
+							b.ReportMetric(median(heap), "B/ref")
+							b.ReportMetric(float64(64+8*procs), "target-B/ref")
+							if n >= 1000 {
+								b.ReportMetric(median(off), "offheap-B/ref")
+							}
+							b.ReportMetric(0, "ns/op")
+						})
 					}
-				}, func() { clear(refs) })
-				runtime.KeepAlive(refs)
-			})
-			b.Run("impl=xsync", func(b *testing.B) {
-				cs := make([]*xsync.Counter, n)
-				measureHeap(b, n, func() {
-					for i := range cs {
-						cs[i] = xsync.NewCounter()
-					}
-				}, func() { clear(cs) })
-				runtime.KeepAlive(cs)
-			})
+				})
+			}
 		})
 	}
 }
 
-// measureHeap reports B/ref: the growth of HeapAlloc across fill, per
-// object, averaged over b.N rounds; drop makes the objects unreachable.
-func measureHeap(b *testing.B, n int, fill, drop func()) {
-	var before, after runtime.MemStats
-	var total float64
-	for i := 0; i < b.N; i++ {
-		drop()
-		runtime.GC()
-		runtime.ReadMemStats(&before)
-		fill()
-		runtime.GC()
-		runtime.ReadMemStats(&after)
-		total += float64(after.HeapAlloc) - float64(before.HeapAlloc)
+// median returns the median of xs, which it sorts.
+func median(xs []float64) float64 {
+	slices.Sort(xs)
+	m := len(xs) / 2
+	if len(xs)%2 == 0 {
+		return (xs[m-1] + xs[m]) / 2
 	}
-	drop()
-	sinkBytes = total
-	b.ReportMetric(total/float64(b.N)/float64(n), "B/ref")
-	b.ReportMetric(0, "ns/op")
+	return xs[m]
+}
+
+// memoryChildEnv, set to "impl,refs", makes TestMemoryChild measure.
+const memoryChildEnv = "PERCPU_MEMORY_CHILD"
+
+// memoryChildPrefix starts the line on which the child reports.
+const memoryChildPrefix = "memory-child:"
+
+// memoryChild runs TestMemoryChild in a new process of this test binary,
+// at GOMAXPROCS procs, and returns its heap and off-heap bytes per object.
+func memoryChild(impl string, n, procs int) (heap, offHeap float64, err error) {
+	cmd := exec.Command(os.Args[0], "-test.run=^TestMemoryChild$", "-test.count=1")
+	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s,%d", memoryChildEnv, impl, n), fmt.Sprintf("GOMAXPROCS=%d", procs))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return 0, 0, fmt.Errorf("memory child %s: %v\n%s", impl, err, out)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		rest, ok := strings.CutPrefix(line, memoryChildPrefix)
+		if !ok {
+			continue
+		}
+		var got int
+		if _, err := fmt.Sscan(rest, &got, &heap, &offHeap); err != nil {
+			return 0, 0, fmt.Errorf("memory child %s: bad line %q: %v", impl, line, err)
+		}
+		if got != procs {
+			return 0, 0, fmt.Errorf("memory child %s ran at GOMAXPROCS %d, want %d", impl, got, procs)
+		}
+		return heap, offHeap, nil
+	}
+	return 0, 0, fmt.Errorf("memory child %s reported nothing:\n%s", impl, out)
+}
+
+// TestMemoryChild is the child process of BenchmarkMemory; without
+// PERCPU_MEMORY_CHILD in the environment it skips.
+func TestMemoryChild(t *testing.T) {
+	spec := os.Getenv(memoryChildEnv)
+	if spec == "" {
+		t.Skip("the child process of BenchmarkMemory; runs only with " + memoryChildEnv + " set")
+	}
+	impl, refs, _ := strings.Cut(spec, ",")
+	n, err := strconv.Atoi(refs)
+	if err != nil || n < 1 {
+		t.Fatalf("%s=%q: want impl,refs", memoryChildEnv, spec)
+	}
+	heap, off, err := bytesPerObject(impl, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Printf("%s %d %g %g\n", memoryChildPrefix, runtime.GOMAXPROCS(0), heap, off)
+}
+
+// bytesPerObject makes n objects of impl, keeps them live, and returns the
+// growth of HeapAlloc and of OtherSys across, after a GC, per object. The
+// slice that holds them is allocated before the first reading.
+func bytesPerObject(impl string, n int) (heap, offHeap float64, err error) {
+	if s := shard.Stats(); s.Chunks != 0 {
+		return 0, 0, fmt.Errorf("the slot arena is not fresh: %+v", s)
+	}
+	keep := make([]any, n)
+	var before, after runtime.MemStats
+	warmThreads()
+	settle(&before)
+	switch impl {
+	case "atomic":
+		for i := range keep {
+			keep[i] = newKref(noRelease)
+		}
+	case "percpuref":
+		for i := range keep {
+			keep[i] = percpuref.New(noRelease)
+		}
+	case "percpuref-padded":
+		for i := range keep {
+			keep[i] = percpuref.New(noRelease, percpuref.WithShards(0))
+		}
+	case "xsync":
+		for i := range keep {
+			keep[i] = xsync.NewCounter()
+		}
+	default:
+		return 0, 0, fmt.Errorf("unknown impl %q", impl)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(keep)
+	heap = (float64(after.HeapAlloc) - float64(before.HeapAlloc)) / float64(n)
+	offHeap = (float64(after.OtherSys) - float64(before.OtherSys)) / float64(n)
+	return heap, offHeap, nil
+}
+
+// warmThreads makes the runtime start GOMAXPROCS+4 threads and leaves them
+// idle, to be reused. Without it, a thread the runtime starts during a
+// measurement (for a GC worker, or to hand a P over from a blocked thread)
+// adds its m and g structures, about 5 KB, to the heap: noise that swamps
+// a single object.
+func warmThreads() {
+	var done, locked sync.WaitGroup
+	release := make(chan struct{})
+	for range runtime.GOMAXPROCS(0) + 4 {
+		done.Add(1)
+		locked.Add(1)
+		go func() {
+			defer done.Done()
+			runtime.LockOSThread() // each holds a thread of its own
+			locked.Done()
+			<-release
+			runtime.UnlockOSThread() // and gives it back to the idle pool
+		}()
+	}
+	locked.Wait()
+	close(release)
+	done.Wait()
+}
+
+// settle collects garbage until the heap stops shrinking (at most a few
+// cycles), then reads the memory statistics into m.
+func settle(m *runtime.MemStats) {
+	prev := uint64(0)
+	for range 5 {
+		runtime.GC()
+		runtime.ReadMemStats(m)
+		if m.HeapAlloc == prev {
+			return
+		}
+		prev = m.HeapAlloc
+	}
+}
+
+// BenchmarkLayout is Get+Put on a live Ref with its per-CPU counts in the
+// shared per-P slabs (dense, the default) and in padded shards of its own
+// (padded, WithShards(0)), beside atomic Add/Add on one word.
+func BenchmarkLayout(b *testing.B) {
+	header()
+	modes(b, func(b *testing.B, parallel bool) {
+		runImpls(b, parallel, []impl{
+			{"atomic", atomicAddAdd},
+			{"dense", func(b *testing.B, parallel bool) {
+				r := percpuref.New(nil)
+				refGetPut(b, r, parallel)
+				r.Kill()
+			}},
+			{"padded", func(b *testing.B, parallel bool) {
+				r := percpuref.New(nil, percpuref.WithShards(0))
+				refGetPut(b, r, parallel)
+				r.Kill()
+			}},
+		})
+	})
+}
+
+// BenchmarkLifecycle is the whole life of a reference count that nobody
+// else takes: make it and drop the owner's reference, which releases. atomic
+// is the kref struct (allocate, Store(1), Add(-1) reaches 0, release);
+// percpuref is New and Kill with slots in the shared slabs, whose slot goes
+// back to the arena after the next GC; percpuref-padded the same with
+// padded shards. The GC work that the allocations cause is part of the
+// cost, as it is for a user.
+func BenchmarkLifecycle(b *testing.B) {
+	header()
+	run := func(b *testing.B, life func(release func())) {
+		released := 0
+		release := func() { released++ }
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			life(release)
+		}
+		b.StopTimer()
+		if released != b.N {
+			b.Fatalf("released %d of %d", released, b.N)
+		}
+	}
+	b.Run("impl=atomic", func(b *testing.B) {
+		run(b, func(release func()) {
+			k := newKref(release)
+			k.put()
+		})
+	})
+	b.Run("impl=percpuref", func(b *testing.B) {
+		run(b, func(release func()) {
+			r := percpuref.New(release)
+			r.Kill()
+		})
+	})
+	b.Run("impl=percpuref-padded", func(b *testing.B) {
+		run(b, func(release func()) {
+			r := percpuref.New(release, percpuref.WithShards(0))
+			r.Kill()
+		})
+	})
+}
+
+// BenchmarkFalseSharing runs GOMAXPROCS goroutines (b.RunParallel), each
+// doing Get+Put on a Ref of its own, the Refs made in a row:
+//
+//	distant          made 1000 apart: slots 1000 slots apart in each slab
+//	adjacent         made one after the other: neighbouring slots in each
+//	                 slab, and neighbouring Ref structs
+//	padded           made one after the other with WithShards(0)
+//	atomic-distant   Add(1)/Add(-1) on padded atomic.Int64s, one each
+//	atomic-adjacent  the same on neighbouring atomic.Int64s, which share a
+//	                 cache line: what false sharing costs here
+//
+// adjacent should be as fast as distant: each P writes only its own slab,
+// and the fast path only reads the Ref struct. The slots are checked to be
+// fresh and in order, and the adjacent Refs to be neighbours, before the
+// timed run.
+func BenchmarkFalseSharing(b *testing.B) {
+	header()
+	procs := runtime.GOMAXPROCS(0)
+	b.Run("impl=distant", func(b *testing.B) {
+		refs, all := arenaRefs(b, procs, 1000)
+		hammerRefs(b, refs)
+		killAll(all)
+	})
+	b.Run("impl=adjacent", func(b *testing.B) {
+		refs, all := arenaRefs(b, procs, 1)
+		hammerRefs(b, refs)
+		killAll(all)
+	})
+	b.Run("impl=padded", func(b *testing.B) {
+		refs := make([]*percpuref.Ref, procs)
+		for i := range refs {
+			refs[i] = percpuref.New(nil, percpuref.WithShards(0))
+		}
+		hammerRefs(b, refs)
+		killAll(refs)
+	})
+	b.Run("impl=atomic-distant", func(b *testing.B) {
+		padded := make([]baseline.PaddedInt64, procs)
+		cs := make([]*atomic.Int64, procs)
+		for i := range cs {
+			cs[i] = &padded[i].Int64
+		}
+		hammerAtomics(b, cs)
+	})
+	b.Run("impl=atomic-adjacent", func(b *testing.B) {
+		words := make([]atomic.Int64, procs)
+		cs := make([]*atomic.Int64, procs)
+		for i := range cs {
+			cs[i] = &words[i]
+		}
+		hammerAtomics(b, cs)
+	})
+}
+
+// arenaRefs returns k Refs whose slots are fresh and gap slots apart, in
+// order, and every Ref it made (to be killed at the end). It first waits
+// for retired slots to be freed and takes every free slot, so that the Refs
+// get slots that were never used. With gap 1 it also checks that the slots
+// lie in one chunk and that the Ref structs are neighbours.
+func arenaRefs(b *testing.B, k, gap int) (refs, all []*percpuref.Ref) {
+	for i := 0; i < 100 && shard.Stats().Retired > 0; i++ {
+		runtime.GC()
+		time.Sleep(time.Millisecond)
+	}
+	s := shard.Stats()
+	for range s.Slots - s.Live - s.Retired {
+		all = append(all, percpuref.New(nil))
+	}
+	for range 10 {
+		refs = refs[:0]
+		s0 := shard.Stats()
+		var first shard.ArenaStats
+		for i := range k {
+			if i > 0 {
+				for range gap - 1 {
+					all = append(all, percpuref.New(nil))
+				}
+			}
+			r := percpuref.New(nil)
+			refs = append(refs, r)
+			all = append(all, r)
+			if i == 0 {
+				first = shard.Stats()
+			}
+		}
+		s1 := shard.Stats()
+		ok := s1.Slots-s0.Slots == (k-1)*gap+1
+		if gap == 1 {
+			ok = ok && s1.Chunks == first.Chunks
+			for i := 1; i < k; i++ {
+				d := uintptr(unsafe.Pointer(refs[i])) - uintptr(unsafe.Pointer(refs[i-1]))
+				ok = ok && d == unsafe.Sizeof(percpuref.Ref{})
+			}
+		}
+		if ok {
+			return refs, all
+		}
+	}
+	b.Fatalf("could not make %d Refs with fresh slots %d apart", k, gap)
+	return nil, nil
+}
+
+func killAll(refs []*percpuref.Ref) {
+	for _, r := range refs {
+		r.Kill()
+	}
+}
+
+// hammerRefs runs Get+Put on GOMAXPROCS goroutines, each on its own Ref of
+// refs (refs[i % len(refs)] for the i-th goroutine).
+func hammerRefs(b *testing.B, refs []*percpuref.Ref) {
+	var next atomic.Int64
+	b.RunParallel(func(pb *testing.PB) {
+		r := refs[int(next.Add(1)-1)%len(refs)]
+		ok := false
+		for pb.Next() {
+			r.Get()
+			ok = r.Put()
+		}
+		sinkBool = ok
+	})
+}
+
+// hammerAtomics runs Add(1)/Add(-1) on GOMAXPROCS goroutines, each on its
+// own word of cs.
+func hammerAtomics(b *testing.B, cs []*atomic.Int64) {
+	var next atomic.Int64
+	b.RunParallel(func(pb *testing.PB) {
+		c := cs[int(next.Add(1)-1)%len(cs)]
+		var v int64
+		for pb.Next() {
+			c.Add(1)
+			v = c.Add(-1)
+		}
+		sinkInt = v
+	})
 }
 
 // BenchmarkPrimitives measures the root package's primitives alone, each

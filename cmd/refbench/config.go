@@ -20,21 +20,23 @@ const (
 	wKilled      = "killed"
 	wSnapshot    = "snapshot"
 	wKillLatency = "killlatency"
+	wLifecycle   = "lifecycle"
 	wMemory      = "memory"
 )
 
 // Implementation names, in the order they are reported.
 const (
-	iPercpuref = "percpuref"
-	iAtomic    = "atomic"
-	iCAS       = "cas"
-	iXsync     = "xsync"
-	iRWMutex   = "rwmutex"
+	iPercpuref       = "percpuref"
+	iPercpurefPadded = "percpuref-padded"
+	iAtomic          = "atomic"
+	iCAS             = "cas"
+	iXsync           = "xsync"
+	iRWMutex         = "rwmutex"
 )
 
 var (
-	allWorkloads = []string{wGetPut, wTryGetLive, wKilled, wSnapshot, wKillLatency, wMemory}
-	allImpls     = []string{iPercpuref, iAtomic, iCAS, iXsync, iRWMutex}
+	allWorkloads = []string{wGetPut, wTryGetLive, wKilled, wSnapshot, wKillLatency, wLifecycle, wMemory}
+	allImpls     = []string{iPercpuref, iPercpurefPadded, iAtomic, iCAS, iXsync, iRWMutex}
 )
 
 // config is what the flags ask for.
@@ -71,16 +73,28 @@ Workloads (-workload):
                Release against Swap)
   killlatency  Kill of a live Ref with no other reference, by shard count
                (one goroutine)
-  memory       heap bytes per live Ref, for 1 and 100000 Refs
+  lifecycle    the whole life of a count nobody else takes: make it, drop
+               the only reference, release (percpuref: New and Kill; one
+               goroutine, garbage collection included)
+  memory       heap bytes per live object, for 1 and 100000 objects at
+               GOMAXPROCS 2 and 64, each measured in a fresh child process
+               (this program again), since the slot arena of percpuref
+               never frees memory and reuses its free slots
 
 Implementations (-impl):
   percpuref    this module's percpuref.Ref, on the fast path named in the
-               header; PERCPU_FASTPATH=shared in the environment selects
-               the atomic-add path at run time, and a build with
-               -tags purego the generic (Go-only) build
+               header, with its per-CPU counts in 8-byte slots of shared
+               per-P slabs (the default); PERCPU_FASTPATH=shared in the
+               environment selects the atomic-add path at run time, and a
+               build with -tags purego the generic (Go-only) build
+  percpuref-padded
+               percpuref.Ref with padded shards of its own
+               (percpuref.WithShards(0)); getput, lifecycle and memory only
   atomic       atomic.Int64 Add(1)/Add(-1) on one padded shared word; in
                snapshot, atomic.Pointer plus an atomic.Int64 refcount (its
-               get is the increment-unless-zero below, the only safe one)
+               get is the increment-unless-zero below, the only safe one);
+               in lifecycle and memory, a kref: a struct of an atomic.Int64
+               and a release func, made with a count of 1
   cas          atomic.Int64 with a compare-and-swap increment-unless-zero
                get (the kref pattern) and an Add(-1) put
   xsync        github.com/puzpuzpuz/xsync/v4 Counter Inc/Dec
@@ -88,8 +102,10 @@ Implementations (-impl):
 
 ns/op is per goroutine (wall time x goroutines / operations); Mops/s is the
 aggregate throughput; "x atomic" is the throughput ratio to atomic in the
-same repetition, median over repetitions. Spreads are min-max over -count
-repetitions (JSON and CSV also carry the interquartile range).
+same repetition (lifecycle: atomic's time over the implementation's),
+median over repetitions. Spreads are min-max over -count repetitions (JSON
+and CSV also carry the interquartile range). The memory workload's child
+processes run runtime.NumCPU() at a time.
 
 Flags:
 `

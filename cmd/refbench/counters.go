@@ -22,13 +22,15 @@ type job struct {
 }
 
 // throughput maps each throughput workload to its implementations, in
-// report order. killlatency and memory are measured apart (killmem.go).
+// report order. killlatency, lifecycle and memory are measured apart
+// (killmem.go).
 var throughput = map[string][]struct {
 	impl string
 	make func() job
 }{
 	wGetPut: {
 		{iPercpuref, refGetPut},
+		{iPercpurefPadded, refGetPutPadded},
 		{iAtomic, atomicAddAdd},
 		{iCAS, casGetPut},
 		{iXsync, xsyncIncDec},
@@ -58,8 +60,12 @@ var sink atomic.Int64
 
 var errCount = errors.New("the count did not return to its initial value")
 
-func refGetPut() job {
-	r := percpuref.New(nil)
+func refGetPut() job { return getPutJob(percpuref.New(nil)) }
+
+// refGetPutPadded is getput on a Ref with padded shards of its own.
+func refGetPutPadded() job { return getPutJob(percpuref.New(nil, percpuref.WithShards(0))) }
+
+func getPutJob(r *percpuref.Ref) job {
 	return job{
 		op: func(n int) {
 			for range n {

@@ -2,7 +2,14 @@ package main
 
 import (
 	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
 	"runtime"
+	"strconv"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -12,12 +19,8 @@ import (
 	"github.com/percpuref/percpu/shard"
 )
 
-// memoryRefs are the numbers of live objects the memory workload holds.
-var memoryRefs = []int{1, 100_000}
-
-// memoryImpls are the implementations the memory workload measures; cas
-// and rwmutex are left out (cas is one word, as atomic is).
-var memoryImpls = []string{iPercpuref, iAtomic, iXsync}
+// This file holds the workloads that are not throughput: killlatency,
+// lifecycle and memory.
 
 // killBatch is how many Refs are made, untimed, before a timed run of
 // Kills.
@@ -54,9 +57,189 @@ func killLatency(shards int, d time.Duration) (float64, error) {
 	return float64(timed.Nanoseconds()) / float64(kills), nil
 }
 
+// kref is the reference count a kref user embeds in an object: one
+// atomic.Int64 and the release it runs at zero (16 bytes). The lifecycle
+// and memory workloads' atomic is this.
+type kref struct {
+	n       atomic.Int64
+	release func()
+}
+
+// newKref is not inlined, so that its kref is on the heap, as a user's
+// object with a reference count is.
+//
+//go:noinline
+func newKref(release func()) *kref {
+	k := &kref{release: release}
+	k.n.Store(1)
+	return k
+}
+
+// put drops a reference and releases on the last.
+func (k *kref) put() {
+	if k.n.Add(-1) == 0 {
+		k.release()
+	}
+}
+
+// lifecycles maps each implementation of the lifecycle workload to a loop
+// of n lives: make a count holding one reference, drop it, release.
+var lifecycles = map[string]func(n int, release func()){
+	iPercpuref: func(n int, release func()) {
+		for range n {
+			r := percpuref.New(release)
+			r.Kill()
+		}
+	},
+	iPercpurefPadded: func(n int, release func()) {
+		for range n {
+			r := percpuref.New(release, percpuref.WithShards(0))
+			r.Kill()
+		}
+	},
+	iAtomic: func(n int, release func()) {
+		for range n {
+			k := newKref(release)
+			k.put()
+		}
+	},
+}
+
+// lifecycleImpls are the implementations of the lifecycle workload, in
+// report order.
+var lifecycleImpls = []string{iPercpuref, iPercpurefPadded, iAtomic}
+
+// lifecycle returns the mean time, in ns, of one life of impl on one
+// goroutine (see lifecycles), over about d, with the garbage collection
+// its allocations cause.
+func lifecycle(impl string, d time.Duration) (float64, error) {
+	live := lifecycles[impl]
+	released := 0
+	release := func() { released++ }
+	runtime.GC()
+	n := 0
+	t0 := time.Now()
+	for n == 0 || time.Since(t0) < d {
+		live(opBatch, release)
+		n += opBatch
+	}
+	elapsed := time.Since(t0)
+	if released != n {
+		return 0, errNotReleased
+	}
+	return float64(elapsed.Nanoseconds()) / float64(n), nil
+}
+
+// The memory workload measures, for memoryRefs live objects at each of
+// memoryProcs GOMAXPROCS (Ps may outnumber the CPUs), the growth of the
+// heap per object. The slot arena that percpuref's Refs take their slots
+// from never frees a chunk, and a process that has made and dropped Refs
+// has free slots that new Refs take without growing the heap; so each
+// measurement runs in a fresh process: this binary again, with
+// memoryChildEnv in its environment, which checks that its arena is empty.
+// The tests change these.
+var (
+	memoryRefs  = []int{1, 100_000}
+	memoryProcs = []int{2, 64}
+)
+
+// memoryImpls are the implementations the memory workload measures; cas
+// and rwmutex are left out (cas is the word atomic is).
+var memoryImpls = []string{iPercpuref, iPercpurefPadded, iAtomic, iXsync}
+
+// memoryOffHeapRefs is the least number of objects for which the off-heap
+// growth per object is reported; below, it is noise.
+const memoryOffHeapRefs = 1000
+
+// memoryChildEnv, set to "impl,refs", makes the process a memory child:
+// main (and the tests' TestMain) call memoryChild instead of running.
+const memoryChildEnv = "REFBENCH_MEMORY_CHILD"
+
+// memoryChildTag starts the line on which a child reports.
+const memoryChildTag = "refbench-memory:"
+
+// memoryInChild measures n objects of impl in a child process at
+// GOMAXPROCS procs.
+func memoryInChild(impl string, n, procs int) (sample, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		exe = os.Args[0]
+	}
+	cmd := exec.Command(exe)
+	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s,%d", memoryChildEnv, impl, n), fmt.Sprintf("GOMAXPROCS=%d", procs))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return sample{}, fmt.Errorf("memory child: %v\n%s", err, out)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		rest, ok := strings.CutPrefix(line, memoryChildTag)
+		if !ok {
+			continue
+		}
+		var s sample
+		var got int
+		if _, err := fmt.Sscan(rest, &got, &s.bytes, &s.offHeap, &s.shards); err != nil {
+			return sample{}, fmt.Errorf("memory child: bad line %q: %v", line, err)
+		}
+		if got != procs {
+			return sample{}, fmt.Errorf("memory child ran at GOMAXPROCS %d, not %d", got, procs)
+		}
+		return s, nil
+	}
+	return sample{}, fmt.Errorf("memory child reported nothing:\n%s", out)
+}
+
+// memoryChild is the whole of a child process: it measures what spec
+// ("impl,refs") says and writes one line to stdout, and returns the exit
+// status.
+func memoryChild(spec string, stdout, stderr io.Writer) int {
+	impl, refs, _ := strings.Cut(spec, ",")
+	n, err := strconv.Atoi(refs)
+	if err != nil || n < 1 {
+		fmt.Fprintf(stderr, "refbench: %s=%q: want impl,refs\n", memoryChildEnv, spec)
+		return 2
+	}
+	heap, off, cells, err := bytesPerObject(impl, n)
+	if err != nil {
+		fmt.Fprintf(stderr, "refbench: memory child: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s %d %g %g %d\n", memoryChildTag, runtime.GOMAXPROCS(0), heap, off, cells)
+	return 0
+}
+
+// noRelease is the release of the memory workload's objects: a plain
+// function, so that no closure is allocated per object, for percpuref and
+// kref alike.
+func noRelease() {}
+
+// warmThreads makes the runtime start GOMAXPROCS+4 threads and leaves them
+// idle, to be reused. Without it, a thread the runtime starts during a
+// measurement (for a GC worker, or to hand a P over from a blocked thread)
+// adds its m and g structures, about 5 KB, to the heap: noise that swamps
+// a single object.
+func warmThreads() {
+	var done, locked sync.WaitGroup
+	release := make(chan struct{})
+	for range runtime.GOMAXPROCS(0) + 4 {
+		done.Add(1)
+		locked.Add(1)
+		go func() {
+			defer done.Done()
+			runtime.LockOSThread() // each holds a thread of its own
+			locked.Done()
+			<-release
+			runtime.UnlockOSThread() // and gives it back to the idle pool
+		}()
+	}
+	locked.Wait()
+	close(release)
+	done.Wait()
+}
+
 // settle collects garbage until the heap stops shrinking (at most a few
-// cycles: sync.Pool victims and objects freed by the previous measurement
-// take more than one), then reads the memory statistics into m.
+// cycles: sync.Pool victims take two), then reads the memory statistics
+// into m.
 func settle(m *runtime.MemStats) {
 	prev := uint64(0)
 	for range 5 {
@@ -69,32 +252,46 @@ func settle(m *runtime.MemStats) {
 	}
 }
 
-// bytesPerRef returns the growth of the heap (HeapAlloc after a GC) per
-// object when n objects of impl are made and kept live. The slice holding
-// them is allocated before the first reading, so it is not counted. It
-// also returns the shards of a percpuref.Ref (0 for the others).
-func bytesPerRef(impl string, n int) (float64, int) {
+// bytesPerObject makes n objects of impl and keeps them live, and returns
+// the growth per object of the heap (HeapAlloc after a GC) and of the
+// runtime's off-heap memory (OtherSys, where the record of each
+// runtime.AddCleanup lives), and the per-CPU cells of one Ref (0 for the
+// others). The slice that holds the objects is allocated before the first
+// reading, so it is not counted.
+func bytesPerObject(impl string, n int) (heap, offHeap float64, cells int, err error) {
+	if s := shard.Stats(); s.Chunks != 0 {
+		return 0, 0, 0, fmt.Errorf("the slot arena is not fresh: %+v", s)
+	}
 	var before, after runtime.MemStats
-	shards := 0
 	keep := make([]any, n)
+	warmThreads()
 	settle(&before)
 	switch impl {
 	case iPercpuref:
 		for i := range keep {
-			keep[i] = percpuref.New(nil)
+			keep[i] = percpuref.New(noRelease)
 		}
-		shards = shard.DefaultCells()
+		cells = min(runtime.GOMAXPROCS(0), shard.MaxCells) // a slot has a cell per P
+	case iPercpurefPadded:
+		for i := range keep {
+			keep[i] = percpuref.New(noRelease, percpuref.WithShards(0))
+		}
+		cells = shard.DefaultCells()
 	case iAtomic:
 		for i := range keep {
-			keep[i] = new(atomic.Int64)
+			keep[i] = newKref(noRelease)
 		}
 	case iXsync:
 		for i := range keep {
 			keep[i] = xsync.NewCounter()
 		}
+	default:
+		return 0, 0, 0, fmt.Errorf("no memory measurement for %q", impl)
 	}
 	runtime.GC()
 	runtime.ReadMemStats(&after)
 	runtime.KeepAlive(keep)
-	return (float64(after.HeapAlloc) - float64(before.HeapAlloc)) / float64(n), shards
+	heap = (float64(after.HeapAlloc) - float64(before.HeapAlloc)) / float64(n)
+	offHeap = (float64(after.OtherSys) - float64(before.OtherSys)) / float64(n)
+	return heap, offHeap, cells, nil
 }

@@ -8,7 +8,12 @@
 // GOMAXPROCS), repeats every measurement (-count) and reports, for each
 // point, the median and spread of the time per operation per goroutine,
 // the aggregate throughput and its ratio to atomic.Int64; then the latency
-// of Kill by shard count and the heap bytes per live Ref.
+// of Kill by shard count, the cost of a whole life (New, Kill, release)
+// against a plain atomic.Int64 count, and the heap bytes per live Ref at
+// GOMAXPROCS 2 and 64. Memory is measured in child processes, each fresh,
+// that run this binary again (with REFBENCH_MEMORY_CHILD in their
+// environment), since percpuref's slot arena keeps and reuses what it
+// allocated.
 //
 // Usage:
 //
@@ -42,6 +47,9 @@ import (
 )
 
 func main() {
+	if spec, ok := os.LookupEnv(memoryChildEnv); ok {
+		os.Exit(memoryChild(spec, os.Stdout, os.Stderr))
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 

@@ -15,13 +15,15 @@ func writeTable(w io.Writer, r *Report) error {
 	r.Provenance.writeText(w)
 	fmt.Fprintf(w, "# %d repetitions of %s per point; spread is min-max\n", r.Config.Count, r.Config.Duration)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	var tp, kl, mem []Result
+	var tp, kl, lc, mem []Result
 	for _, x := range r.Results {
-		switch {
-		case x.BytesPerRef != nil:
+		switch x.Workload {
+		case wMemory:
 			mem = append(mem, x)
-		case x.Mops == nil:
+		case wKillLatency:
 			kl = append(kl, x)
+		case wLifecycle:
+			lc = append(lc, x)
 		default:
 			tp = append(tp, x)
 		}
@@ -47,15 +49,34 @@ func writeTable(w io.Writer, r *Report) error {
 			return err
 		}
 	}
+	if len(lc) > 0 {
+		fmt.Fprintln(w, "\nLifecycle (make a count, drop its only reference, release; one goroutine, GC included;")
+		fmt.Fprintln(w, "x atomic: atomic's time over this one's)")
+		fmt.Fprintln(tw, "impl\tns/life\tspread\tx atomic\t")
+		for _, x := range lc {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", x.Impl, num(x.NsPerOp.Median), spread(x.NsPerOp), ratio(x.RatioToAtomic))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
 	if len(mem) > 0 {
-		fmt.Fprintln(w, "\nMemory (heap bytes per live object, HeapAlloc delta after GC)")
-		fmt.Fprintln(tw, "impl\trefs\tB/ref\tspread\tshards\t")
+		fmt.Fprintln(w, "\nMemory (heap bytes per live object, HeapAlloc delta after GC, in a fresh process at GOMAXPROCS=procs;")
+		fmt.Fprintln(w, "target: 64 + 8 x procs for percpuref; off-heap: OtherSys delta per object, for 1000 objects or more)")
+		fmt.Fprintln(tw, "impl\trefs\tprocs\tB/ref\tspread\ttarget\toff-heap\tshards\t")
 		for _, x := range mem {
-			sh := "-"
+			sh, target, off := "-", "-", "-"
 			if x.Shards > 0 {
 				sh = strconv.Itoa(x.Shards)
 			}
-			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t\n", x.Impl, x.Refs, num(x.BytesPerRef.Median), spread(x.BytesPerRef), sh)
+			if x.Impl == iPercpuref {
+				target = strconv.Itoa(64 + 8*x.Procs)
+			}
+			if x.OffHeapPerRef != nil {
+				off = num(x.OffHeapPerRef.Median)
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t\n", x.Impl, x.Refs, x.Procs,
+				num(x.BytesPerRef.Median), spread(x.BytesPerRef), target, off, sh)
 		}
 		if err := tw.Flush(); err != nil {
 			return err
@@ -93,8 +114,9 @@ func writeJSON(w io.Writer, r *Report) error {
 }
 
 // csvHeader is the first row of the CSV output. Each Result gives one row
-// per metric it has: ns_per_op, mops, ratio_to_atomic or bytes_per_ref.
-var csvHeader = []string{"workload", "impl", "goroutines", "shards", "refs", "metric", "median", "min", "max", "q1", "q3", "n"}
+// per metric it has: ns_per_op, mops, ratio_to_atomic, bytes_per_ref or
+// offheap_bytes_per_ref.
+var csvHeader = []string{"workload", "impl", "goroutines", "shards", "refs", "procs", "metric", "median", "min", "max", "q1", "q3", "n"}
 
 // writeCSV writes r as CSV in long form: one row per result and metric.
 func writeCSV(w io.Writer, r *Report) error {
@@ -107,11 +129,12 @@ func writeCSV(w io.Writer, r *Report) error {
 		for _, m := range []struct {
 			name string
 			s    *Summary
-		}{{"ns_per_op", x.NsPerOp}, {"mops", x.Mops}, {"ratio_to_atomic", x.RatioToAtomic}, {"bytes_per_ref", x.BytesPerRef}} {
+		}{{"ns_per_op", x.NsPerOp}, {"mops", x.Mops}, {"ratio_to_atomic", x.RatioToAtomic},
+			{"bytes_per_ref", x.BytesPerRef}, {"offheap_bytes_per_ref", x.OffHeapPerRef}} {
 			if m.s == nil {
 				continue
 			}
-			row := []string{x.Workload, x.Impl, strconv.Itoa(x.Goroutines), strconv.Itoa(x.Shards), strconv.Itoa(x.Refs),
+			row := []string{x.Workload, x.Impl, strconv.Itoa(x.Goroutines), strconv.Itoa(x.Shards), strconv.Itoa(x.Refs), strconv.Itoa(x.Procs),
 				m.name, f(m.s.Median), f(m.s.Min), f(m.s.Max), f(m.s.Q1), f(m.s.Q3), strconv.Itoa(m.s.N)}
 			if err := cw.Write(row); err != nil {
 				return err

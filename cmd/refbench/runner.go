@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,20 +18,25 @@ type key struct {
 	workload, impl string
 	goroutines     int // throughput workloads
 	shards         int // killlatency
-	refs           int // memory
+	refs, procs    int // memory: live objects, GOMAXPROCS of the child
 }
 
 // A sample is one repetition of one point.
 type sample struct {
-	nsPerOp float64 // per goroutine; for killlatency, per Kill
+	nsPerOp float64 // per goroutine; killlatency: per Kill; lifecycle: per life
 	mops    float64 // aggregate, throughput workloads only
-	bytes   float64 // memory only
-	shards  int     // memory, percpuref only
+	bytes   float64 // memory only: heap bytes per object
+	offHeap float64 // memory only: off-heap bytes per object
+	shards  int     // memory, percpuref only: cells per Ref
 }
 
 type task struct {
 	key key
 	run func() (sample, error)
+	// apart marks a measurement made in a child process, whose figure
+	// does not depend on what else runs: consecutive ones run
+	// concurrently, runtime.NumCPU() at a time.
+	apart bool
 }
 
 // plan lists the measurements of one repetition, in the order they run
@@ -45,21 +51,32 @@ func plan(c *config) []task {
 				continue
 			}
 			for _, s := range c.shards {
-				ts = append(ts, task{key{workload: w, impl: iPercpuref, shards: s}, func() (sample, error) {
+				ts = append(ts, task{key: key{workload: w, impl: iPercpuref, shards: s}, run: func() (sample, error) {
 					ns, err := killLatency(s, c.duration)
+					return sample{nsPerOp: ns}, err
+				}})
+			}
+		case wLifecycle:
+			for _, im := range lifecycleImpls {
+				if !c.has(im) {
+					continue
+				}
+				ts = append(ts, task{key: key{workload: w, impl: im}, run: func() (sample, error) {
+					ns, err := lifecycle(im, c.duration)
 					return sample{nsPerOp: ns}, err
 				}})
 			}
 		case wMemory:
 			for _, n := range memoryRefs {
-				for _, im := range memoryImpls {
-					if !c.has(im) {
-						continue
+				for _, p := range memoryProcs {
+					for _, im := range memoryImpls {
+						if !c.has(im) {
+							continue
+						}
+						ts = append(ts, task{key: key{workload: w, impl: im, refs: n, procs: p}, run: func() (sample, error) {
+							return memoryInChild(im, n, p)
+						}, apart: true})
 					}
-					ts = append(ts, task{key{workload: w, impl: im, refs: n}, func() (sample, error) {
-						b, s := bytesPerRef(im, n)
-						return sample{bytes: b, shards: s}, nil
-					}})
 				}
 			}
 		default:
@@ -68,7 +85,7 @@ func plan(c *config) []task {
 					if !c.has(im.impl) {
 						continue
 					}
-					ts = append(ts, task{key{workload: w, impl: im.impl, goroutines: g}, func() (sample, error) {
+					ts = append(ts, task{key: key{workload: w, impl: im.impl, goroutines: g}, run: func() (sample, error) {
 						return measure(im.make, g, c.duration)
 					}})
 				}
@@ -129,29 +146,72 @@ func runAll(c *config, prov Provenance, prog *progress) (*Report, error) {
 	prog.start(len(ts) * c.count)
 	defer prog.finish()
 	for rep := range c.count {
-		for _, t := range ts {
-			prog.step(fmt.Sprintf("rep %d/%d %s", rep+1, c.count, t.key))
-			s, err := t.run()
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", t.key, err)
+		for i := 0; i < len(ts); {
+			j := i + 1
+			for ts[i].apart && j < len(ts) && ts[j].apart {
+				j++
 			}
-			samples[t.key] = append(samples[t.key], s)
+			got, err := runTasks(ts[i:j], func(t task) {
+				prog.step(fmt.Sprintf("rep %d/%d %s", rep+1, c.count, t.key))
+			})
+			if err != nil {
+				return nil, err
+			}
+			for k, t := range ts[i:j] {
+				samples[t.key] = append(samples[t.key], got[k])
+			}
+			i = j
 		}
 	}
-	r := &Report{Provenance: prov, Config: c.report()}
+	r := &Report{Provenance: prov, Config: c.report(slices.Contains(c.workloads, wMemory))}
 	for _, t := range ts {
 		r.Results = append(r.Results, result(t.key, samples))
 	}
 	return r, nil
 }
 
+// runTasks runs ts, one at a time or, if there are several (which are
+// then all apart), runtime.NumCPU() at a time, announcing each as it
+// starts, and returns their samples in order or the first error.
+func runTasks(ts []task, announce func(task)) ([]sample, error) {
+	out := make([]sample, len(ts))
+	errs := make([]error, len(ts))
+	var mu sync.Mutex // serialises announce
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, runtime.NumCPU())
+	for i, t := range ts {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			mu.Lock()
+			announce(t)
+			mu.Unlock()
+			out[i], errs[i] = t.run()
+			if errs[i] != nil {
+				errs[i] = fmt.Errorf("%s: %w", t.key, errs[i])
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
 func (k key) String() string {
-	switch {
-	case k.goroutines > 0:
-		return fmt.Sprintf("%s/%s goroutines=%d", k.workload, k.impl, k.goroutines)
-	case k.shards > 0:
+	switch k.workload {
+	case wKillLatency:
 		return fmt.Sprintf("%s/%s shards=%d", k.workload, k.impl, k.shards)
+	case wLifecycle:
+		return fmt.Sprintf("%s/%s", k.workload, k.impl)
+	case wMemory:
+		return fmt.Sprintf("%s/%s refs=%d procs=%d", k.workload, k.impl, k.refs, k.procs)
 	default:
-		return fmt.Sprintf("%s/%s refs=%d", k.workload, k.impl, k.refs)
+		return fmt.Sprintf("%s/%s goroutines=%d", k.workload, k.impl, k.goroutines)
 	}
 }

@@ -8,11 +8,32 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/percpuref/percpu/percpuref"
 )
+
+// TestMain makes the test binary a memory child when the memory workload
+// runs it as one (refbench runs os.Executable(), which here is the test
+// binary).
+func TestMain(m *testing.M) {
+	if spec, ok := os.LookupEnv(memoryChildEnv); ok {
+		os.Exit(memoryChild(spec, os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// smallMemory makes the memory workload measure 1 and 1000 objects (not
+// 100000) for the duration of a test, to keep it short.
+func smallMemory(t *testing.T) {
+	saved := memoryRefs
+	memoryRefs = []int{1, memoryOffHeapRefs}
+	t.Cleanup(func() { memoryRefs = saved })
+}
 
 // TestSmoke runs a very short sweep of every workload and implementation
 // and checks the JSON and the chart.
 func TestSmoke(t *testing.T) {
+	smallMemory(t)
 	chart := filepath.Join(t.TempDir(), "chart.svg")
 	var stdout, stderr bytes.Buffer
 	code := run([]string{"-duration", "20ms", "-goroutines", "1,2", "-count", "2", "-shards", "1,8", "-json", "-plot", chart}, &stdout, &stderr)
@@ -44,6 +65,19 @@ func TestSmoke(t *testing.T) {
 		if x.Mops != nil && (x.Goroutines < 1 || (x.Impl != iRWMutex && x.RatioToAtomic == nil)) {
 			t.Errorf("%s/%s: goroutines %d, ratio %v", x.Workload, x.Impl, x.Goroutines, x.RatioToAtomic)
 		}
+		switch x.Workload {
+		case wLifecycle:
+			if x.NsPerOp == nil || x.RatioToAtomic == nil {
+				t.Errorf("lifecycle/%s: ns %v, ratio %v", x.Impl, x.NsPerOp, x.RatioToAtomic)
+			}
+		case wMemory:
+			if !slices.Contains(memoryProcs, x.Procs) || (x.Impl == iPercpuref && x.Shards != x.Procs) {
+				t.Errorf("memory/%s: procs %d, shards %d", x.Impl, x.Procs, x.Shards)
+			}
+			if (x.OffHeapPerRef != nil) != (x.Refs >= memoryOffHeapRefs) {
+				t.Errorf("memory/%s refs=%d: off-heap %v", x.Impl, x.Refs, x.OffHeapPerRef)
+			}
+		}
 	}
 	for _, im := range allImpls {
 		if !impls[im] {
@@ -65,6 +99,7 @@ func TestSmoke(t *testing.T) {
 }
 
 func TestSmokeCSVAndPNG(t *testing.T) {
+	smallMemory(t)
 	chart := filepath.Join(t.TempDir(), "chart.png")
 	var stdout, stderr bytes.Buffer
 	code := run([]string{"-duration", "5ms", "-goroutines", "2", "-count", "1", "-workload", "getput,memory", "-impl", "percpuref,atomic", "-csv", "-plot", chart}, &stdout, &stderr)
@@ -75,9 +110,10 @@ func TestSmokeCSVAndPNG(t *testing.T) {
 	if lines[0] != strings.Join(csvHeader, ",") {
 		t.Errorf("CSV header = %q", lines[0])
 	}
-	// getput: 2 impls x 3 metrics; memory: 2 sizes x 2 impls.
-	if len(lines) != 1+6+4 {
-		t.Errorf("%d CSV lines, want 11:\n%s", len(lines), stdout.String())
+	// getput: 2 impls x 3 metrics; memory: 2 sizes x 2 procs x 2 impls,
+	// with off-heap for the larger size.
+	if len(lines) != 1+6+4+8 {
+		t.Errorf("%d CSV lines, want 19:\n%s", len(lines), stdout.String())
 	}
 	png, err := os.ReadFile(chart)
 	if err != nil {
@@ -89,6 +125,7 @@ func TestSmokeCSVAndPNG(t *testing.T) {
 }
 
 func TestPlotNeedsThroughput(t *testing.T) {
+	smallMemory(t)
 	var stdout, stderr bytes.Buffer
 	code := run([]string{"-workload", "memory", "-impl", "atomic", "-count", "1", "-plot", filepath.Join(t.TempDir(), "x.svg")}, &stdout, &stderr)
 	if code != 1 || !strings.Contains(stderr.String(), "no throughput") {
@@ -96,5 +133,26 @@ func TestPlotNeedsThroughput(t *testing.T) {
 	}
 	if !slices.Contains(strings.Fields(stdout.String()), "atomic") {
 		t.Errorf("the table should still be written:\n%s", stdout.String())
+	}
+}
+
+// TestMemoryChild checks that a child measures in a fresh arena at the
+// GOMAXPROCS it was given, and that this process, whose arena is not fresh,
+// refuses to measure.
+func TestMemoryChild(t *testing.T) {
+	s, err := memoryInChild(iPercpuref, 1000, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// At least the Ref and one 8-byte slot per P.
+	if s.shards != 3 || s.bytes < 48+8*3 {
+		t.Errorf("child: %d cells, %v B/ref; want 3 cells and at least %d B", s.shards, s.bytes, 48+8*3)
+	}
+	if _, err := memoryInChild("nosuch", 1, 2); err == nil {
+		t.Error("a child asked for an unknown impl succeeded")
+	}
+	percpuref.New(nil).Kill() // the arena has a chunk now, if it had none
+	if _, _, _, err := bytesPerObject(iPercpuref, 1); err == nil || !strings.Contains(err.Error(), "not fresh") {
+		t.Errorf("bytesPerObject in a used arena: err %v, want not fresh", err)
 	}
 }
