@@ -49,7 +49,9 @@ var (
 	mmRes     = func(r *Ref) { r.Resurrect() }
 	mmReinit  = func(r *Ref) { r.Reinit() }
 	mmSatCent = func(r *Ref) { r.count.Store(MaxCount) } // white-box, atomic mode
-	mmSatBias = func(r *Ref) { r.count.Store(bias + MaxCount) }
+	// White-box, per-CPU mode with a count of 1: the count becomes MaxCount
+	// (C also holds minus the leftovers of a reused slot, so add, not store).
+	mmSatBias = func(r *Ref) { r.count.Add(MaxCount - 1) }
 )
 
 var (

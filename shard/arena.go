@@ -2,6 +2,7 @@ package shard
 
 import (
 	"runtime"
+	"runtime/metrics"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -31,7 +32,14 @@ import (
 // which waits for every P to reach a safe point, and neither the assembly
 // update nor the pinned window of percpu.AddLocal contains one; so once such
 // a cycle has begun, no update that saw the owner's cells as live can still
-// be running. An owner that became unreachable without retiring its slot
+// be running. The arena stamps a retired slot with the number of GC cycles
+// completed at retirement, n (runtime/metrics), and frees it once n+2 have
+// completed: cycle n+1 may have begun before the retirement, cycle n+2
+// began after n+1 ended. It checks when it would otherwise hand out a new
+// slot. (A cleanup on a sentinel object would be simpler, but in go1.26 a
+// cleanup queued on a P that a GOMAXPROCS decrease removes is held back
+// until GOMAXPROCS grows again, perhaps never; one held-back sentinel would
+// strand every slot retired after it.) An owner that became unreachable without retiring its slot
 // (runtime.AddCleanup calls DropSlot) cannot have an update in progress, as
 // every update holds a pointer to its owner, so its slot is free at once.
 //
@@ -74,9 +82,44 @@ var arena struct {
 	chunks  []*chunk      // all chunks, sorted by base
 	pools   map[int]*pool // by procs
 	pending map[*atomic.Int64]int
-	waiting []*atomic.Int64 // retired, waiting for a grace period to begin
-	armed   bool            // a grace sentinel is out
+	retired []retiredSlot // in order of retirement, so of freeAt
+	takes   int           // TakeSlot calls since the last reclaim
+	gc      []metrics.Sample
 	stats   ArenaStats
+}
+
+type retiredSlot struct {
+	base   *atomic.Int64
+	freeAt uint64 // GC cycles completed when the slot may be reused
+}
+
+// reclaimEvery bounds how often TakeSlot reads the GC cycle count (about
+// 100 ns) while it can still hand out never-used slots.
+const reclaimEvery = 32
+
+// gcCycles returns the number of completed GC cycles, with arena.mu held.
+func gcCycles() uint64 {
+	if arena.gc == nil {
+		arena.gc = []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}}
+	}
+	metrics.Read(arena.gc)
+	return arena.gc[0].Value.Uint64()
+}
+
+// reclaim frees the retired slots whose grace period is over, with
+// arena.mu held.
+func reclaim() {
+	arena.takes = 0
+	if len(arena.retired) == 0 {
+		return
+	}
+	n := gcCycles()
+	i := 0
+	for ; i < len(arena.retired) && arena.retired[i].freeAt <= n; i++ {
+		freeSlot(arena.retired[i].base)
+		arena.stats.Retired--
+	}
+	arena.retired = append(arena.retired[:0], arena.retired[i:]...)
 }
 
 // ArenaStats describes the slot arena.
@@ -88,16 +131,18 @@ type ArenaStats struct {
 	Retired int // slots retired and waiting for a grace period
 }
 
-// Stats returns the arena's current figures.
+// Stats returns the arena's current figures, after freeing the retired
+// slots whose grace period is over.
 func Stats() ArenaStats {
 	arena.mu.Lock()
 	defer arena.mu.Unlock()
+	reclaim()
 	return arena.stats
 }
 
 // slabAlign is the alignment of slabs: a cache-line pair, or the detected
 // line if it is longer.
-func slabAlign() int { return percpu.CacheLinePad }
+func slabAlign() int { return max(percpu.CacheLinePad, percpu.CacheLineSize()) }
 
 // TakeSlot gives the caller a slot with one cell for each P of the current
 // GOMAXPROCS (at most MaxCells), and returns its layout for percpu.Cells: the
@@ -118,6 +163,13 @@ func TakeSlot() (base *atomic.Int64, last uint16, shift uint8) {
 		arena.pools[procs] = pl
 	}
 	arena.stats.Live++
+	arena.takes++
+	if len(pl.free) == 0 && len(arena.retired) > 0 {
+		k := len(pl.chunks)
+		if arena.takes >= reclaimEvery || k == 0 || pl.chunks[k-1].used == pl.chunks[k-1].slots {
+			reclaim()
+		}
+	}
 	if n := len(pl.free); n > 0 {
 		base = pl.free[n-1]
 		pl.free = pl.free[:n-1]
@@ -187,7 +239,7 @@ func IsSlot(base *atomic.Int64) bool {
 
 // RetireSlot gives back the slot whose first cell is base, once its owner
 // has stopped updating it (its cells' State is no longer Live). The slot
-// becomes free after a grace period. It reports false, and does nothing, if
+// becomes free after a grace period: two more completed GC cycles. It reports false, and does nothing, if
 // base is not a slot of the arena (padded cells, or nil).
 func RetireSlot(base *atomic.Int64) bool {
 	arena.mu.Lock()
@@ -198,40 +250,10 @@ func RetireSlot(base *atomic.Int64) bool {
 	// The owner's cleanup, registered when it took the slot, will still run
 	// one day and must then not free the slot from under its next owner.
 	arena.pending[base]++
-	arena.waiting = append(arena.waiting, base)
+	arena.retired = append(arena.retired, retiredSlot{base, gcCycles() + 2})
 	arena.stats.Live--
 	arena.stats.Retired++
-	if !arena.armed {
-		armGrace()
-	}
 	return true
-}
-
-// graceToken is an object that nothing references: the cleanup attached to
-// it runs after the first GC cycle that began after it was allocated. It
-// holds a pointer so that the allocator does not batch it with other tiny
-// objects (which could delay its cleanup indefinitely).
-type graceToken struct{ _ *byte }
-
-// armGrace starts a grace period for the slots waiting, with arena.mu held.
-func armGrace() {
-	batch := arena.waiting
-	arena.waiting = nil
-	arena.armed = true
-	runtime.AddCleanup(new(graceToken), endGrace, batch)
-}
-
-func endGrace(batch []*atomic.Int64) {
-	arena.mu.Lock()
-	defer arena.mu.Unlock()
-	for _, base := range batch {
-		freeSlot(base)
-		arena.stats.Retired--
-	}
-	arena.armed = false
-	if len(arena.waiting) > 0 {
-		armGrace()
-	}
 }
 
 // DropSlot is the cleanup for an owner that became unreachable: it frees

@@ -2,7 +2,6 @@ package shard
 
 import (
 	"fmt"
-	"os"
 	"runtime"
 	"runtime/debug"
 	"sync"
@@ -50,20 +49,32 @@ func gcUntil(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// drainGrace waits until no retired slot waits for a grace period.
+// drainGrace waits until no retired slot waits for a grace period and the
+// arena has settled: its figures stayed the same over three GC cycles, so
+// that owners lost by earlier tests have been collected and do not change
+// Live in the middle of the next test.
 func drainGrace(t *testing.T) {
 	t.Helper()
-	gcUntil(t, "the retired slots became free", func() bool {
-		arena.mu.Lock()
-		defer arena.mu.Unlock()
-		return arena.stats.Retired == 0 && !arena.armed && len(arena.waiting) == 0
+	var last ArenaStats
+	same := 0
+	gcUntil(t, "the retired slots became free and the arena settled", func() bool {
+		s := Stats()
+		if s == last && s.Retired == 0 {
+			same++
+		} else {
+			same = 0
+		}
+		last = s
+		return same >= 3
 	})
 }
 
-// freeCount reports how many times base is in its pool's free list.
+// freeCount reports how many times base is in its pool's free list, after
+// freeing the retired slots whose grace period is over, as TakeSlot would.
 func freeCount(base *atomic.Int64) int {
 	arena.mu.Lock()
 	defer arena.mu.Unlock()
+	reclaim()
 	c := chunkOf(base)
 	if c == nil {
 		return -1
@@ -114,7 +125,8 @@ func checkArena(t *testing.T) {
 		}
 	}
 	retired := 0
-	for _, b := range arena.waiting {
+	for _, rs := range arena.retired {
+		b := rs.base
 		require.Empty(t, seen[b], "slot %p waits for a grace period but is %s", b, seen[b])
 		seen[b] = "waiting"
 		retired++
@@ -127,9 +139,7 @@ func checkArena(t *testing.T) {
 		bytes += 8 * len(c.mem)
 	}
 	require.Equal(t, bytes, s.Bytes)
-	if !arena.armed {
-		require.Equal(t, retired, s.Retired, "retired slots when no grace period is out")
-	}
+	require.Equal(t, retired, s.Retired, "retired slots")
 	require.Equal(t, s.Slots, s.Live+s.Retired+free, "Slots == Live + Retired + free (stats %+v, %d free)", s, free)
 }
 
@@ -690,14 +700,16 @@ func TestArenaConcurrent(t *testing.T) {
 		arena.mu.Lock()
 		pending := len(arena.pending)
 		arena.mu.Unlock()
-		return s.Live == before.Live && s.Retired == 0 && pending == 0
+		// Live may end below before.Live: owners of earlier tests may have
+		// been collected meanwhile.
+		return s.Live <= before.Live && s.Retired == 0 && pending == 0
 	})
 	runtime.GOMAXPROCS(old)
 	drainGrace(t)
 	checkArena(t)
 }
 
-// Cleanups held back, for the two tests below.
+// Cleanups held back, for the test below.
 //
 // A cleanup can be held back indefinitely. In go1.26 the sweeper queues the
 // cleanups it finds in a block of the P it runs on (runtime.cleanupQueue
@@ -708,52 +720,18 @@ func TestArenaConcurrent(t *testing.T) {
 // once GOMAXPROCS is raised again, which may be never. Go 1.25+ lowers
 // GOMAXPROCS on its own when a container's CPU limit drops.
 //
-// For a lost owner that costs one slot. For the grace token it costs every
-// slot retired from then on: arena.armed stays true, so RetireSlot only
-// appends to arena.waiting, and nothing frees the waiting slots.
-
-func TestArenaRetiredSlotsFreedWhileAGraceCleanupIsHeldBack(t *testing.T) {
-	// See "Cleanups held back" above. The state after the grace token's cleanup was held
-	// back is a grace period out (armed) whose endGrace never comes; set it
-	// up directly, then retire a slot: GC cycles that begin after the
-	// retirement must still free it.
-	drainGrace(t)
-	arena.mu.Lock()
-	arena.armed = true // a grace token whose cleanup is held back
-	arena.mu.Unlock()
-	t.Cleanup(func() {
-		arena.mu.Lock()
-		if arena.armed && len(arena.waiting) > 0 {
-			arena.armed = false
-			armGrace()
-		} else {
-			arena.armed = false
-		}
-		arena.mu.Unlock()
-		drainGrace(t)
-	})
-	base, _, _ := TakeSlot()
-	require.True(t, RetireSlot(base))
-	DropSlot(base)
-	gcUntil(t, "a slot retired while an earlier grace period's cleanup is held back became free", func() bool {
-		return freeCount(base) == 1
-	})
-}
+// For a lost owner that costs one slot, which the arena cannot prevent.
+// Retired slots do not depend on cleanups: their grace period is counted in
+// completed GC cycles.
 
 func TestArenaSlotsComeBackAfterGOMAXPROCSDrops(t *testing.T) {
-	// The real thing behind the test above, which needs luck: owners take,
-	// retire and lose slots while GOMAXPROCS goes up and down under GC
-	// cycles, and then stays low. Every slot must come back. It fails in
-	// about half the runs on go1.26.8 (lost owners' DropSlot cleanups, and
-	// sometimes a grace token's, held back). Opt-in, as it depends on the
-	// scheduler: PERCPU_CLEANUP_REPRO=1.
-	if os.Getenv("PERCPU_CLEANUP_REPRO") == "" {
-		t.Skip("set PERCPU_CLEANUP_REPRO=1 to run")
-	}
+	// Owners take, retire and lose slots while GOMAXPROCS goes up and down
+	// under GC cycles, and then stays low: every retired slot must come
+	// back. (Lost owners' slots may not: see "Cleanups held back".) With
+	// the grace period in a cleanup, this failed in about half the runs.
 	drainGrace(t)
 	old := runtime.GOMAXPROCS(0)
 	t.Cleanup(func() { runtime.GOMAXPROCS(old) })
-	before := Stats()
 	var stop atomic.Bool
 	var wg sync.WaitGroup
 	for w := 0; w < 8; w++ {
@@ -778,7 +756,7 @@ func TestArenaSlotsComeBackAfterGOMAXPROCSDrops(t *testing.T) {
 			runtime.GC()
 		}
 	}()
-	for start := time.Now(); time.Since(start) < 1500*time.Millisecond; {
+	for start := time.Now(); time.Since(start) < 500*time.Millisecond; {
 		runtime.GOMAXPROCS(4)
 		runtime.Gosched()
 		runtime.GOMAXPROCS(1)
@@ -786,8 +764,8 @@ func TestArenaSlotsComeBackAfterGOMAXPROCSDrops(t *testing.T) {
 	}
 	stop.Store(true)
 	wg.Wait()
-	gcUntil(t, "every slot came back at GOMAXPROCS 1", func() bool {
-		s := Stats()
-		return s.Live == before.Live && s.Retired == 0
+	gcUntil(t, "every retired slot came back at GOMAXPROCS 1", func() bool {
+		return Stats().Retired == 0
 	})
+
 }
