@@ -1,33 +1,65 @@
 /*
  * exclusive.pml -- a Promela model of percpuref.Ref's exclusive protocol
  * (percpu.Exclusive: the single-writer update of atomic_amd64.s and
- * atomic_arm64.s, with a busy flag and membarrier), as argued at the end of
- * percpuref/protocol.go and coded in percpu.go (UpdateLocal), shard.go
- * (WaitIdle) and percpuref/ref.go (toAtomicLocked's exclusive branch).
+ * atomic_arm64.s, with a busy mark packed into the cell's count, and
+ * membarrier), as argued at the end of percpuref/protocol.go and coded in
+ * percpu.go (UpdateLocal, Stable) and percpuref/ref.go (Init, the exclusive
+ * branches of toAtomicLocked, toPercpuLocked/resetCells and countLocked).
  *
- * The hardware is x86-TSO: each user goroutine has a FIFO store buffer for
- * its plain stores (busy = 1, count, busy = 0); its own loads of a cell's
- * count forward from the buffer; a flusher process per goroutine moves the
- * oldest buffered store to memory at any time; every locked instruction
- * (the central Add and CompareAndSwap, state Or/And, Swap, the mutex) waits
- * until the issuing goroutine's buffer is empty. README.md argues that
+ * A cell is one 64-bit word, the count. An update loads it (v), stores
+ * v + BUSY (the busy mark: any value above LIVE is busy), loads the state
+ * word, and stores either v + d (counted) or v back (refused). Readers wait
+ * out the mark with Stable. Nobody but the updates of the cell's P ever
+ * stores to a cell: the switches leave the cells as they are, and the
+ * switch back to per-CPU mode and Init absorb what the cells hold into C.
+ *
+ * The hardware is x86-TSO: each goroutine that updates cells has a FIFO
+ * store buffer for its plain stores (the mark, the final store); its own
+ * loads of a cell forward from the buffer; a flusher process per goroutine
+ * moves the oldest buffered store to memory at any time; every locked
+ * instruction (the central Add and CompareAndSwap, state Or/And, the mutex)
+ * waits until the issuing goroutine's buffer is empty. README.md argues that
  * arm64's orderings for this sequence are the same.
+ *
+ * Slot reuse: the Ref may have got its cells from a dead Ref A (shard's slot
+ * arena never clears a slot). The cells then start with A's leftovers
+ * (LEFTOVER), and a stale update of A (STALE) may run the update sequence on
+ * any cell, on that cell's P, at any time: it loads A's state, which is
+ * never Live again, so it stores the mark and then the value it loaded.
  *
  * Everything about the central count, the bias, release and the mode
  * changes is as in percpuref.pml; ghost variables and assertions are the
- * same.
+ * same, plus: a busy mark is seen only while an update of that cell is in
+ * flight (Stable terminates), and at the end no cell is busy and Read
+ * (countLocked, with Stable) is exact even while stale updates run.
  *
  * Configuration macros (spin -D...):
  *   NUSER, UOPS, NCTL, COPS, START_ATOMIC, START_DEAD, HARVEST_ONLY
  *                 as in percpuref.pml (defaults 2, 1, 1, 2)
  *   NOFARCELL     leave out the P id beyond the last cell (UpdateLocal's
- *                 p > mask case, which goes to C without touching a cell)
- *   CAP           store-buffer entries per goroutine; default 3*(1+2*UOPS),
- *                 the most a goroutine can have pending (README)
+ *                 p > Last case, which goes to C without touching a cell)
+ *   LEFTOVER      the cells start with what a previous owner of the slots
+ *                 left: each cell nondeterministically -LIVE..LIVE; Init
+ *                 absorbs them (C = BIAS + refs - sum)
+ *   STALE         adds a goroutine that makes STALE stale updates of the
+ *                 previous owner (-DSTALE: one), on any cell, at any time
+ *                 from before Init on
+ *   CAP           store-buffer entries per goroutine; default the most a
+ *                 goroutine can have pending (README)
  * Mutants (each must produce an assertion violation):
- *   MUTANT_NOBARRIER  the switch makes no membarrier
- *   MUTANT_NOWAIT     the switch does not wait for busy == 0
- *   MUTANT_BUSYLATE   the update clears busy before it stores the count
+ *   MUTANT_NOBARRIER  the switch to atomic makes no membarrier
+ *   MUTANT_NOWAIT     the switch to atomic reads the cells with plain loads,
+ *                     not Stable (no wait for the busy mark)
+ *   MUTANT_MARKLATE   the update stores its busy mark after its state load
+ *   MUTANT_NORESTORE  a refused update leaves its busy mark on the cell
+ *   MUTANT_ZERO       toPercpuLocked zeroes the cells (locked Swap(0) each)
+ *                     instead of absorbing what they hold
+ *   MUTANT_NOABSORB   Init and toPercpuLocked ignore what the cells hold
+ *                     (neither zero nor absorb)
+ *   MUTANT_PLAINREAD  Init, toPercpuLocked and Read load the cells with
+ *                     plain loads, not Stable
+ *   MUTANT_STALELIVE  the stale updater may find its (old) Ref Live again
+ *                     and count on the reused cell: the reuse condition
  */
 
 #ifndef NUSER
@@ -42,13 +74,24 @@
 #ifndef COPS
 #define COPS 2
 #endif
+#ifdef STALE
+#define NSTALEW 1
+#else
+#define NSTALEW 0
+#endif
+#define NW (NUSER + NSTALEW)  /* goroutines with store buffers: users, then the stale one */
 #ifndef CAP
-#define CAP (3*(1+2*UOPS))
+#if defined(STALE) && 2*STALE > 2*(1+2*UOPS)
+#define CAP (2*STALE)
+#else
+#define CAP (2*(1+2*UOPS))
+#endif
 #endif
 
 /* ---- scaled constants (Go value in the comment) ---- */
 #define BIAS      64       /* bias      = 1<<61                   */
 #define LIVE      1        /* CellLimit = liveLimit = 1<<48       */
+#define BUSY      16       /* busyMark  = 1<<60                   */
 #define inRange(x) ((x) >= -LIVE && (x) <= LIVE)
 
 #ifdef START_DEAD
@@ -63,25 +106,24 @@
 #define stAtomic   2
 #define stDying    4
 #define stReleased 16
-#define stPercpu   stInit
+#define stPercpu   stInit  /* percpu.Live */
 
 /* ---- the Ref, in memory ---- */
 short C;              /* Ref.count                                       */
-byte  S;              /* Ref.state                                       */
-short cnt[2];         /* each cell's count (offset 0)                    */
-bit   busy[2];        /* each cell's busy flag (offset 8)                */
+byte  S;              /* Ref.cells.State                                 */
+short w[2];           /* the cells: count, or count + BUSY while busy    */
 bit   mu;             /* Ref.mu                                          */
 bit   sticky;         /* opts&optSticky, guarded by mu                   */
 
 /* ---- the machine ---- */
-bit   wl[2];          /* cell i's P is taken by a pinned goroutine       */
-byte  lastw[2];       /* 1+user with stores to cell i still buffered, or 0 */
+bit   wl[2];          /* cell i's P is taken by a goroutine in an update */
+byte  lastw[2];       /* 1+goroutine with stores to cell i still buffered, or 0 */
 byte  pc[2];          /* stores to cell i still buffered (any goroutine) */
-/* store buffers: entry k of user u at [u*CAP+k]; address 2*cell (count) or
- * 2*cell+1 (busy); unused entries are 0 */
-byte  ba[NUSER*CAP];
-short bv[NUSER*CAP];
-byte  bn[NUSER+1];    /* bn[NUSER]: the controller's, always empty       */
+/* store buffers: entry k of goroutine u at [u*CAP+k]: cell ba, value bv;
+ * unused entries are 0 */
+byte  ba[NW*CAP];
+short bv[NW*CAP];
+byte  bn[NW+1];       /* bn[NW]: the controller's, always empty          */
 
 /* ---- ghost (as in percpuref.pml) ---- */
 byte held;
@@ -92,55 +134,79 @@ byte pending;
 bit  killed;
 byte epoch;
 byte ndone;
+bit  sdone;           /* the stale updates are over                      */
 
-/* move the oldest store of user w's buffer to memory (k: scratch) */
-inline flush1(w) {
-	if
-	:: ba[w*CAP] & 1 -> busy[ba[w*CAP] >> 1] = bv[w*CAP]
-	:: else -> cnt[ba[w*CAP] >> 1] = bv[w*CAP]
-	fi;
-	pc[ba[w*CAP] >> 1]--;
-	if :: pc[ba[w*CAP] >> 1] == 0 -> lastw[ba[w*CAP] >> 1] = 0 :: else -> skip fi;
+/* move the oldest store of goroutine g's buffer to memory (k: scratch) */
+inline flush1(g) {
+	w[ba[g*CAP]] = bv[g*CAP];
+	pc[ba[g*CAP]]--;
+	if :: pc[ba[g*CAP]] == 0 -> lastw[ba[g*CAP]] = 0 :: else -> skip fi;
 	k = 0;
 	do
-	:: k + 1 < bn[w] -> ba[w*CAP+k] = ba[w*CAP+k+1]; bv[w*CAP+k] = bv[w*CAP+k+1]; k++
+	:: k + 1 < bn[g] -> ba[g*CAP+k] = ba[g*CAP+k+1]; bv[g*CAP+k] = bv[g*CAP+k+1]; k++
 	:: else -> break
 	od;
-	ba[w*CAP+k] = 0; bv[w*CAP+k] = 0;
-	bn[w]--;
+	ba[g*CAP+k] = 0; bv[g*CAP+k] = 0;
+	bn[g]--;
 	k = 0
 }
 
-/* the store buffer of user w drains to memory, oldest first, at any time */
-proctype flusher(byte w) {
+/* the store buffer of goroutine g drains to memory, oldest first, at any time */
+proctype flusher(byte g) {
 	byte k;
 end:
 	do
-	:: d_step { bn[w] > 0 -> flush1(w) }
+	:: d_step { bn[g] > 0 -> flush1(g) }
 	od
 }
 
-/* a plain store by user u (a = address, x = value) enters its buffer */
+/* a plain store by goroutine u to cell a of value x enters its buffer */
 inline push(a, x) {
 	assert(bn[u] < CAP);
 	ba[u*CAP + bn[u]] = a; bv[u*CAP + bn[u]] = x; bn[u]++;
-	pc[(a) >> 1]++
+	pc[a]++; lastw[a] = u + 1
 }
 
-/* v = the count of cell i as user u loads it: its newest buffered store to
- * it, else memory */
-inline loadCount() {
-	v = cnt[i];
+/* v = cell i as goroutine u loads it: its newest buffered store to it,
+ * else memory */
+inline loadCell() {
+	v = w[i];
 	k = 0;
 	do
-	:: k < bn[u] -> if :: ba[u*CAP+k] == 2*i -> v = bv[u*CAP+k] :: else -> skip fi; k++
+	:: k < bn[u] -> if :: ba[u*CAP+k] == i -> v = bv[u*CAP+k] :: else -> skip fi; k++
 	:: else -> break
 	od;
 	k = 0
 }
 
+/* take cell i's P for an update: no other goroutine holds it, and none has
+ * stores to it still buffered (README: how a P passes between goroutines) */
+#define FREE(j) (wl[j] == 0 && (pc[j] == 0 || lastw[j] == u + 1))
+
+/*
+ * v = percpu.Stable(w[j]), by a goroutine without buffered stores (the
+ * controller, init): load until the value is not busy. Each busy load
+ * checks that an update of the cell is in flight (its goroutine holds the
+ * P, or its stores are still buffered), without which Stable would never
+ * return.
+ */
+inline stable(j) {
+	do
+	:: atomic { w[j] <= LIVE -> v = w[j]; break }
+	:: atomic { w[j] > LIVE -> assert(wl[j] || pc[j] > 0) }   /* Gosched, reload */
+	od;
+	assert(v >= -LIVE)
+}
+
+/* how Init, toPercpuLocked and Read load a cell */
+#ifndef MUTANT_PLAINREAD
+#define readCell(j) stable(j)
+#else
+#define readCell(j) v = w[j]
+#endif
+
 /* locked instructions wait for the issuing goroutine's buffer to drain.
- * The controller (u == NUSER) makes no plain stores to shared memory: its
+ * The controller (u == NW) makes no plain stores to shared memory: its
  * buffer is always empty. */
 #define UDRAINED (bn[u] == 0)
 inline ulock()   { atomic { UDRAINED && mu == 0 -> mu = 1 } }
@@ -212,66 +278,59 @@ inline tryGetCentral(live) {
 }
 
 /*
- * updateExclusive(d) by user u, pinned on the P of cell i: ok := stored.
- *   MOVL $1, busy; CMPL state; MOVQ count; ADDQ; range check;
- *   MOVQ n, count; MOVL $0, busy       (refuse: MOVL $0, busy)
+ * UpdateLocal(d) by user u, on the P of cell i: ok := stored. As in
+ * atomic_amd64.s, one model step each:
+ *   MOVQ (AX), DI; MOVQ DI+mark, (AX)   v = count (forwarded); count = v + BUSY
+ *   CMPL (CX), $1                        load S
+ *   MOVQ v+d, (AX)  or  MOVQ v, (AX)     stored, or refused (restore)
+ * The load of v and the mark's store are one step: nobody else stores to
+ * the cell while its P is held (but see MUTANT_ZERO, whose Swap(0) then
+ * falls between the mark and the final store, which suffices to catch it).
  */
 inline update(d, live) {
-	atomic {                                /* procPin; busy = 1 */
+	atomic {                                /* the P: any, it may migrate */
 		if
-		:: wl[0] == 0 && (pc[0] == 0 || lastw[0] == u + 1) -> i = 0
-		:: wl[1] == 0 && (pc[1] == 0 || lastw[1] == u + 1) -> i = 1
+		:: FREE(0) -> i = 0
+		:: FREE(1) -> i = 1
 #ifndef NOFARCELL
-		:: i = 2                            /* p > mask: straight to C */
+		:: i = 2                            /* p > Last: straight to C */
 #endif
 		fi;
 		if
-		:: i < 2 -> wl[i] = 1; lastw[i] = u + 1; push(2*i + 1, 1)
+		:: i < 2 -> wl[i] = 1; loadCell();
+#ifndef MUTANT_MARKLATE
+			push(i, v + BUSY)               /* count = v + busyMark */
+#endif
 		:: else -> skip
 		fi
 	};
 	if
 	:: i == 2 -> ok = 0
 	:: else ->
-		atomic {                            /* CMPL (CX), DX: load S */
+		atomic {                            /* CMPL (CX), $1: load S */
 			ka = (live -> killed : 0);      /* ghost: TryGetLive starts */
 			ep = (live -> epoch : 0);
 			st = S
+#ifdef MUTANT_MARKLATE
 		};
-		if
-		:: st == stPercpu ->
-			atomic {                        /* load count (forwarded), add */
-				loadCount();
-				v = v + d;
-				if
-				:: inRange(v) -> ok = 1
-				:: else -> ok = 0
-				fi;
-#ifndef MUTANT_BUSYLATE
-				if                          /* MOVQ DI, (AX): count = n */
-				:: ok -> push(2*i, v); held = held + d;
-					assert(!(live && ka && ep == epoch))
-				:: else -> skip
-				fi
-#else
-				push(2*i + 1, 0)            /* busy = 0 first */
+		atomic {
+			push(i, v + BUSY)               /* the mark, after the state load */
 #endif
-			};
-#ifndef MUTANT_BUSYLATE
-			atomic { push(2*i + 1, 0); wl[i] = 0 }   /* busy = 0; procUnpin */
-#else
-			atomic {
-				if
-				:: ok -> push(2*i, v); held = held + d;
-					assert(!(live && ka && ep == epoch))
-				:: else -> skip
-				fi;
-				wl[i] = 0
-			}
+		};
+		atomic {                            /* the final store; procUnpin */
+			if
+			:: st == stPercpu && inRange(v + d) ->
+				push(i, v + d); ok = 1;     /* count = v + d */
+				held = held + d;
+				assert(!(live && ka && ep == epoch))
+			:: else ->
+#ifndef MUTANT_NORESTORE
+				push(i, v);                 /* count = v: refused */
 #endif
-		:: else ->
-			atomic { push(2*i + 1, 0); wl[i] = 0; ok = 0 }   /* refuse */
-		fi
+				ok = 0
+			fi;
+			wl[i] = 0
+		}
 	fi;
 	st = 0; v = 0; i = 0
 }
@@ -303,11 +362,52 @@ proctype user(byte u) {
 	ndone++
 }
 
-/* membarrier's full barrier on user w's CPU: its buffer drains */
-inline barrierOn(w) {
+#ifdef STALE
+/*
+ * STALE stale updates of the slots' previous owner A, by goroutine u (one
+ * goroutine; its P may be any cell's, on each update): the update sequence
+ * with A's state, which is never Live again, so each stores the mark and
+ * then the value it loaded. With MUTANT_STALELIVE, A's state may read Live
+ * (A came back to life with other cells): the update then counts +1 on the
+ * reused cell, for A.
+ */
+proctype stale(byte u) {
+	byte n, i, k;
+	short v;
+	do
+	:: n < STALE ->
+		n++;
+		atomic {
+			if
+			:: FREE(0) -> i = 0
+			:: FREE(1) -> i = 1
+			fi;
+			wl[i] = 1; loadCell();
+			push(i, v + BUSY)
+		};
+		atomic {                            /* A's state: not Live */
+#ifndef MUTANT_STALELIVE
+			push(i, v);
+#else
+			if
+			:: push(i, v)
+			:: inRange(v + 1) -> push(i, v + 1)
+			fi;
+#endif
+			wl[i] = 0
+		};
+		i = 0; v = 0
+	:: else -> break
+	od;
+	sdone = 1
+}
+#endif
+
+/* membarrier's full barrier on goroutine g's CPU: its buffer drains */
+inline barrierOn(g) {
 	d_step {
 		do
-		:: bn[w] > 0 -> flush1(w)
+		:: bn[g] > 0 -> flush1(g)
 		:: else -> break
 		od
 	}
@@ -321,50 +421,61 @@ inline toAtomic(bits) {
 	:: else ->
 #ifndef MUTANT_NOBARRIER
 		/* percpu.Quiesce: membarrier; the IPI reaches each CPU at its own
-		 * point, users run in between */
+		 * point, the goroutines run in between */
 		barrierOn(0);
-#if NUSER > 1
+#if NW > 1
 		barrierOn(1);
 #endif
-#if NUSER > 2
+#if NW > 2
 		barrierOn(2);
+#endif
+#if NW > 3
+		barrierOn(3);
 #endif
 #endif
 #ifndef MUTANT_NOWAIT
-		busy[0] == 0;                               /* WaitIdle */
-		busy[1] == 0;
+		stable(0); sum = v;                         /* percpu.Stable(Cell(i)) */
+		stable(1); sum = sum + v;
+#else
+		sum = w[0];                                 /* Cell(i).Load() */
+		sum = sum + w[1];
 #endif
-		sum = cnt[0];                               /* Cell(i).Load() */
-		sum = sum + cnt[1];
 		atomic { C = C + sum - BIAS; v = C };       /* count.Add(sum-bias) */
 		assert(v > 0)
 	fi;
 	sum = 0; v = 0
 }
 
-/* toPercpuLocked */
+/* toPercpuLocked, exclusive branch: sum = resetCells() (Σ Stable); then
+ * count CAS v -> v + bias - sum unless v == 0; then state.And */
 inline toPercpu() {
+#if !defined(MUTANT_ZERO) && !defined(MUTANT_NOABSORB)
+	readCell(0); sum = v;
+	readCell(1); sum = sum + v;
+#endif
 	do
 	:: v = C;
 		if
 		:: v == 0 -> ok = 0; break
 		:: else ->
-			atomic { if :: C == v -> C = v + BIAS; ok = 1 :: else -> ok = 0 fi };
+			atomic { if :: C == v -> C = v + BIAS - sum; ok = 1 :: else -> ok = 0 fi };
 			if :: ok -> break :: else -> skip fi
 		fi
 	od;
 	if
 	:: ok ->
-		cnt[0] = 0;                                 /* Swap(0) */
-		cnt[1] = 0;
+#ifdef MUTANT_ZERO
+		w[0] = 0;                                   /* Swap(0): locked */
+		w[1] = 0;
+#endif
 		S = S & ~stAtomic                           /* state.And */
 	:: else -> skip
 	fi;
-	v = 0; ok = 0
+	v = 0; ok = 0; sum = 0
 }
 
 proctype controller(bit mayReinit) {
-	byte u = NUSER;       /* no store buffer: see UDRAINED */
+	byte u = NW;          /* no store buffer: see UDRAINED */
 	byte n, st, zl, kep, k;
 	short v, sum;
 	bit ok, pn;
@@ -465,16 +576,33 @@ proctype controller(bit mayReinit) {
 
 init {
 	byte k;
+	short v, sum;
 	atomic {
-#ifdef START_DEAD
-		C = 0; S = stInit | stAtomic | stDying | stReleased;
-#elif defined(START_ATOMIC)
-		held = 1 + NUSER; own = 1;
-		C = 1 + NUSER; S = stInit | stAtomic; sticky = 1;
-#else
-		held = 1 + NUSER; own = 1;
-		C = BIAS + 1 + NUSER; S = stPercpu;
+#ifdef LEFTOVER
+		/* what the slots' previous owner left: anything in range */
+		if :: w[0] = -LIVE :: w[0] = 0 :: w[0] = LIVE fi;
+		if :: w[1] = -LIVE :: w[1] = 0 :: w[1] = LIVE fi;
 #endif
+#ifdef STALE
+		run flusher(NUSER); run stale(NUSER);
+#endif
+		k = 0
+	};
+#ifdef START_DEAD
+	atomic { C = 0; S = stInit | stAtomic | stDying | stReleased };
+#elif defined(START_ATOMIC)
+	atomic { held = 1 + NUSER; own = 1; C = 1 + NUSER; S = stInit | stAtomic; sticky = 1 };
+#else
+	/* Init: count.Store(bias + refs - resetCells()); state.Store(stPercpu)
+	 * (the owner's reference and, taken by the owner for them, one per user) */
+#ifndef MUTANT_NOABSORB
+	readCell(0); sum = v;
+	readCell(1); sum = sum + v;
+#endif
+	atomic { held = 1 + NUSER; own = 1; C = BIAS + 1 + NUSER - sum; S = stPercpu };
+#endif
+	atomic {
+		v = 0; sum = 0;
 		k = 0;
 		do
 		:: k < NUSER -> run user(k); run flusher(k); k++
@@ -487,26 +615,38 @@ init {
 		od;
 		k = 0
 	};
-	/* everyone done and every buffer drained: the count must be exact */
+	/* everyone done and every user's buffer drained (the owner learns that
+	 * they are done through locked instructions) */
 	ndone == NUSER + NCTL;
 	k = 0;
 	do
 	:: k < NUSER -> bn[k] == 0; k++
 	:: else -> break
 	od;
+	k = 0;
 	assert(pending == 0);
 	assert(own + 0 <= 1);
-	assert(busy[0] == 0 && busy[1] == 0);
+	/* Read (countLocked), with stale updates possibly still running: exact */
 	if
 	:: S & stAtomic ->
 		assert(C == held)
 	:: else ->
-		assert(C - BIAS + cnt[0] + cnt[1] == held);
+		readCell(0); sum = v;
+		readCell(1); sum = sum + v;
+		assert(C - BIAS + sum == held);
 		assert((S & stDying) == 0)
 	fi;
+	v = 0; sum = 0;
 	if
 	:: held == 0 && DEADLIFE(life) -> assert(rel[0] == 0); assert(S & stReleased)
 	:: held == 0 && !DEADLIFE(life) -> assert(rel[life] == 1); assert(S & stReleased)
 	:: else -> assert(rel[life] == 0); assert((S & stReleased) == 0)
-	fi
+	fi;
+	/* and once the stale updates are over too: no cell is left busy, and
+	 * memory itself holds the exact count */
+#ifdef STALE
+	sdone && bn[NUSER] == 0;
+#endif
+	assert(inRange(w[0]) && inRange(w[1]));
+	assert((S & stAtomic) || C - BIAS + w[0] + w[1] == held)
 }

@@ -80,8 +80,8 @@
 
 /* ---- the Ref ---- */
 short C;              /* Ref.count, the central count                    */
-byte  S;              /* Ref.state                                       */
-short cell[2];        /* the shard Set: 2 cells                          */
+byte  S;              /* Ref.cells.State, the state word                 */
+short cell[2];        /* the cells (Ref.cells): 2                        */
 bit   mu;             /* Ref.mu                                          */
 bit   sticky;         /* opts&optSticky, guarded by mu                   */
 
@@ -202,6 +202,18 @@ inline fold() {
 /*
  * fastAdd(d): ok := the add on a cell stands; otherwise redo on C.
  * live: this is TryGetLive (for the ghost check).
+ *
+ * In Go this is shared(d): percpu.AddLocal pins the goroutine to its P,
+ * loads Base and State (refusing unless State is Live and Base is not nil;
+ * Base is nil once the cells are given back, which AllowReinit rules out
+ * here), adds, and unpins. The load of S below is AddLocal's State check;
+ * a check made before AddLocal, if any, only sends some operations to C
+ * earlier, as this load would if it saw the switch. The pinning (no
+ * stop-the-world, so no GC cycle, can begin between the check and the add)
+ * matters only for slot reuse, which this model leaves out: the Ref keeps
+ * its cells, and shard's arena lets another Ref have a retired slot only
+ * after a GC cycle that began after the retirement, by which time every
+ * AddLocal that saw this Ref Live has added. Nothing here changes with it.
  */
 inline fastAdd(d, live) {
 	atomic {
@@ -212,7 +224,7 @@ inline fastAdd(d, live) {
 	if
 	:: st != stPercpu -> ok = 0
 	:: else ->
-		atomic {                            /* percpu.Add(c, d) on s.Local() */
+		atomic {                            /* AddLocal: Cell(p).Add(d) - d    */
 			if                              /* the P may be any: migration */
 			:: i = 0
 			:: i = 1
