@@ -57,7 +57,11 @@ const busyMark = 1 << 60
 // An owner may change Base while updates run, with an atomic store: to nil,
 // which both updates refuse, or, from nil, to cells whose Last and Shift it
 // set before the store (the updates load Base first, with an acquire on
-// arm64). No other field may change while updates may run.
+// arm64). No other field may change while updates may run. Cells that were
+// given up (Base set to nil, State no longer Live) must not be made Live
+// again with new cells while an update that loaded the old Base may still
+// be running: it would count on the old cells. Only the P of a cell ever
+// stores to it while updates may run; see Stable for reading.
 //
 // Cells is 16 bytes, so that a refcount can embed it (with State as its own
 // state word, and Flags for bits of its own) and stay small. The assembly reads the fields at fixed offsets
