@@ -626,29 +626,20 @@ func BenchmarkLifecycle(b *testing.B) {
 //	                 cache line: what false sharing costs here
 //
 // adjacent should be as fast as distant: each P writes only its own slab,
-// and the fast path only reads the Ref struct. The slots are checked to be
-// fresh and in order, and the adjacent Refs to be neighbours, before the
-// timed run.
+// and the fast path only reads the Ref struct. The Refs are made once per
+// process, untimed; their slots are checked to be fresh and in order, and
+// the adjacent Refs to be neighbours.
 func BenchmarkFalseSharing(b *testing.B) {
 	header()
 	procs := runtime.GOMAXPROCS(0)
 	b.Run("impl=distant", func(b *testing.B) {
-		refs, all := arenaRefs(b, procs, 1000)
-		hammerRefs(b, refs)
-		killAll(all)
+		hammerRefs(b, falseSharingRefs(b, "distant", procs))
 	})
 	b.Run("impl=adjacent", func(b *testing.B) {
-		refs, all := arenaRefs(b, procs, 1)
-		hammerRefs(b, refs)
-		killAll(all)
+		hammerRefs(b, falseSharingRefs(b, "adjacent", procs))
 	})
 	b.Run("impl=padded", func(b *testing.B) {
-		refs := make([]*percpuref.Ref, procs)
-		for i := range refs {
-			refs[i] = percpuref.New(nil, percpuref.WithShards(0))
-		}
-		hammerRefs(b, refs)
-		killAll(refs)
+		hammerRefs(b, falseSharingRefs(b, "padded", procs))
 	})
 	b.Run("impl=atomic-distant", func(b *testing.B) {
 		padded := make([]baseline.PaddedInt64, procs)
@@ -668,12 +659,41 @@ func BenchmarkFalseSharing(b *testing.B) {
 	})
 }
 
+// falseSharingSets holds the Refs of BenchmarkFalseSharing, made once per
+// layout and GOMAXPROCS and kept live (with every Ref made on the way) for
+// the rest of the process: made afresh for every run of a sub-benchmark,
+// they would have to take every free slot of the arena first, a number
+// that would grow with every run.
+var falseSharingSets = map[string][]*percpuref.Ref{}
+
+func falseSharingRefs(b *testing.B, layout string, procs int) []*percpuref.Ref {
+	k := fmt.Sprintf("%s/%d", layout, procs)
+	if refs, ok := falseSharingSets[k]; ok {
+		return refs
+	}
+	var refs []*percpuref.Ref
+	switch layout {
+	case "distant":
+		refs = arenaRefs(b, procs, 1000)
+	case "adjacent":
+		refs = arenaRefs(b, procs, 1)
+	case "padded":
+		for range procs {
+			refs = append(refs, percpuref.New(nil, percpuref.WithShards(0)))
+		}
+	}
+	falseSharingSets[k] = refs
+	return refs
+}
+
 // arenaRefs returns k Refs whose slots are fresh and gap slots apart, in
-// order, and every Ref it made (to be killed at the end). It first waits
-// for retired slots to be freed and takes every free slot, so that the Refs
-// get slots that were never used. With gap 1 it also checks that the slots
-// lie in one chunk and that the Ref structs are neighbours.
-func arenaRefs(b *testing.B, k, gap int) (refs, all []*percpuref.Ref) {
+// order. It first waits for retired slots to be freed and takes every free
+// slot, so that the Refs get slots that were never used. With gap 1 it also
+// checks that the slots lie in one chunk and that the Ref structs are
+// neighbours. Every Ref it makes stays live.
+func arenaRefs(b *testing.B, k, gap int) []*percpuref.Ref {
+	var all []*percpuref.Ref
+	defer func() { arenaKeep = append(arenaKeep, all...) }()
 	for i := 0; i < 100 && shard.Stats().Retired > 0; i++ {
 		runtime.GC()
 		time.Sleep(time.Millisecond)
@@ -683,7 +703,7 @@ func arenaRefs(b *testing.B, k, gap int) (refs, all []*percpuref.Ref) {
 		all = append(all, percpuref.New(nil))
 	}
 	for range 10 {
-		refs = refs[:0]
+		var refs []*percpuref.Ref
 		s0 := shard.Stats()
 		var first shard.ArenaStats
 		for i := range k {
@@ -709,23 +729,22 @@ func arenaRefs(b *testing.B, k, gap int) (refs, all []*percpuref.Ref) {
 			}
 		}
 		if ok {
-			return refs, all
+			return refs
 		}
 	}
 	b.Fatalf("could not make %d Refs with fresh slots %d apart", k, gap)
-	return nil, nil
+	return nil
 }
 
-func killAll(refs []*percpuref.Ref) {
-	for _, r := range refs {
-		r.Kill()
-	}
-}
+// arenaKeep keeps the Refs arenaRefs makes live, so that their slots do not
+// go back to the arena's free list.
+var arenaKeep []*percpuref.Ref
 
 // hammerRefs runs Get+Put on GOMAXPROCS goroutines, each on its own Ref of
 // refs (refs[i % len(refs)] for the i-th goroutine).
 func hammerRefs(b *testing.B, refs []*percpuref.Ref) {
 	var next atomic.Int64
+	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		r := refs[int(next.Add(1)-1)%len(refs)]
 		ok := false
@@ -741,6 +760,7 @@ func hammerRefs(b *testing.B, refs []*percpuref.Ref) {
 // own word of cs.
 func hammerAtomics(b *testing.B, cs []*atomic.Int64) {
 	var next atomic.Int64
+	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		c := cs[int(next.Add(1)-1)%len(cs)]
 		var v int64
