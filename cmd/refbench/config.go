@@ -105,7 +105,7 @@ aggregate throughput; "x atomic" is the throughput ratio to atomic in the
 same repetition (lifecycle: atomic's time over the implementation's),
 median over repetitions. Spreads are min-max over -count repetitions (JSON
 and CSV also carry the interquartile range). The memory workload's child
-processes run runtime.NumCPU() at a time.
+processes for 100000 objects run runtime.NumCPU() at a time.
 
 Flags:
 `

@@ -35,7 +35,10 @@ type task struct {
 	run func() (sample, error)
 	// apart marks a measurement made in a child process, whose figure
 	// does not depend on what else runs: consecutive ones run
-	// concurrently, runtime.NumCPU() at a time.
+	// concurrently, runtime.NumCPU() at a time. (A child that measures a
+	// single object is not apart: the threads and such that the runtime
+	// allocates in the background, more often when the CPUs are busy,
+	// would show in its figure.)
 	apart bool
 }
 
@@ -75,7 +78,7 @@ func plan(c *config) []task {
 						}
 						ts = append(ts, task{key: key{workload: w, impl: im, refs: n, procs: p}, run: func() (sample, error) {
 							return memoryInChild(im, n, p)
-						}, apart: true})
+						}, apart: n >= memoryOffHeapRefs})
 					}
 				}
 			}
