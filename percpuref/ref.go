@@ -582,7 +582,9 @@ func (r *Ref) toAtomicLocked(op string, bits uint32) *MisuseError {
 	}
 	var sum int64
 	if percpu.Exclusive() {
-		percpu.Quiesce()
+		if r.cells.Len() > 0 { // a Lazy Ref without cells has no update to wait for
+			percpu.Quiesce()
+		}
 		for i := 0; i < r.cells.Len(); i++ {
 			sum += percpu.Stable(r.cells.Cell(i))
 		}

@@ -28,6 +28,7 @@ const (
 const (
 	iPercpuref       = "percpuref"
 	iPercpurefPadded = "percpuref-padded"
+	iPercpurefLazy   = "percpuref-lazy"
 	iAtomic          = "atomic"
 	iCAS             = "cas"
 	iXsync           = "xsync"
@@ -36,7 +37,7 @@ const (
 
 var (
 	allWorkloads = []string{wGetPut, wTryGetLive, wKilled, wSnapshot, wKillLatency, wLifecycle, wMemory}
-	allImpls     = []string{iPercpuref, iPercpurefPadded, iAtomic, iCAS, iXsync, iRWMutex}
+	allImpls     = []string{iPercpuref, iPercpurefPadded, iPercpurefLazy, iAtomic, iCAS, iXsync, iRWMutex}
 )
 
 // config is what the flags ask for.
@@ -90,6 +91,10 @@ Implementations (-impl):
   percpuref-padded
                percpuref.Ref with padded shards of its own
                (percpuref.WithShards(0)); getput, lifecycle and memory only
+  percpuref-lazy
+               percpuref.Ref made with percpuref.Lazy(): no per-CPU cells
+               until its first contended compare-and-swap; getput,
+               lifecycle and memory only
   atomic       atomic.Int64 Add(1)/Add(-1) on one padded shared word; in
                snapshot, atomic.Pointer plus an atomic.Int64 refcount (its
                get is the increment-unless-zero below, the only safe one);

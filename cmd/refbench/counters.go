@@ -31,6 +31,7 @@ var throughput = map[string][]struct {
 	wGetPut: {
 		{iPercpuref, refGetPut},
 		{iPercpurefPadded, refGetPutPadded},
+		{iPercpurefLazy, refGetPutLazy},
 		{iAtomic, atomicAddAdd},
 		{iCAS, casGetPut},
 		{iXsync, xsyncIncDec},
@@ -64,6 +65,7 @@ func refGetPut() job { return getPutJob(percpuref.New(nil)) }
 
 // refGetPutPadded is getput on a Ref with padded shards of its own.
 func refGetPutPadded() job { return getPutJob(percpuref.New(nil, percpuref.WithShards(0))) }
+func refGetPutLazy() job   { return getPutJob(percpuref.New(nil, percpuref.Lazy())) }
 
 func getPutJob(r *percpuref.Ref) job {
 	return job{

@@ -97,6 +97,12 @@ var lifecycles = map[string]func(n int, release func()){
 			r.Kill()
 		}
 	},
+	iPercpurefLazy: func(n int, release func()) {
+		for range n {
+			r := percpuref.New(release, percpuref.Lazy())
+			r.Kill()
+		}
+	},
 	iAtomic: func(n int, release func()) {
 		for range n {
 			k := newKref(release)
@@ -107,7 +113,7 @@ var lifecycles = map[string]func(n int, release func()){
 
 // lifecycleImpls are the implementations of the lifecycle workload, in
 // report order.
-var lifecycleImpls = []string{iPercpuref, iPercpurefPadded, iAtomic}
+var lifecycleImpls = []string{iPercpuref, iPercpurefPadded, iPercpurefLazy, iAtomic}
 
 // lifecycle returns the mean time, in ns, of one life of impl on one
 // goroutine (see lifecycles), over about d, with the garbage collection
@@ -145,7 +151,7 @@ var (
 
 // memoryImpls are the implementations the memory workload measures; cas
 // and rwmutex are left out (cas is the word atomic is).
-var memoryImpls = []string{iPercpuref, iPercpurefPadded, iAtomic, iXsync}
+var memoryImpls = []string{iPercpuref, iPercpurefPadded, iPercpurefLazy, iAtomic, iXsync}
 
 // memoryOffHeapRefs is the least number of objects for which the off-heap
 // growth per object is reported; below, it is noise.
@@ -277,6 +283,10 @@ func bytesPerObject(impl string, n int) (heap, offHeap float64, cells int, err e
 			keep[i] = percpuref.New(noRelease, percpuref.WithShards(0))
 		}
 		cells = shard.DefaultCells()
+	case iPercpurefLazy: // uncontended: no cells are taken
+		for i := range keep {
+			keep[i] = percpuref.New(noRelease, percpuref.Lazy())
+		}
 	case iAtomic:
 		for i := range keep {
 			keep[i] = newKref(noRelease)
