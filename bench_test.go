@@ -30,6 +30,7 @@ import (
 
 	"github.com/percpuref/percpu"
 	"github.com/percpuref/percpu/internal/baseline"
+	"github.com/percpuref/percpu/internal/heapmeter"
 	"github.com/percpuref/percpu/percpuref"
 	"github.com/percpuref/percpu/shard"
 )
@@ -483,8 +484,8 @@ func bytesPerObject(impl string, n int) (heap, offHeap float64, err error) {
 	}
 	keep := make([]any, n)
 	var before, after runtime.MemStats
-	warmThreads()
-	settle(&before)
+	heapmeter.WarmThreads()
+	heapmeter.Settle(&before)
 	switch impl {
 	case "atomic":
 		for i := range keep {
@@ -511,44 +512,6 @@ func bytesPerObject(impl string, n int) (heap, offHeap float64, err error) {
 	heap = (float64(after.HeapAlloc) - float64(before.HeapAlloc)) / float64(n)
 	offHeap = (float64(after.OtherSys) - float64(before.OtherSys)) / float64(n)
 	return heap, offHeap, nil
-}
-
-// warmThreads makes the runtime start GOMAXPROCS+4 threads and leaves them
-// idle, to be reused. Without it, a thread the runtime starts during a
-// measurement (for a GC worker, or to hand a P over from a blocked thread)
-// adds its m and g structures, about 5 KB, to the heap: noise that swamps
-// a single object.
-func warmThreads() {
-	var done, locked sync.WaitGroup
-	release := make(chan struct{})
-	for range runtime.GOMAXPROCS(0) + 4 {
-		done.Add(1)
-		locked.Add(1)
-		go func() {
-			defer done.Done()
-			runtime.LockOSThread() // each holds a thread of its own
-			locked.Done()
-			<-release
-			runtime.UnlockOSThread() // and gives it back to the idle pool
-		}()
-	}
-	locked.Wait()
-	close(release)
-	done.Wait()
-}
-
-// settle collects garbage until the heap stops shrinking (at most a few
-// cycles), then reads the memory statistics into m.
-func settle(m *runtime.MemStats) {
-	prev := uint64(0)
-	for range 5 {
-		runtime.GC()
-		runtime.ReadMemStats(m)
-		if m.HeapAlloc == prev {
-			return
-		}
-		prev = m.HeapAlloc
-	}
 }
 
 // BenchmarkLayout is Get+Put on a live Ref with its per-CPU counts in the

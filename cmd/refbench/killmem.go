@@ -9,12 +9,12 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/puzpuzpuz/xsync/v4"
 
+	"github.com/percpuref/percpu/internal/heapmeter"
 	"github.com/percpuref/percpu/percpuref"
 	"github.com/percpuref/percpu/shard"
 )
@@ -219,45 +219,6 @@ func memoryChild(spec string, stdout, stderr io.Writer) int {
 // kref alike.
 func noRelease() {}
 
-// warmThreads makes the runtime start GOMAXPROCS+4 threads and leaves them
-// idle, to be reused. Without it, a thread the runtime starts during a
-// measurement (for a GC worker, or to hand a P over from a blocked thread)
-// adds its m and g structures, about 5 KB, to the heap: noise that swamps
-// a single object.
-func warmThreads() {
-	var done, locked sync.WaitGroup
-	release := make(chan struct{})
-	for range runtime.GOMAXPROCS(0) + 4 {
-		done.Add(1)
-		locked.Add(1)
-		go func() {
-			defer done.Done()
-			runtime.LockOSThread() // each holds a thread of its own
-			locked.Done()
-			<-release
-			runtime.UnlockOSThread() // and gives it back to the idle pool
-		}()
-	}
-	locked.Wait()
-	close(release)
-	done.Wait()
-}
-
-// settle collects garbage until the heap stops shrinking (at most a few
-// cycles: sync.Pool victims take two), then reads the memory statistics
-// into m.
-func settle(m *runtime.MemStats) {
-	prev := uint64(0)
-	for range 5 {
-		runtime.GC()
-		runtime.ReadMemStats(m)
-		if m.HeapAlloc == prev {
-			return
-		}
-		prev = m.HeapAlloc
-	}
-}
-
 // bytesPerObject makes n objects of impl and keeps them live, and returns
 // the growth per object of the heap (HeapAlloc after a GC) and of the
 // runtime's off-heap memory (OtherSys, where the record of each
@@ -270,8 +231,8 @@ func bytesPerObject(impl string, n int) (heap, offHeap float64, cells int, err e
 	}
 	var before, after runtime.MemStats
 	keep := make([]any, n)
-	warmThreads()
-	settle(&before)
+	heapmeter.WarmThreads()
+	heapmeter.Settle(&before)
 	switch impl {
 	case iPercpuref:
 		for i := range keep {
