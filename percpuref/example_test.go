@@ -68,3 +68,40 @@ func ExampleInitAtomic() {
 	// released
 	// true
 }
+
+// Many Refs of which few are ever contended: Lazy keeps each at 48 bytes
+// until two goroutines race on it, when it takes its per-CPU cells. The
+// semantics do not change: the count is exact, and release waits for Kill.
+func ExampleLazy() {
+	type entry struct {
+		ref percpuref.Ref
+		key int
+	}
+	entries := make([]*entry, 1000)
+	for i := range entries {
+		e := &entry{key: i}
+		e.ref.Init(func() {}, percpuref.Lazy())
+		entries[i] = e
+	}
+	hot := entries[7]
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 1000; i++ {
+				hot.ref.Get()
+				hot.ref.Put()
+			}
+		}()
+	}
+	wg.Wait()
+	fmt.Println("count:", hot.ref.Read(), "per-CPU:", hot.ref.IsPercpu())
+	for _, e := range entries {
+		e.ref.Kill()
+	}
+	fmt.Println("released:", hot.ref.IsZero())
+	// Output:
+	// count: 1 per-CPU: true
+	// released: true
+}
