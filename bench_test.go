@@ -331,30 +331,6 @@ func BenchmarkKill(b *testing.B) {
 // kref alike.
 func noRelease() {}
 
-// kref is the reference count a kref user embeds in an object: one
-// atomic.Int64 and the release it runs at zero (16 bytes).
-type kref struct {
-	n       atomic.Int64
-	release func()
-}
-
-// newKref is not inlined, so that its kref is on the heap, as a user's
-// object with a reference count is.
-//
-//go:noinline
-func newKref(release func()) *kref {
-	k := &kref{release: release}
-	k.n.Store(1)
-	return k
-}
-
-// put drops a reference and releases on the last.
-func (k *kref) put() {
-	if k.n.Add(-1) == 0 {
-		k.release()
-	}
-}
-
 // memoryImpls are the implementations BenchmarkMemory measures, atomic
 // (the kref struct above) first.
 var memoryImpls = []string{"atomic", "percpuref", "percpuref-padded", "xsync"}
@@ -489,7 +465,7 @@ func bytesPerObject(impl string, n int) (heap, offHeap float64, err error) {
 	switch impl {
 	case "atomic":
 		for i := range keep {
-			keep[i] = newKref(noRelease)
+			keep[i] = baseline.NewKref(noRelease)
 		}
 	case "percpuref":
 		for i := range keep {
@@ -559,8 +535,8 @@ func BenchmarkLifecycle(b *testing.B) {
 	}
 	b.Run("impl=atomic", func(b *testing.B) {
 		run(b, func(release func()) {
-			k := newKref(release)
-			k.put()
+			k := baseline.NewKref(release)
+			k.Put()
 		})
 	})
 	b.Run("impl=percpuref", func(b *testing.B) {

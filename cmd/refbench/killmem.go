@@ -14,6 +14,7 @@ import (
 
 	"github.com/puzpuzpuz/xsync/v4"
 
+	"github.com/percpuref/percpu/internal/baseline"
 	"github.com/percpuref/percpu/internal/heapmeter"
 	"github.com/percpuref/percpu/percpuref"
 	"github.com/percpuref/percpu/shard"
@@ -57,31 +58,6 @@ func killLatency(shards int, d time.Duration) (float64, error) {
 	return float64(timed.Nanoseconds()) / float64(kills), nil
 }
 
-// kref is the reference count a kref user embeds in an object: one
-// atomic.Int64 and the release it runs at zero (16 bytes). The lifecycle
-// and memory workloads' atomic is this.
-type kref struct {
-	n       atomic.Int64
-	release func()
-}
-
-// newKref is not inlined, so that its kref is on the heap, as a user's
-// object with a reference count is.
-//
-//go:noinline
-func newKref(release func()) *kref {
-	k := &kref{release: release}
-	k.n.Store(1)
-	return k
-}
-
-// put drops a reference and releases on the last.
-func (k *kref) put() {
-	if k.n.Add(-1) == 0 {
-		k.release()
-	}
-}
-
 // lifecycles maps each implementation of the lifecycle workload to a loop
 // of n lives: make a count holding one reference, drop it, release.
 var lifecycles = map[string]func(n int, release func()){
@@ -105,8 +81,8 @@ var lifecycles = map[string]func(n int, release func()){
 	},
 	iAtomic: func(n int, release func()) {
 		for range n {
-			k := newKref(release)
-			k.put()
+			k := baseline.NewKref(release)
+			k.Put()
 		}
 	},
 }
@@ -250,7 +226,7 @@ func bytesPerObject(impl string, n int) (heap, offHeap float64, cells int, err e
 		}
 	case iAtomic:
 		for i := range keep {
-			keep[i] = newKref(noRelease)
+			keep[i] = baseline.NewKref(noRelease)
 		}
 	case iXsync:
 		for i := range keep {

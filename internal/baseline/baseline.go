@@ -34,3 +34,28 @@ func (c *PaddedInt64) TryGet() bool {
 
 // Put is kref_put: it drops one and reports whether that was the last.
 func (c *PaddedInt64) Put() bool { return c.Add(-1) == 0 }
+
+// Kref is the reference count a kref user embeds in an object: one
+// atomic.Int64 and the release it runs at zero (16 bytes). The memory and
+// lifecycle measurements compare a Ref's cost against it.
+type Kref struct {
+	n       atomic.Int64
+	release func()
+}
+
+// NewKref returns a Kref holding one reference. It is not inlined, so that
+// its Kref is on the heap, as a user's object with a reference count is.
+//
+//go:noinline
+func NewKref(release func()) *Kref {
+	k := &Kref{release: release}
+	k.n.Store(1)
+	return k
+}
+
+// Put drops a reference and runs release on the last.
+func (k *Kref) Put() {
+	if k.n.Add(-1) == 0 {
+		k.release()
+	}
+}

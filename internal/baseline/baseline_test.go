@@ -45,3 +45,13 @@ func TestPadded(t *testing.T) {
 	assert.Equal(t, uintptr(2*percpu.CacheLinePad), unsafe.Sizeof(c))
 	assert.Equal(t, uintptr(percpu.CacheLinePad), unsafe.Offsetof(c.Int64))
 }
+
+func TestKrefReleasesOnTheLastPut(t *testing.T) {
+	released := 0
+	k := NewKref(func() { released++ })
+	k.n.Add(1)
+	k.Put()
+	assert.Zero(t, released, "a reference remains")
+	k.Put()
+	assert.Equal(t, 1, released)
+}
