@@ -87,8 +87,14 @@ func (c *Cells) Cell(i int) *atomic.Int64 {
 	return cellAt(c.base(), i, c.Shift)
 }
 
-// base loads Base atomically: an owner may clear it (with an atomic store)
-// while updates run.
+// SetBase stores b into Base atomically, as an owner must while updates may
+// run (see Cells).
+func (c *Cells) SetBase(b *atomic.Int64) {
+	atomic.StorePointer((*unsafe.Pointer)(unsafe.Pointer(&c.Base)), unsafe.Pointer(b))
+}
+
+// base loads Base atomically: an owner may change it (with SetBase) while
+// updates run.
 func (c *Cells) base() unsafe.Pointer {
 	return atomic.LoadPointer((*unsafe.Pointer)(unsafe.Pointer(&c.Base)))
 }

@@ -29,7 +29,6 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
-	"unsafe"
 
 	"github.com/percpuref/percpu"
 	"github.com/percpuref/percpu/shard"
@@ -123,15 +122,14 @@ func (r *Ref) Init(release func(), opts ...Option) {
 		flags |= optFreshDead
 	}
 	r.cells.Flags = flags
-	r.setBase(nil)
+	r.cells.SetBase(nil)
 	switch {
 	case c.padded:
 		base, last, shift := shard.NewSet(c.shards()).Layout()
 		r.cells.Last, r.cells.Shift = last, shift
-		r.setBase(base)
+		r.cells.SetBase(base)
 	case !c.lazy:
-		r.takeSlot(&r.cells)
-		r.setBase(r.cells.Base)
+		r.takeSlot(&r.cells) // not yet shared: a plain store of Base will do
 	}
 	switch {
 	case c.dead:
@@ -161,7 +159,7 @@ func (r *Ref) takeSlot(c *percpu.Cells) {
 // that carries the bias is counted on: if a switch to atomic mode has run
 // since the caller loaded the state, C no longer does.
 func (r *Ref) lazy(d int64) bool {
-	if atomic.LoadPointer((*unsafe.Pointer)(unsafe.Pointer(&r.cells.Base))) != nil {
+	if r.cells.Len() != 0 {
 		return false // the cells refused for another reason
 	}
 	v := r.count.Load()
@@ -193,13 +191,7 @@ func (r *Ref) spread() {
 	r.takeSlot(&fresh)
 	r.count.Add(-settle(&fresh))
 	r.cells.Last, r.cells.Shift = fresh.Last, fresh.Shift
-	r.setBase(fresh.Base) // from now on the fast path counts on the cells
-}
-
-// setBase publishes the cells' address. The fast path reads it inside the
-// assembly (or, in the generic build, with an atomic load).
-func (r *Ref) setBase(b *atomic.Int64) {
-	atomic.StorePointer((*unsafe.Pointer)(unsafe.Pointer(&r.cells.Base)), unsafe.Pointer(b))
+	r.cells.SetBase(fresh.Base) // from now on the fast path counts on the cells
 }
 
 // freeCells gives the cells back, with mu held, once the Ref is in atomic
@@ -207,7 +199,7 @@ func (r *Ref) setBase(b *atomic.Int64) {
 func (r *Ref) freeCells() {
 	r.cells.Flags |= optFreed
 	if b := r.cells.Base; b != nil {
-		r.setBase(nil)
+		r.cells.SetBase(nil)
 		shard.RetireSlot(b) // padded shards (not a slot) are left to the GC
 	}
 }
