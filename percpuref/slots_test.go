@@ -94,32 +94,20 @@ func (l slotLayout) values() []int64 {
 
 // slotSpread takes n references on r from several goroutines, so that they
 // land on several Ps' cells.
-func slotSpread(r *Ref, n int) {
-	var wg sync.WaitGroup
-	for g := 0; g < 4; g++ {
-		wg.Add(1)
-		go func(g int) {
-			defer wg.Done()
-			for i := g; i < n; i += 4 {
-				r.Get()
-				if i%8 == 0 {
-					runtime.Gosched()
-				}
-			}
-		}(g)
-	}
-	wg.Wait()
-}
+func slotSpread(r *Ref, n int) { slotSpreadOp(n, r.Get) }
 
 // slotUnspread puts n references on r from several goroutines.
-func slotUnspread(r *Ref, n int) {
+func slotUnspread(r *Ref, n int) { slotSpreadOp(n, func() { r.Put() }) }
+
+// slotSpreadOp runs op n times, shared among four goroutines.
+func slotSpreadOp(n int, op func()) {
 	var wg sync.WaitGroup
 	for g := 0; g < 4; g++ {
 		wg.Add(1)
 		go func(g int) {
 			defer wg.Done()
 			for i := g; i < n; i += 4 {
-				r.Put()
+				op()
 				if i%8 == 0 {
 					runtime.Gosched()
 				}
