@@ -447,6 +447,17 @@ func TestArenaDropSlotAfterRetire(t *testing.T) {
 	}
 }
 
+// retireAndRetake retires base for its owner and, after the grace period,
+// takes it again for the next owner: with nothing else free, the slot
+// freed last is the one handed out.
+func retireAndRetake(t *testing.T, base *atomic.Int64) {
+	t.Helper()
+	require.True(t, RetireSlot(base))
+	drainGrace(t)
+	next, _, _ := TakeSlot()
+	require.Same(t, base, next, "the next owner reuses the slot")
+}
+
 func TestArenaDropSlotOfOlderOwner(t *testing.T) {
 	// (c) A retires its slot, B takes it after the grace period, and A's
 	// cleanup runs while B is alive: B's slot must stay B's. When B is
@@ -456,10 +467,7 @@ func TestArenaDropSlotOfOlderOwner(t *testing.T) {
 	noAutoGC(t)
 	before := Stats()
 	base, _, _ := TakeSlot() // A
-	require.True(t, RetireSlot(base))
-	drainGrace(t)
-	b, _, _ := TakeSlot() // B
-	require.Same(t, base, b, "B reuses A's slot")
+	retireAndRetake(t, base) // B
 	assert.Equal(t, before.Live+1, Stats().Live)
 
 	DropSlot(base) // A's cleanup, B alive
@@ -487,14 +495,8 @@ func TestArenaDropSlotTwoRetiredOwners(t *testing.T) {
 	noAutoGC(t)
 	before := Stats()
 	base, _, _ := TakeSlot() // A
-	RetireSlot(base)
-	drainGrace(t)
-	b, _, _ := TakeSlot() // B
-	require.Same(t, base, b)
-	RetireSlot(base)
-	drainGrace(t)
-	c, _, _ := TakeSlot() // C
-	require.Same(t, base, c)
+	retireAndRetake(t, base) // B
+	retireAndRetake(t, base) // C
 	assert.Equal(t, 2, pendingOf(base))
 
 	DropSlot(base) // A's cleanup
@@ -515,10 +517,7 @@ func TestArenaDropSlotNewerOwnerFirst(t *testing.T) {
 	noAutoGC(t)
 	before := Stats()
 	base, _, _ := TakeSlot() // A
-	RetireSlot(base)
-	drainGrace(t)
-	b, _, _ := TakeSlot() // B
-	require.Same(t, base, b)
+	retireAndRetake(t, base) // B
 	DropSlot(base) // B's cleanup
 	assert.Zero(t, freeCount(base), "freed while A's cleanup is owed")
 	DropSlot(base) // A's cleanup
