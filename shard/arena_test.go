@@ -518,7 +518,7 @@ func TestArenaDropSlotNewerOwnerFirst(t *testing.T) {
 	before := Stats()
 	base, _, _ := TakeSlot() // A
 	retireAndRetake(t, base) // B
-	DropSlot(base) // B's cleanup
+	DropSlot(base)           // B's cleanup
 	assert.Zero(t, freeCount(base), "freed while A's cleanup is owed")
 	DropSlot(base) // A's cleanup
 	assert.Equal(t, 1, freeCount(base), "free once both owners are gone")
