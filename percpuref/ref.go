@@ -235,7 +235,9 @@ func settle(c *percpu.Cells) (sum int64) {
 // so that exclusive, the assembly path, inlines into the operation: one call
 // in all, straight to the assembly. The state check is the assembly's own
 // (and AddLocal's); made first, once, it spares an operation in atomic mode
-// the call and lets Get and Put reuse the state they loaded.
+// the call and lets Get and Put reuse the state they loaded. Get and Put, the
+// hottest pair, go further on amd64: all of their common paths are assembly
+// (fast_amd64.s), reached from the caller with no Go frame between.
 
 // exclusive is the fast path of the exclusive protocol.
 func (r *Ref) exclusive(d int64) bool {
@@ -273,9 +275,16 @@ func (r *Ref) offRange(old int64) bool {
 // ErrReleased.
 func (r *Ref) Get() {
 	debugGet(r, 1)
+	getFast(r)
+}
+
+// get is Get past the fast path of fast_amd64.s, or all of Get where that
+// fast path is not built; tried reports whether it already tried the
+// single-writer update (which refuses the same way again).
+func (r *Ref) get(tried bool) {
 	st := r.cells.State.Load()
 	if st == stPercpu {
-		if percpu.Exclusive() && r.exclusive(1) || !percpu.Exclusive() && r.shared(1) || r.lazy(1) {
+		if !tried && percpu.Exclusive() && r.exclusive(1) || !percpu.Exclusive() && r.shared(1) || r.lazy(1) {
 			return
 		}
 		st = r.cells.State.Load()
@@ -309,9 +318,15 @@ func (r *Ref) GetMany(n int) {
 // reference is still held.
 func (r *Ref) Put() bool {
 	debugPut(r, 1)
+	return putFast(r)
+}
+
+// put is Put past the fast path of fast_amd64.s, or all of Put where that
+// fast path is not built; tried is as for get.
+func (r *Ref) put(tried bool) bool {
 	st := r.cells.State.Load()
 	if st == stPercpu {
-		if percpu.Exclusive() && r.exclusive(-1) || !percpu.Exclusive() && r.shared(-1) || r.lazy(-1) {
+		if !tried && percpu.Exclusive() && r.exclusive(-1) || !percpu.Exclusive() && r.shared(-1) || r.lazy(-1) {
 			return false
 		}
 		st = r.cells.State.Load()

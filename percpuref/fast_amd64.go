@@ -1,0 +1,77 @@
+//go:build !purego && !race
+
+package percpuref
+
+import (
+	"unsafe"
+
+	"github.com/percpuref/percpu"
+)
+
+//go:generate cp ../update_amd64.h update_amd64.h
+
+// Get and Put are, in full, assembly (fast_amd64.s) on amd64: the caller's
+// call reaches the per-CPU update, or the atomic add of atomic mode, through
+// one ABI wrapper and no Go frame. A Go Get that calls percpu.UpdateLocal
+// pays for two frames (Go's inliner allows a function one call), and those
+// frames cost as much as the update itself. The assembly does what get and
+// put do, in the same order, and calls them (or getAdded and putAdded, after
+// an add of its own) for everything else: a Ref in per-CPU mode whose update
+// the cells refused (no cells, a P beyond them, a switch under way), and
+// every misuse. BenchmarkGetPut measures what this saves.
+
+// getFast is Get's fast path: in per-CPU mode the update of percpu.UpdateLocal
+// (update_amd64.h) on r.cells, and in a usable atomic mode r.count.Add(1)
+// with get's range check; otherwise getSlow.
+//
+//go:noescape
+func getFast(r *Ref)
+
+// putFast is Put's fast path, as getFast is Get's: r.count.Add(-1) in
+// atomic mode, then putAdded if the count reached zero or below.
+//
+//go:noescape
+func putFast(r *Ref) bool
+
+// The assembly's calls into Go. (The blank variable tells tools that look
+// only at Go code, staticcheck's unused check among them, that they are used.)
+
+func getSlow(r *Ref)                { r.get(true) }
+func putSlow(r *Ref) bool           { return r.put(true) }
+func getAdded(r *Ref, v int64)      { r.getChecked("Get", 1, v) }
+func putAdded(r *Ref, v int64) bool { return r.putChecked("Put", v) }
+
+var _ = []any{getSlow, putSlow, getAdded, putAdded, &mOffP}
+
+// mOffP is package percpu's offset of m.p, for LOCATE in update_amd64.h,
+// and 0 (every update refused) unless the exclusive protocol is the one in
+// use: the assembly cannot name another package's variable whose path has a
+// dot in it.
+var mOffP uintptr
+
+//go:linkname percpuMOffP github.com/percpuref/percpu.mOffP
+var percpuMOffP uintptr
+
+func init() {
+	if percpu.Exclusive() {
+		mOffP = percpuMOffP
+	}
+}
+
+// The assembly reads a Ref at fixed offsets: cells at 0 (percpu.Cells:
+// Base 0, State 8, Last 12, Shift 14) and count at 16. Both lines fail to
+// compile if the layout moves.
+var (
+	_ = [1]struct{}{}[unsafe.Offsetof(Ref{}.cells)]
+	_ = [1]struct{}{}[unsafe.Offsetof(Ref{}.count)-16]
+)
+
+// The constants the assembly spells out.
+const (
+	_ = uint(MaxCount - 1<<62)
+	_ = uint(1<<62 - MaxCount)
+	_ = uint(stInit - 1)
+	_ = uint(1 - stInit)
+	_ = uint(stExited - 8)
+	_ = uint(8 - stExited)
+)

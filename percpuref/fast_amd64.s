@@ -1,0 +1,94 @@
+//go:build !purego && !race
+
+#include "textflag.h"
+#include "funcdata.h"
+#include "update_amd64.h"
+
+// Get and Put (see fast_amd64.go). A Ref is read at fixed offsets: cells at
+// 0 (Base 0, State 8, Last 12, Shift 14), count at 16. State values:
+// stPercpu = stInit = 1, stExited = 8; usable(st) is st&(stInit|stExited) ==
+// stInit. MaxCount = 1<<62. Both functions are NOSPLIT: from LOCATE to the
+// last store of UPDATE the goroutine stays on its P (atomic_asm.go in
+// package percpu says why). Their frames hold only the arguments of the Go
+// functions they call.
+
+// func getFast(r *Ref)
+TEXT ·getFast(SB), NOSPLIT, $16-8
+	NO_LOCAL_POINTERS
+	MOVQ r+0(FP), R11
+	MOVL 8(R11), BX             // state
+	CMPL BX, $1
+	JNE  atomic                 // not per-CPU
+	LOCATE(slow)
+	LEAQ 8(R11), CX             // &r.cells.State
+	MOVQ $1, SI
+	UPDATE
+	RET
+atomic:
+	ANDL $9, BX
+	CMPL BX, $1
+	JNE  slow                   // not usable: get reports it
+	MOVQ $1, AX
+	LOCK
+	XADDQ AX, 16(R11)
+	INCQ AX                     // v = r.count.Add(1)
+	CMPQ AX, $1
+	JLE  added                  // v <= 1: the count was zero or below
+	MOVQ $0x4000000000000000, R8
+	CMPQ AX, R8
+	JGT  added                  // v > MaxCount
+	RET
+added:
+	MOVQ R11, 0(SP)
+	MOVQ AX, 8(SP)
+	CALL ·getAdded(SB)
+	RET
+restore:
+	RESTORE                     // refused
+slow:
+	MOVQ r+0(FP), R11
+	MOVQ R11, 0(SP)
+	CALL ·getSlow(SB)
+	RET
+
+// func putFast(r *Ref) bool
+TEXT ·putFast(SB), NOSPLIT, $24-9
+	NO_LOCAL_POINTERS
+	MOVQ r+0(FP), R11
+	MOVL 8(R11), BX             // state
+	CMPL BX, $1
+	JNE  atomic                 // not per-CPU
+	LOCATE(slow)
+	LEAQ 8(R11), CX             // &r.cells.State
+	MOVQ $-1, SI
+	UPDATE
+	MOVB $0, ret+8(FP)          // per-CPU: never the last reference
+	RET
+atomic:
+	ANDL $9, BX
+	CMPL BX, $1
+	JNE  slow                   // not usable: put reports it
+	MOVQ $-1, AX
+	LOCK
+	XADDQ AX, 16(R11)
+	DECQ AX                     // v = r.count.Add(-1)
+	TESTQ AX, AX
+	JLE  added                  // zero: release; below: underflow
+	MOVB $0, ret+8(FP)
+	RET
+added:
+	MOVQ R11, 0(SP)
+	MOVQ AX, 8(SP)
+	CALL ·putAdded(SB)
+	MOVB 16(SP), AX
+	MOVB AX, ret+8(FP)
+	RET
+restore:
+	RESTORE                     // refused
+slow:
+	MOVQ r+0(FP), R11
+	MOVQ R11, 0(SP)
+	CALL ·putSlow(SB)
+	MOVB 8(SP), AX
+	MOVB AX, ret+8(FP)
+	RET

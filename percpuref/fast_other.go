@@ -1,0 +1,10 @@
+//go:build !amd64 || purego || race
+
+package percpuref
+
+// Without the assembly of fast_amd64.s, Get and Put are get and put; the
+// single-writer update is then percpu.UpdateLocal's (assembly on arm64,
+// Go for -tags purego, -race and other architectures).
+
+func getFast(r *Ref)      { r.get(false) }
+func putFast(r *Ref) bool { return r.put(false) }

@@ -1,0 +1,60 @@
+// The single-writer update, shared by the assembly of package percpu
+// (atomic_amd64.s) and of package percpuref (fast_amd64.s, which holds a
+// copy of this file that its tests keep identical: go generate there copies
+// it). The protocol it implements is argued in percpu.go (UpdateLocal) and
+// percpuref/protocol.go.
+//
+// A cell is one 64-bit count. x86 keeps stores in order and loads in order;
+// the one reordering it allows, a later load before an earlier store (the
+// busy mark's store and the state load), is what the switcher's membarrier
+// covers. No instruction here is locked.
+
+// LOCATE(refuse) finds the calling goroutine's cell in the Cells at R11
+// (not nil), for the P it runs on: it leaves the cell's address in AX, or
+// jumps to refuse if the runtime layout is unknown (the including package's
+// mOffP is 0), if the Cells have no Base, or if the P has no cell. It
+// clobbers CX, DX, R9 and R10. The caller must be NOSPLIT assembly, which
+// the runtime neither preempts nor moves to another P (see atomic_asm.go),
+// from here to its last store to the cell.
+#define LOCATE(refuse) \
+	MOVQ    ·mOffP(SB), DX \
+	TESTQ   DX, DX \
+	JZ      refuse              /* runtime layout unknown */ \
+	MOVQ    TLS, R10 \
+	MOVQ    0(R10)(TLS*1), R10  /* g */ \
+	MOVQ    48(R10), R10        /* g.m */ \
+	MOVQ    (R10)(DX*1), R10    /* m.p */ \
+	MOVLQSX (R10), R10          /* p.id */ \
+	MOVQ    0(R11), AX          /* Base, first: Last and Shift are set before it */ \
+	TESTQ   AX, AX \
+	JZ      refuse              /* no cells */ \
+	MOVWQZX 12(R11), R9         /* Last */ \
+	CMPQ    R10, R9 \
+	JHI     refuse              /* p.id > Last: this P has no cell */ \
+	MOVBQZX 14(R11), CX         /* Shift */ \
+	SHLQ    CX, R10 \
+	ADDQ    R10, AX             /* AX = the P's cell */
+
+// UPDATE is the update itself, for AX = cell, CX = &state, SI = delta. It
+// falls through having stored v+delta, or jumps to the label restore, where
+// the caller stores v back with RESTORE. Whatever happens, the cell ends
+// holding either v (its count on entry) or v+delta; in between it holds
+// v+busyMark.
+#define UPDATE \
+	MOVQ (AX), DI               /* v = count */ \
+	MOVQ $0x1000000000000000, R8 /* busyMark */ \
+	ADDQ DI, R8 \
+	MOVQ R8, (AX)               /* count = v + busyMark: busy */ \
+	CMPL (CX), $1               /* state == Live? */ \
+	JNE  restore \
+	LEAQ (DI)(SI*1), R9         /* n = v + delta */ \
+	MOVQ $0x1000000000000, R8   /* CellLimit */ \
+	LEAQ (R9)(R8*1), R10        /* n + CellLimit */ \
+	SHLQ $1, R8                 /* 2*CellLimit */ \
+	CMPQ R10, R8 \
+	JHI  restore                /* unsigned: n outside [-CellLimit, CellLimit] */ \
+	MOVQ R9, (AX)               /* count = n: stored, not busy */
+
+// RESTORE stores v back, for UPDATE's refusals: the cell is no longer busy.
+#define RESTORE \
+	MOVQ DI, (AX)
