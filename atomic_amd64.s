@@ -9,7 +9,7 @@ TEXT ·updateExclusive(SB), NOSPLIT, $0-25
 	MOVQ c+0(FP), AX
 	MOVQ state+8(FP), CX
 	MOVQ delta+16(FP), SI
-	UPDATE
+	UPDATE((CX), (DI)(SI*1))
 	MOVB $1, ret+24(FP)
 	RET
 restore:
@@ -23,9 +23,8 @@ TEXT ·UpdateLocal(SB), NOSPLIT, $0-17
 	TESTQ R11, R11
 	JZ   refuse                 // no cells
 	LOCATE(refuse)
-	LEAQ 8(R11), CX             // &c.State
 	MOVQ delta+8(FP), SI
-	UPDATE
+	UPDATE(8(R11), (DI)(SI*1))  // c.State
 	MOVB $1, ret+16(FP)
 	RET
 restore:

@@ -33,6 +33,15 @@ func getFast(r *Ref)
 //go:noescape
 func putFast(r *Ref) bool
 
+// getAddedAX and putAddedAX pass the count that getFast's and putFast's add
+// returned, in a register, on to getAdded and putAdded.
+//
+//go:noescape
+func getAddedAX(r *Ref)
+
+//go:noescape
+func putAddedAX(r *Ref) bool
+
 // The assembly's calls into Go. (The blank variable tells tools that look
 // only at Go code, staticcheck's unused check among them, that they are used.)
 
@@ -41,7 +50,7 @@ func putSlow(r *Ref) bool           { return r.put(true) }
 func getAdded(r *Ref, v int64)      { r.getChecked("Get", 1, v) }
 func putAdded(r *Ref, v int64) bool { return r.putChecked("Put", v) }
 
-var _ = []any{getSlow, putSlow, getAdded, putAdded, &mOffP}
+var _ = []any{getSlow, putSlow, getAdded, putAdded, getAddedAX, putAddedAX, &mOffP}
 
 // mOffP is package percpu's offset of m.p, for LOCATE in update_amd64.h,
 // and 0 (every update refused) unless the exclusive protocol is the one in

@@ -9,21 +9,24 @@
 // stPercpu = stInit = 1, stExited = 8; usable(st) is st&(stInit|stExited) ==
 // stInit. MaxCount = 1<<62. Both functions are NOSPLIT: from LOCATE to the
 // last store of UPDATE the goroutine stays on its P (atomic_asm.go in
-// package percpu says why). Their frames hold only the arguments of the Go
-// functions they call.
+// package percpu says why). They have no frame, which keeps the common path
+// free of stack stores and loads: the slow paths are tail jumps, to a Go
+// function of the same signature, or to a trampoline that passes the count
+// the add returned (in AX) on to Go.
 
 // func getFast(r *Ref)
-TEXT ·getFast(SB), NOSPLIT, $16-8
-	NO_LOCAL_POINTERS
+TEXT ·getFast(SB), NOSPLIT, $0-8
 	MOVQ r+0(FP), R11
 	MOVL 8(R11), BX             // state
 	CMPL BX, $1
 	JNE  atomic                 // not per-CPU
 	LOCATE(slow)
-	LEAQ 8(R11), CX             // &r.cells.State
-	MOVQ $1, SI
-	UPDATE
+	UPDATE(8(R11), 1(DI))       // r.cells.State, v+1
 	RET
+restore:
+	RESTORE                     // refused
+slow:
+	JMP  ·getSlow(SB)
 atomic:
 	ANDL $9, BX
 	CMPL BX, $1
@@ -39,31 +42,31 @@ atomic:
 	JGT  added                  // v > MaxCount
 	RET
 added:
+	JMP  ·getAddedAX(SB)
+
+// func getAddedAX(r *Ref), entered by a jump from getFast with AX = v.
+TEXT ·getAddedAX(SB), NOSPLIT, $16-8
+	NO_LOCAL_POINTERS
+	MOVQ r+0(FP), R11
 	MOVQ R11, 0(SP)
 	MOVQ AX, 8(SP)
 	CALL ·getAdded(SB)
 	RET
-restore:
-	RESTORE                     // refused
-slow:
-	MOVQ r+0(FP), R11
-	MOVQ R11, 0(SP)
-	CALL ·getSlow(SB)
-	RET
 
 // func putFast(r *Ref) bool
-TEXT ·putFast(SB), NOSPLIT, $24-9
-	NO_LOCAL_POINTERS
+TEXT ·putFast(SB), NOSPLIT, $0-9
 	MOVQ r+0(FP), R11
 	MOVL 8(R11), BX             // state
 	CMPL BX, $1
 	JNE  atomic                 // not per-CPU
 	LOCATE(slow)
-	LEAQ 8(R11), CX             // &r.cells.State
-	MOVQ $-1, SI
-	UPDATE
+	UPDATE(8(R11), -1(DI))      // r.cells.State, v-1
 	MOVB $0, ret+8(FP)          // per-CPU: never the last reference
 	RET
+restore:
+	RESTORE                     // refused
+slow:
+	JMP  ·putSlow(SB)
 atomic:
 	ANDL $9, BX
 	CMPL BX, $1
@@ -77,18 +80,15 @@ atomic:
 	MOVB $0, ret+8(FP)
 	RET
 added:
+	JMP  ·putAddedAX(SB)
+
+// func putAddedAX(r *Ref) bool, entered by a jump from putFast with AX = v.
+TEXT ·putAddedAX(SB), NOSPLIT, $24-9
+	NO_LOCAL_POINTERS
+	MOVQ r+0(FP), R11
 	MOVQ R11, 0(SP)
 	MOVQ AX, 8(SP)
 	CALL ·putAdded(SB)
 	MOVB 16(SP), AX
-	MOVB AX, ret+8(FP)
-	RET
-restore:
-	RESTORE                     // refused
-slow:
-	MOVQ r+0(FP), R11
-	MOVQ R11, 0(SP)
-	CALL ·putSlow(SB)
-	MOVB 8(SP), AX
 	MOVB AX, ret+8(FP)
 	RET

@@ -35,19 +35,21 @@
 	SHLQ    CX, R10 \
 	ADDQ    R10, AX             /* AX = the P's cell */
 
-// UPDATE is the update itself, for AX = cell, CX = &state, SI = delta. It
-// falls through having stored v+delta, or jumps to the label restore, where
-// the caller stores v back with RESTORE. Whatever happens, the cell ends
-// holding either v (its count on entry) or v+delta; in between it holds
-// v+busyMark.
-#define UPDATE \
+// UPDATE(state, n) is the update itself, for AX = cell, with the state
+// word at the memory operand state and n, the new count, at the address
+// expression n of DI = v (such as (DI)(SI*1) for a delta in SI, or 1(DI)
+// for a constant delta of 1). It falls through having stored n, or jumps to
+// the label restore, where the caller stores v back with RESTORE. Whatever
+// happens, the cell ends holding either v (its count on entry) or n; in
+// between it holds v+busyMark. It clobbers DI (v), R8, R9 and R10.
+#define UPDATE(state, n) \
 	MOVQ (AX), DI               /* v = count */ \
 	MOVQ $0x1000000000000000, R8 /* busyMark */ \
 	ADDQ DI, R8 \
 	MOVQ R8, (AX)               /* count = v + busyMark: busy */ \
-	CMPL (CX), $1               /* state == Live? */ \
+	CMPL state, $1              /* state == Live? */ \
 	JNE  restore \
-	LEAQ (DI)(SI*1), R9         /* n = v + delta */ \
+	LEAQ n, R9                  /* n = v + delta */ \
 	MOVQ $0x1000000000000, R8   /* CellLimit */ \
 	LEAQ (R9)(R8*1), R10        /* n + CellLimit */ \
 	SHLQ $1, R8                 /* 2*CellLimit */ \
