@@ -31,7 +31,8 @@ const asmPath = true
 // stored nothing. UpdateLocal refuses a nil c or a nil c.Base, and may
 // refuse every update where Exclusive() is false.
 //
-// The assembly (atomic_$GOARCH.s) reads the P id from the
+// The assembly (atomic_$GOARCH.s; on amd64 its instructions are in
+// update_amd64.h, which percpuref's Get and Put share) reads the P id from the
 // runtime's own structures (g.m.p.id) instead of calling procPin and
 // procUnpin, which cost more than the update itself. That is sound because
 // a NOSPLIT assembly function is never preempted, neither cooperatively (it

@@ -137,8 +137,9 @@ import "github.com/percpuref/percpu"
 // other goroutine writes that cell until the routine returns, and an update
 // needs no locked instruction. The generic twin pins with procPin instead.
 // P ids above the last cell (GOMAXPROCS grew after the Ref was made) are
-// refused and take the central count. The update, in assembly
-// (atomic_amd64.s, atomic_arm64.s), with plain loads and stores:
+// refused and take the central count. The update, in assembly (UPDATE in
+// update_amd64.h, which percpu.UpdateLocal and, on amd64, Get and Put in
+// fast_amd64.s share; atomic_arm64.s), with plain loads and stores:
 //
 //	v = c; c = v + busyMark
 //	if S == stPercpu and v+d stays within ±CellLimit { c = v + d } else { c = v }
