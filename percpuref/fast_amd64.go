@@ -8,11 +8,10 @@ import (
 	"github.com/percpuref/percpu"
 )
 
-//go:generate cp ../update_amd64.h update_amd64.h
-
-// Get and Put are, in full, assembly (fast_amd64.s) on amd64: the caller's
-// call reaches the per-CPU update, or the atomic add of atomic mode, through
-// one ABI wrapper and no Go frame. A Go Get that calls percpu.UpdateLocal
+// Get and Put are, in full, assembly (fast_amd64.s) on amd64: the caller
+// calls the assembly directly (Get and Put inline to that one call), and it
+// reaches the per-CPU update, or the atomic add of atomic mode, with no Go
+// frame between. A Go Get that calls percpu.UpdateLocal
 // pays for two frames (Go's inliner allows a function one call), and those
 // frames cost as much as the update itself. The assembly does what get and
 // put do, in the same order, and calls them (or getAdded and putAdded, after
@@ -22,24 +21,19 @@ import (
 
 // getFast is Get's fast path: in per-CPU mode the update of percpu.UpdateLocal
 // (update_amd64.h) on r.cells, and in a usable atomic mode r.count.Add(1)
-// with get's range check; otherwise getSlow.
-//
-//go:noescape
+// with get's range check; otherwise getSlow. Not go:noescape: its slow
+// path may hand r to runtime.AddCleanup (a Lazy Ref taking its slot).
 func getFast(r *Ref)
 
 // putFast is Put's fast path, as getFast is Get's: r.count.Add(-1) in
 // atomic mode, then putAdded if the count reached zero or below.
-//
-//go:noescape
 func putFast(r *Ref) bool
 
 // getAddedAX and putAddedAX pass the count that getFast's and putFast's add
-// returned, in a register, on to getAdded and putAdded.
-//
-//go:noescape
+// returned, in a register, on to getAdded and putAdded. They are entered
+// only by a jump from getFast and putFast, never called: from Go, AX would
+// hold no count.
 func getAddedAX(r *Ref)
-
-//go:noescape
 func putAddedAX(r *Ref) bool
 
 // The assembly's calls into Go. (The blank variable tells tools that look

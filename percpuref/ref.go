@@ -25,6 +25,9 @@
 // misused Ref never runs release twice or while a reference is held.
 package percpuref
 
+// fast_amd64.s includes a copy of the root package's update_amd64.h.
+//go:generate cp ../update_amd64.h update_amd64.h
+
 import (
 	"runtime"
 	"sync"
@@ -279,8 +282,10 @@ func (r *Ref) Get() {
 }
 
 // get is Get past the fast path of fast_amd64.s, or all of Get where that
-// fast path is not built; tried reports whether it already tried the
-// single-writer update (which refuses the same way again).
+// fast path is not built; tried reports whether the assembly already tried
+// the single-writer update. A retry could succeed only if a Lazy Ref's spread
+// published its cells in between; skipping it stays exact, as the central
+// count takes the operation instead.
 func (r *Ref) get(tried bool) {
 	st := r.cells.State.Load()
 	if st == stPercpu {
