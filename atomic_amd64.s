@@ -22,7 +22,7 @@ TEXT ·UpdateLocal(SB), NOSPLIT, $0-17
 	MOVQ c+0(FP), R11
 	TESTQ R11, R11
 	JZ   refuse                 // no cells
-	LOCATE(refuse)
+	LOCATE(refuse, refuse)
 	MOVQ delta+8(FP), SI
 	UPDATE(8(R11), (DI)(SI*1))  // c.State
 	MOVB $1, ret+16(FP)

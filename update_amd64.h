@@ -9,14 +9,15 @@
 // busy mark's store and the state load), is what the switcher's membarrier
 // covers. No instruction here is locked.
 
-// LOCATE(refuse) finds the calling goroutine's cell in the Cells at R11
-// (not nil), for the P it runs on: it leaves the cell's address in AX, or
-// jumps to refuse if the runtime layout is unknown (the including package's
-// mOffP is 0), if the Cells have no Base, or if the P has no cell. It
+// LOCATE(refuse, nocells) finds the calling goroutine's cell in the Cells
+// at R11 (not nil), for the P it runs on: it leaves the cell's address in
+// AX, or jumps to nocells if the Cells have no Base, or to refuse if the
+// runtime layout is unknown (the including package's mOffP is 0; checked
+// first) or the P has no cell. It
 // clobbers CX, DX, R9 and R10. The caller must be NOSPLIT assembly, which
 // the runtime neither preempts nor moves to another P (see atomic_asm.go),
 // from here to its last store to the cell.
-#define LOCATE(refuse) \
+#define LOCATE(refuse, nocells) \
 	MOVQ    ·mOffP(SB), DX \
 	TESTQ   DX, DX \
 	JZ      refuse              /* runtime layout unknown */ \
@@ -27,7 +28,7 @@
 	MOVLQSX (R10), R10          /* p.id */ \
 	MOVQ    0(R11), AX          /* Base, first: Last and Shift are set before it */ \
 	TESTQ   AX, AX \
-	JZ      refuse              /* no cells */ \
+	JZ      nocells             /* no cells */ \
 	MOVWQZX 12(R11), R9         /* Last */ \
 	CMPQ    R10, R9 \
 	JHI     refuse              /* p.id > Last: this P has no cell */ \

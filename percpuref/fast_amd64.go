@@ -44,7 +44,13 @@ func putSlow(r *Ref) bool           { return r.put(true) }
 func getAdded(r *Ref, v int64)      { r.getChecked("Get", 1, v) }
 func putAdded(r *Ref, v int64) bool { return r.putChecked("Put", v) }
 
-var _ = []any{getSlow, putSlow, getAdded, putAdded, getAddedAX, putAddedAX, &mOffP}
+// getSpread and putSpread follow a Lazy Ref's failed compare-and-swap, as
+// lazy does: take the cells, then count on C (get and put, whose lazy now
+// finds the cells, or a switch, and declines).
+func getSpread(r *Ref)      { r.spread(); r.get(true) }
+func putSpread(r *Ref) bool { r.spread(); return r.put(true) }
+
+var _ = []any{getSlow, putSlow, getAdded, putAdded, getSpread, putSpread, getAddedAX, putAddedAX, &mOffP}
 
 // mOffP is package percpu's offset of m.p, for LOCATE in update_amd64.h,
 // and 0 (every update refused) unless the exclusive protocol is the one in
@@ -77,4 +83,8 @@ const (
 	_ = uint(1 - stInit)
 	_ = uint(stExited - 8)
 	_ = uint(8 - stExited)
+	_ = uint(bias - 1<<61)
+	_ = uint(1<<61 - bias)
+	_ = uint(lazyRange - 1<<59)
+	_ = uint(1<<59 - lazyRange)
 )

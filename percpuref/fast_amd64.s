@@ -7,12 +7,31 @@
 // Get and Put (see fast_amd64.go). A Ref is read at fixed offsets: cells at
 // 0 (Base 0, State 8, Last 12, Shift 14), count at 16. State values:
 // stPercpu = stInit = 1, stExited = 8; usable(st) is st&(stInit|stExited) ==
-// stInit. MaxCount = 1<<62. Both functions are NOSPLIT: from LOCATE to the
+// stInit. MaxCount = 1<<62, bias = 1<<61, lazyRange = 1<<59. Both functions
+// are NOSPLIT: from LOCATE to the
 // last store of UPDATE the goroutine stays on its P (atomic_asm.go in
 // package percpu says why). They have no frame, which keeps the common path
 // free of stack stores and loads: the slow paths are tail jumps, to a Go
 // function of the same signature, or to a trampoline that passes the count
 // the add returned (in AX) on to Go.
+
+// LAZY(n, spread) is lazy(d) of ref.go for a per-CPU Ref without cells, with
+// AX = r.count, CX = the address expression n of AX (v+d): if C carries the
+// bias and stays within lazyRange of it, compare-and-swap C from v to v+d
+// and fall through; if the swap fails (another goroutine got there first),
+// jump to spread, which takes the cells and counts on C; if C does not
+// carry the bias (a switch ran since the state was loaded), jump to slow.
+#define LAZY(n, spread) \
+	MOVQ 16(R11), AX            /* v = C */ \
+	MOVQ $0xe800000000000000, R8 /* lazyRange - bias */ \
+	LEAQ (AX)(R8*1), R9 \
+	MOVQ $0x1000000000000000, R8 /* 2*lazyRange */ \
+	CMPQ R9, R8 \
+	JHI  slow                   /* unsigned: C - bias outside ±lazyRange */ \
+	LEAQ n, CX \
+	LOCK \
+	CMPXCHGQ CX, 16(R11) \
+	JNE  spread
 
 // func getFast(r *Ref)
 TEXT ·getFast(SB), NOSPLIT, $0-8
@@ -20,13 +39,18 @@ TEXT ·getFast(SB), NOSPLIT, $0-8
 	MOVL 8(R11), BX             // state
 	CMPL BX, $1
 	JNE  atomic                 // not per-CPU
-	LOCATE(slow)
+	LOCATE(slow, lazy)
 	UPDATE(8(R11), 1(DI))       // r.cells.State, v+1
 	RET
 restore:
 	RESTORE                     // refused
 slow:
 	JMP  ·getSlow(SB)
+lazy:
+	LAZY(1(AX), spread)         // v+1
+	RET
+spread:
+	JMP  ·getSpread(SB)
 atomic:
 	ANDL $9, BX
 	CMPL BX, $1
@@ -59,7 +83,7 @@ TEXT ·putFast(SB), NOSPLIT, $0-9
 	MOVL 8(R11), BX             // state
 	CMPL BX, $1
 	JNE  atomic                 // not per-CPU
-	LOCATE(slow)
+	LOCATE(slow, lazy)
 	UPDATE(8(R11), -1(DI))      // r.cells.State, v-1
 	MOVB $0, ret+8(FP)          // per-CPU: never the last reference
 	RET
@@ -67,6 +91,12 @@ restore:
 	RESTORE                     // refused
 slow:
 	JMP  ·putSlow(SB)
+lazy:
+	LAZY(-1(AX), spread)        // v-1
+	MOVB $0, ret+8(FP)
+	RET
+spread:
+	JMP  ·putSpread(SB)
 atomic:
 	ANDL $9, BX
 	CMPL BX, $1
