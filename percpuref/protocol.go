@@ -217,7 +217,10 @@ import "github.com/percpuref/percpu"
 // before the store the cells are not part of the Ref and C holds it all;
 // after it, updates that see Base count on the cells, and those that loaded
 // nil still count on C. The updates load Base before Last and Shift (an
-// acquire on arm64), so none uses the cells with the wrong shape.
+// acquire on arm64), so none uses the cells with the wrong shape. On amd64,
+// Get and Put make the same checks and the same compare-and-swap in
+// assembly (LAZY in fast_amd64.s, where LOCATE finds no Base), and a failed
+// swap goes to spread as lazy's does (getSpread, putSpread).
 const (
 	bias      = 1 << 61
 	deadCell  = -(1 << 62)
