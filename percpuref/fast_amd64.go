@@ -29,6 +29,13 @@ func getFast(r *Ref)
 // atomic mode, then putAdded if the count reached zero or below.
 func putFast(r *Ref) bool
 
+// tryGetFast and tryGetLiveFast are the fast paths of TryGet and
+// TryGetLive: in per-CPU mode, getFast's update or Lazy compare-and-swap,
+// which always succeed there; otherwise tryGetSlow and tryGetLiveSlow (the
+// central compare-and-swap loop stays in Go).
+func tryGetFast(r *Ref) bool
+func tryGetLiveFast(r *Ref) bool
+
 // getAddedAX and putAddedAX pass the count that getFast's and putFast's add
 // returned, in a register, on to getAdded and putAdded. They are entered
 // only by a jump from getFast and putFast, never called: from Go, AX would
@@ -50,7 +57,15 @@ func putAdded(r *Ref, v int64) bool { return r.putChecked("Put", v) }
 func getSpread(r *Ref)      { r.spread(); r.get(true) }
 func putSpread(r *Ref) bool { r.spread(); return r.put(true) }
 
-var _ = []any{getSlow, putSlow, getAdded, putAdded, getSpread, putSpread, getAddedAX, putAddedAX, &mOffP}
+func tryGetSlow(r *Ref) bool       { return r.tryGet(true, false) }
+func tryGetLiveSlow(r *Ref) bool   { return r.tryGet(true, true) }
+func tryGetSpread(r *Ref) bool     { r.spread(); return r.tryGet(true, false) }
+func tryGetLiveSpread(r *Ref) bool { r.spread(); return r.tryGet(true, true) }
+
+var _ = []any{
+	getSlow, putSlow, getAdded, putAdded, getSpread, putSpread, getAddedAX, putAddedAX,
+	tryGetSlow, tryGetLiveSlow, tryGetSpread, tryGetLiveSpread, &mOffP,
+}
 
 // mOffP is package percpu's offset of m.p, for LOCATE in update_amd64.h,
 // and 0 (every update refused) unless the exclusive protocol is the one in

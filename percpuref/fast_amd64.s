@@ -122,3 +122,33 @@ TEXT ·putAddedAX(SB), NOSPLIT, $24-9
 	MOVB 16(SP), AX
 	MOVB AX, ret+8(FP)
 	RET
+
+// TRYGET(slowfn, spreadfn) is the body of tryGetFast and tryGetLiveFast: in
+// per-CPU mode they count as Get does and succeed; everything else is the
+// Go function slowfn, and a Lazy Ref's failed swap is spreadfn.
+#define TRYGET(slowfn, spreadfn) \
+	MOVQ r+0(FP), R11 \
+	CMPL 8(R11), $1 \
+	JNE  slow                   /* not per-CPU */ \
+	LOCATE(slow, lazy) \
+	UPDATE(8(R11), 1(DI))       /* r.cells.State, v+1 */ \
+	MOVB $1, ret+8(FP) \
+	RET \
+restore: \
+	RESTORE                     /* refused */ \
+slow: \
+	JMP  slowfn \
+lazy: \
+	LAZY(1(AX), spread)         /* v+1 */ \
+	MOVB $1, ret+8(FP) \
+	RET \
+spread: \
+	JMP  spreadfn
+
+// func tryGetFast(r *Ref) bool
+TEXT ·tryGetFast(SB), NOSPLIT, $0-9
+	TRYGET(·tryGetSlow(SB), ·tryGetSpread(SB))
+
+// func tryGetLiveFast(r *Ref) bool
+TEXT ·tryGetLiveFast(SB), NOSPLIT, $0-9
+	TRYGET(·tryGetLiveSlow(SB), ·tryGetLiveSpread(SB))

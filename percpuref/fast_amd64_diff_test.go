@@ -10,8 +10,9 @@ import (
 	"github.com/stretchr/testify/assert"
 )
 
-// TestFastMatchesGo runs Get and Put through the assembly (getFast,
-// putFast) and through the Go paths they replace (get(false), put(false)),
+// TestFastMatchesGo runs Get, Put, TryGet and TryGetLive through the
+// assembly (getFast, putFast, tryGetFast, tryGetLiveFast) and through the Go
+// paths they replace (get(false), put(false), tryGet(false, live)),
 // each on its own Ref built the same way, in every state the misuse tests
 // build and a few more, for every sequence of up to three operations. After
 // each step the two Refs must agree on what the operation returned, the
@@ -35,13 +36,15 @@ func TestFastMatchesGo(t *testing.T) {
 	ops := []op{
 		{"Get", func(r *Ref) bool { r.Get(); return false }, func(r *Ref) bool { r.get(false); return false }},
 		{"Put", func(r *Ref) bool { return r.Put() }, func(r *Ref) bool { return r.put(false) }},
+		{"TryGet", func(r *Ref) bool { return r.TryGet() }, func(r *Ref) bool { return r.tryGet(false, false) }},
+		{"TryGetLive", func(r *Ref) bool { return r.TryGetLive() }, func(r *Ref) bool { return r.tryGet(false, true) }},
 	}
 	var seqs [][]op
 	for n := 1; n <= 3; n++ {
-		for bits := 0; bits < 1<<n; bits++ {
+		for code := 0; code < pow(len(ops), n); code++ {
 			var s []op
-			for i := 0; i < n; i++ {
-				s = append(s, ops[bits>>i&1])
+			for i, c := 0, code; i < n; i, c = i+1, c/len(ops) {
+				s = append(s, ops[c%len(ops)])
 			}
 			seqs = append(seqs, s)
 		}
@@ -90,4 +93,13 @@ func TestFastMatchesGo(t *testing.T) {
 		}
 	}
 	t.Logf("%d steps in %d states compared", runs, len(modes))
+}
+
+// pow returns b to the power e, for small non-negative e.
+func pow(b, e int) int {
+	p := 1
+	for ; e > 0; e-- {
+		p *= b
+	}
+	return p
 }

@@ -383,9 +383,22 @@ func (r *Ref) GetUnlessZero() bool { return r.TryGet() }
 // per-CPU mode it always succeeds. After Kill it succeeds while references
 // remain.
 func (r *Ref) TryGet() bool {
-	ok := r.cells.State.Load() == stPercpu && (percpu.Exclusive() && r.exclusive(1) || !percpu.Exclusive() && r.shared(1) || r.lazy(1)) || r.tryGetCentral("TryGet", 1, false)
+	ok := tryGetFast(r)
 	debugTryGet(r, 1, ok)
 	return ok
+}
+
+// tryGet is TryGet (live false) or TryGetLive (live true) past the fast
+// path of fast_amd64.s, or all of it where that fast path is not built;
+// tried is as for get.
+func (r *Ref) tryGet(tried, live bool) bool {
+	if r.cells.State.Load() == stPercpu && (!tried && percpu.Exclusive() && r.exclusive(1) || !percpu.Exclusive() && r.shared(1) || r.lazy(1)) {
+		return true
+	}
+	if live {
+		return r.tryGetCentral("TryGetLive", 1, true)
+	}
+	return r.tryGetCentral("TryGet", 1, false)
 }
 
 // TryGetMany takes n references unless the count is zero; 0 < n <= MaxDelta.
@@ -402,7 +415,7 @@ func (r *Ref) TryGetMany(n int) bool {
 // (percpu_ref_tryget_live). Once Kill has returned, every TryGetLive that
 // starts afterwards fails, until Resurrect or Reinit.
 func (r *Ref) TryGetLive() bool {
-	ok := r.cells.State.Load() == stPercpu && (percpu.Exclusive() && r.exclusive(1) || !percpu.Exclusive() && r.shared(1) || r.lazy(1)) || r.tryGetCentral("TryGetLive", 1, true)
+	ok := tryGetLiveFast(r)
 	debugTryGet(r, 1, ok)
 	return ok
 }
