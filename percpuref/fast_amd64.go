@@ -8,16 +8,17 @@ import (
 	"github.com/percpuref/percpu"
 )
 
-// Get and Put are, in full, assembly (fast_amd64.s) on amd64: the caller
-// calls the assembly directly (Get and Put inline to that one call), and it
-// reaches the per-CPU update, or the atomic add of atomic mode, with no Go
-// frame between. A Go Get that calls percpu.UpdateLocal
-// pays for two frames (Go's inliner allows a function one call), and those
-// frames cost as much as the update itself. The assembly does what get and
-// put do, in the same order, and calls them (or getAdded and putAdded, after
-// an add of its own) for everything else: a Ref in per-CPU mode whose update
-// the cells refused (no cells, a P beyond them, a switch under way), and
-// every misuse. BenchmarkGetPut measures what this saves.
+// Get, Put, TryGet and TryGetLive have their fast paths in assembly
+// (fast_amd64.s) on amd64: each inlines to one direct call of the assembly,
+// which reaches the per-CPU update, a Lazy Ref's compare-and-swap, or (Get
+// and Put) the atomic add of atomic mode with no Go frame between. A Go Get
+// that calls percpu.UpdateLocal pays for two frames (Go's inliner allows a
+// function one call), and those frames cost as much as the update itself.
+// The assembly does what get, put and tryGet do, in the same order, and
+// jumps to them (through the functions below) for everything else: a Ref in
+// per-CPU mode whose update the cells refused (a P beyond them, a switch
+// under way), a Lazy Ref's failed swap, and every misuse. BenchmarkGetPut
+// and BenchmarkTryGetLive measure what this saves.
 
 // getFast is Get's fast path: in per-CPU mode the update of percpu.UpdateLocal
 // (update_amd64.h) on r.cells, and in a usable atomic mode r.count.Add(1)

@@ -4,16 +4,16 @@
 #include "funcdata.h"
 #include "update_amd64.h"
 
-// Get and Put (see fast_amd64.go). A Ref is read at fixed offsets: cells at
-// 0 (Base 0, State 8, Last 12, Shift 14), count at 16. State values:
-// stPercpu = stInit = 1, stExited = 8; usable(st) is st&(stInit|stExited) ==
-// stInit. MaxCount = 1<<62, bias = 1<<61, lazyRange = 1<<59. Both functions
-// are NOSPLIT: from LOCATE to the
-// last store of UPDATE the goroutine stays on its P (atomic_asm.go in
-// package percpu says why). They have no frame, which keeps the common path
-// free of stack stores and loads: the slow paths are tail jumps, to a Go
-// function of the same signature, or to a trampoline that passes the count
-// the add returned (in AX) on to Go.
+// The fast paths of Get, Put, TryGet and TryGetLive (see fast_amd64.go). A
+// Ref is read at fixed offsets: cells at 0 (Base 0, State 8, Last 12,
+// Shift 14), count at 16. State values: stPercpu = stInit = 1, stExited =
+// 8; usable(st) is st&(stInit|stExited) == stInit. MaxCount = 1<<62, bias =
+// 1<<61, lazyRange = 1<<59. All are NOSPLIT: from LOCATE to the last store
+// of UPDATE the goroutine stays on its P (atomic_asm.go in package percpu
+// says why). They have no frame, which keeps the common path free of stack
+// stores and loads: the slow paths are tail jumps, to a Go function of the
+// same signature, or to a trampoline that passes the count the add returned
+// (in AX) on to Go.
 
 // LAZY(n, spread) is lazy(d) of ref.go for a per-CPU Ref without cells, with
 // AX = r.count, CX = the address expression n of AX (v+d): if C carries the

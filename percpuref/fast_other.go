@@ -3,9 +3,9 @@
 package percpuref
 
 // Without the assembly of fast_amd64.s, Get, Put, TryGet and TryGetLive
-// are get, put and tryGet; the
-// single-writer update is then percpu.UpdateLocal's (assembly on arm64,
-// Go for -tags purego, -race and other architectures).
+// are get, put and tryGet; the single-writer update is then
+// percpu.UpdateLocal's (assembly on arm64, Go for -tags purego, -race and
+// other architectures).
 
 func getFast(r *Ref)      { r.get(false) }
 func putFast(r *Ref) bool { return r.put(false) }

@@ -238,8 +238,8 @@ func settle(c *percpu.Cells) (sum int64) {
 // so that exclusive, the assembly path, inlines into the operation: one call
 // in all, straight to the assembly. The state check is the assembly's own
 // (and AddLocal's); made first, once, it spares an operation in atomic mode
-// the call and lets Get and Put reuse the state they loaded. Get and Put, the
-// hottest pair, go further on amd64: all of their common paths are assembly
+// the call and lets Get and Put reuse the state they loaded. Get, Put,
+// TryGet and TryGetLive go further on amd64: their common paths are assembly
 // (fast_amd64.s), reached from the caller with no Go frame between.
 
 // exclusive is the fast path of the exclusive protocol.
