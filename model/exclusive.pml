@@ -112,7 +112,7 @@
 short C;              /* Ref.count                                       */
 byte  S;              /* Ref.cells.State                                 */
 short w[2];           /* the cells: count, or count + BUSY while busy    */
-bit   mu;             /* Ref.mu                                          */
+bit   mu;             /* the Ref's lock (a stripe of refLocks)           */
 bit   sticky;         /* opts&optSticky, guarded by mu                   */
 
 /* ---- the machine ---- */

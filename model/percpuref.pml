@@ -82,7 +82,7 @@
 short C;              /* Ref.count, the central count                    */
 byte  S;              /* Ref.cells.State, the state word                 */
 short cell[2];        /* the cells (Ref.cells): 2                        */
-bit   mu;             /* Ref.mu                                          */
+bit   mu;             /* the Ref's lock (a stripe of refLocks)           */
 bit   sticky;         /* opts&optSticky, guarded by mu                   */
 
 /* ---- ghost ---- */

@@ -33,8 +33,8 @@ func (r *Ref) Holders() []Site { return nil }
 // It needs the percpurefdebug build tag; without it ReleaseSite returns "".
 func (e *MisuseError) ReleaseSite() string { return "" }
 
-func debugGet(*Ref, int)             {}
-func debugPut(*Ref, int)             {}
-func debugTryGet(*Ref, int, bool)    {}
-func debugRelease(*Ref)              {}
-func debugMisuse(*Ref, *MisuseError) {}
+func debugGet(*Ref, int)                   {}
+func debugPut(*Ref, int)                   {}
+func debugTryGet(*Ref, int, bool)          {}
+func debugRelease(*Ref)                    {}
+func debugMisuse(*Ref, *MisuseError, bool) {}

@@ -189,11 +189,11 @@ var misuseSites sync.Map // weak.Pointer[MisuseError] -> string
 
 // debugMisuse attaches the release site to a misuse found after release in
 // the Ref's current life, for ReleaseSite. When no misuse handler is
-// installed, the misuse is about to panic, and the panic's message and
+// installed (handled is false), the misuse is about to panic, and the panic's message and
 // stack name only the misusing call: debugMisuse first writes
 // "percpuref: <error>: Ref released at FILE:LINE" to standard error, so that
 // a crash log names both ends.
-func debugMisuse(r *Ref, e *MisuseError) {
+func debugMisuse(r *Ref, e *MisuseError, handled bool) {
 	if r.cells.State.Load()&stReleased == 0 {
 		return
 	}
@@ -207,7 +207,7 @@ func debugMisuse(r *Ref, e *MisuseError) {
 	k := weak.Make(e)
 	misuseSites.Store(k, site)
 	runtime.AddCleanup(e, func(k weak.Pointer[MisuseError]) { misuseSites.Delete(k) }, k)
-	if x := r.x.Load(); x == nil || x.onMisuse == nil {
+	if !handled {
 		fmt.Fprintln(os.Stderr, e) // the message names the release site
 	}
 }

@@ -148,8 +148,8 @@ func TestDebugSharedSitesAreTheCallers(t *testing.T) {
 	relLine := nextLine()
 	l.Release()
 	var me *MisuseError
-	n.ref.x.Store(&extra{onMisuse: func(err error) { errors.As(err, &me) }}) // white-box
-	l.Release()                                                              // a second Release of the same Lease
+	n.ref.setMisuseHandlerForTest(func(err error) { errors.As(err, &me) })
+	l.Release() // a second Release of the same Lease
 	require.NotNil(t, me)
 	assert.Equal(t, siteAt(relLine), me.ReleaseSite())
 	require.NoError(t, s.Close(context.Background()))

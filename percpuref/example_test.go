@@ -69,7 +69,7 @@ func ExampleInitAtomic() {
 	// true
 }
 
-// Many Refs of which few are ever contended: Lazy keeps each at 48 bytes
+// Many Refs of which few are ever contended: Lazy keeps each at 32 bytes
 // until two goroutines race on it, when it takes its per-CPU cells. The
 // semantics do not change: the count is exact, and release waits for Kill.
 func ExampleLazy() {

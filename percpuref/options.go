@@ -49,7 +49,7 @@ func WithShards(n int) Option {
 // Lazy makes the Ref start without per-CPU cells: it counts on its central
 // count with compare-and-swap, and takes its cells (a slot, as by default)
 // the first time a compare-and-swap fails because another goroutine changed
-// the count first. A Ref that is never contended so costs 48 bytes instead
+// the count first. A Ref that is never contended so costs 32 bytes instead
 // of about 64 + 8·GOMAXPROCS; until it spreads, a Get or Put costs a
 // compare-and-swap on a shared word, as a plain atomic count does. The
 // semantics are those of per-CPU mode throughout (IsPercpu is true, and Put

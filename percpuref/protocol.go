@@ -33,8 +33,9 @@ import "github.com/percpuref/percpu"
 //     every cell is dead (far below deadBelow) or no longer reachable.
 //
 // Mode changes (Kill, SwitchToAtomic, SwitchToPercpu, Resurrect, Reinit,
-// Exit) happen only with Ref.mu held, so they never overlap each other.
-// Get, Put and the TryGet family never take Ref.mu in the common case.
+// Exit) happen only with the Ref's lock held, so they never overlap each
+// other.
+// Get, Put and the TryGet family never take the Ref's lock in the common case.
 //
 // # The fast path
 //
@@ -54,7 +55,7 @@ import "github.com/percpuref/percpu"
 // No operation is counted twice or never: each add on a cell lands on
 // exactly one side of the swap that harvests it.
 //
-// # Per-CPU to atomic (toAtomicLocked), with mu held
+// # Per-CPU to atomic (toAtomicLocked), with the lock held
 //
 //  1. S |= stAtomic. From now on operations that load S go to C directly.
 //     Operations that loaded S earlier may still add to cells; step 2
@@ -85,7 +86,7 @@ import "github.com/percpuref/percpu"
 // so the dead value moves by far less than the 2^60 that separates
 // deadCell from deadBelow.
 //
-// # Atomic to per-CPU (toPercpuLocked), with mu held
+// # Atomic to per-CPU (toPercpuLocked), with the lock held
 //
 //  1. C.Add(bias), but only if C is not 0 (a compare-and-swap loop): a
 //     released Ref never goes per-CPU again without Reinit.
@@ -107,15 +108,15 @@ import "github.com/percpuref/percpu"
 // In per-CPU mode a cell's value is the Gets minus the Puts made on it, so
 // Gets on one P and Puts on another drive two cells apart without bound. An
 // add whose old value is outside [-liveLimit, +liveLimit] but not dead
-// takes mu and, if the Ref is still per-CPU, moves the whole cell into C
-// (v := c.Swap(0); C.Add(v)). With mu held no switch runs, and the bias keeps
-// C far from 0 while v is in flight. Reaching the limit takes 2^48 unmatched
-// operations on one cell; it is there so that the argument has no "in
-// practice".
+// takes the Ref's lock and, if the Ref is still per-CPU, moves the whole
+// cell into C (v := c.Swap(0); C.Add(v)). With the lock held no switch
+// runs, and the bias keeps C far from 0 while v is in flight. Reaching the
+// limit takes 2^48 unmatched operations on one cell; it is there so that the
+// argument has no "in practice".
 //
 // # TryGetLive
 //
-// Kill sets stDying and stAtomic, with mu held, before it returns. A
+// Kill sets stDying and stAtomic, with the lock held, before it returns. A
 // TryGetLive that starts after that loads S != stPercpu and takes the atomic
 // path, which fails on stDying. One that loaded S earlier and adds to a cell
 // now finds the cell dead (Kill harvested every cell before returning) and
@@ -211,7 +212,7 @@ import "github.com/percpuref/percpu"
 // counts on a C that a switch has since taken out of per-CPU mode (the
 // central path is exact in both modes). A failed compare-and-swap means
 // another goroutine changed C meanwhile: contention, and spread takes a
-// slot under mu. With the slot's State not Live nothing counts on it; spread
+// slot under the lock. With the slot's State not Live nothing counts on it; spread
 // settles its leftovers (C -= left, or swaps to 0), sets Last and Shift,
 // and only then stores Base. Throughout, C - bias + Σ cells is the count:
 // before the store the cells are not part of the Ref and C holds it all;

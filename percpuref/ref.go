@@ -32,6 +32,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/percpuref/percpu"
 	"github.com/percpuref/percpu/shard"
@@ -48,18 +49,102 @@ import (
 type Ref struct {
 	// cells are the per-CPU counts (Base is nil once they are given back);
 	// cells.State is the Ref's state word (st* bits, stPercpu exactly in
-	// per-CPU mode) and cells.Flags its options (opt* bits, guarded by mu).
-	cells   percpu.Cells
-	count   atomic.Int64 // the central count; carries bias in per-CPU mode
-	mu      sync.Mutex   // serialises mode changes
-	release func()
-	x       atomic.Pointer[extra] // nil until a misuse handler or Done needs it
+	// per-CPU mode) and cells.Flags its options (opt* bits, guarded by the
+	// Ref's lock).
+	cells percpu.Cells
+	count atomic.Int64 // the central count; carries bias in per-CPU mode
+
+	// hook is release, or, once the Ref has a misuse handler or a Done
+	// channel (optExtra), an *extra that holds release with them: one word
+	// for both keeps a Ref at 32 bytes, the size class below 48. Set by
+	// Init; after that read and written only with the Ref's lock held.
+	hook unsafe.Pointer
 }
 
 // extra holds what few Refs use, out of line to keep Ref small.
 type extra struct {
+	release  func()
 	onMisuse func(error)   // set by Init
-	done     chan struct{} // guarded by mu; made on demand, closed after release
+	done     chan struct{} // made on demand, closed after release
+}
+
+// A func value is one pointer word (to its closure, or to a static one for a
+// plain function), which hook holds as it is. The index is out of range, and
+// the package does not compile, if that ever stops being true.
+var _ = [1]int{}[unsafe.Sizeof(func() {})-unsafe.Sizeof(unsafe.Pointer(nil))]
+
+func funcWord(f func()) unsafe.Pointer { return *(*unsafe.Pointer)(unsafe.Pointer(&f)) }
+func wordFunc(w unsafe.Pointer) func() { return *(*func())(unsafe.Pointer(&w)) }
+
+// setHook sets release and onMisuse, in Init, before r is shared.
+func (r *Ref) setHook(release func(), onMisuse func(error)) {
+	if onMisuse == nil {
+		r.hook = funcWord(release)
+		return
+	}
+	r.hook = unsafe.Pointer(&extra{release: release, onMisuse: onMisuse})
+	r.cells.Flags |= optExtra
+}
+
+// extraLocked returns r's extra, making it if make is true and r has none;
+// nil if it has none and make is false. The Ref's lock must be held.
+func (r *Ref) extraLocked(make bool) *extra {
+	if r.cells.Flags&optExtra != 0 {
+		return (*extra)(r.hook)
+	}
+	if !make {
+		return nil
+	}
+	x := &extra{release: wordFunc(r.hook)}
+	r.hook = unsafe.Pointer(x)
+	r.cells.Flags |= optExtra
+	return x
+}
+
+// releaseLocked returns release. The Ref's lock must be held.
+func (r *Ref) releaseLocked() func() {
+	if x := r.extraLocked(false); x != nil {
+		return x.release
+	}
+	return wordFunc(r.hook)
+}
+
+// The Ref's lock serialises its mode changes (Kill, the switches, Resurrect,
+// Reinit, Exit), the claim of its release, Read and Done, and guards
+// cells.Flags and hook. It is not a field of the Ref: a Ref's lock is the
+// stripe of refLocks that its address hashes to, which keeps the Ref at 32
+// bytes. This is exact because
+//
+//   - a Ref's address is fixed while other goroutines can reach it: Go does
+//     not move heap objects, and a Ref on a goroutine's stack (which may
+//     move) is reachable only from that goroutine; lock returns the mutex it
+//     took, so the unlock matches it even if the stack moved in between;
+//   - two Refs on one stripe only serialise more than they must, and that
+//     cannot deadlock: no path takes a Ref's lock while it holds one (of this
+//     Ref or another), runs user code (release, confirm, a misuse handler)
+//     with one held, or waits with one held for anything that takes one.
+//     The arena's lock (shard), taken inside, never takes a Ref's.
+//
+// The stripes are as many as make a collision between two Refs' mode
+// changes rare, each on a cache line of its own.
+var refLocks [refLockStripes]struct {
+	sync.Mutex
+	_ [refLockPad]byte
+}
+
+const (
+	refLockBits    = 8
+	refLockStripes = 1 << refLockBits
+	refLockPad     = 64 - unsafe.Sizeof(sync.Mutex{})%64
+)
+
+// lock takes r's lock and returns it, for the caller to unlock.
+func (r *Ref) lock() *sync.Mutex {
+	// Fibonacci hashing: the top bits of the address times 2^64/φ.
+	h := uint64(uintptr(unsafe.Pointer(r))) * 0x9E3779B97F4A7C15 >> (64 - refLockBits)
+	m := &refLocks[h].Mutex
+	m.Lock()
+	return m
 }
 
 // State bits. The fast path counts on the cells only when state == stPercpu
@@ -75,12 +160,13 @@ const (
 	stPercpu = stInit
 )
 
-// Option bits, in cells.Flags, guarded by mu.
+// Option bits, in cells.Flags, guarded by the Ref's lock.
 const (
 	optAllowReinit = 1 << iota // keep the cells after a switch to atomic
 	optSticky                  // stay atomic until SwitchToPercpu
 	optFreshDead               // made with InitDead and not yet Reinit
 	optFreed                   // the cells were given back: no per-CPU mode again
+	optExtra                   // hook is an *extra, not release
 )
 
 // New returns a Ref with a count of 1 (the caller's initial reference), in
@@ -98,19 +184,15 @@ func New(release func(), opts ...Option) *Ref {
 // or one that has been Exited.
 //
 // By default the per-CPU counts are 8-byte slots in per-P slabs shared with
-// other Refs (package shard's arena), so that a Ref costs its 48 bytes plus
-// 8 per P. The slots go back to the arena when the Ref is killed (unless
-// AllowReinit keeps them), when it is Exited, or, if neither happens, when it
-// becomes unreachable. WithShards gives the Ref padded shards of its own.
+// other Refs (package shard's arena), so that a Ref costs its 32 bytes, 8
+// per P, and the 24 bytes of heap that runtime.AddCleanup allocates. The
+// slots go back to the arena when the Ref is killed (unless AllowReinit
+// keeps them), when it is Exited, or, if neither happens, when it becomes
+// unreachable. WithShards gives the Ref padded shards of its own.
 func (r *Ref) Init(release func(), opts ...Option) {
 	var c config
 	for _, o := range opts {
 		o(&c)
-	}
-	r.release = release
-	r.x.Store(nil)
-	if c.onMisuse != nil {
-		r.x.Store(&extra{onMisuse: c.onMisuse})
 	}
 	var flags uint8
 	if c.allowReinit || c.atomic || c.dead {
@@ -125,6 +207,7 @@ func (r *Ref) Init(release func(), opts ...Option) {
 		flags |= optFreshDead
 	}
 	r.cells.Flags = flags
+	r.setHook(release, c.onMisuse)
 	r.cells.SetBase(nil)
 	switch {
 	case c.padded:
@@ -185,8 +268,7 @@ const lazyRange = 1 << 59
 // C - bias + Σ cells stays the count throughout; operations that counted on
 // C meanwhile stay there.
 func (r *Ref) spread() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	defer r.lock().Unlock()
 	if r.cells.State.Load() != stPercpu || r.cells.Base != nil || r.cells.Flags&optFreed != 0 {
 		return
 	}
@@ -197,7 +279,7 @@ func (r *Ref) spread() {
 	r.cells.SetBase(fresh.Base) // from now on the fast path counts on the cells
 }
 
-// freeCells gives the cells back, with mu held, once the Ref is in atomic
+// freeCells gives the cells back, with the Ref's lock held, once the Ref is in atomic
 // mode for good.
 func (r *Ref) freeCells() {
 	r.cells.Flags |= optFreed
@@ -261,7 +343,7 @@ func (r *Ref) offRange(old int64) bool {
 	if old < deadBelow {
 		return false
 	}
-	r.mu.Lock()
+	m := r.lock()
 	if r.cells.State.Load() == stPercpu {
 		for i := 0; i < r.cells.Len(); i++ {
 			if c := r.cells.Cell(i); !isLive(c.Load()) {
@@ -269,7 +351,7 @@ func (r *Ref) offRange(old int64) bool {
 			}
 		}
 	}
-	r.mu.Unlock()
+	m.Unlock()
 	return true
 }
 
@@ -542,18 +624,19 @@ func (r *Ref) tryGetCentral(op string, n int64, live bool) bool {
 // runRelease runs release for the add that took the count to zero, at most
 // once per life of the Ref.
 func (r *Ref) runRelease() bool {
-	// Claim the release and take this life's Done channel in one step under
-	// mu, so that a Reinit cannot start the next life in between.
-	r.mu.Lock()
+	// Claim the release and take this life's release and Done channel in
+	// one step under the lock, so that a Reinit cannot start the next life
+	// in between.
+	m := r.lock()
 	if r.cells.State.Or(stReleased)&stReleased != 0 {
-		r.mu.Unlock()
+		m.Unlock()
 		return false // a second zero, after misuse that was reported
 	}
-	done := r.doneLocked()
-	r.mu.Unlock()
+	release, done := r.releaseLocked(), r.doneLocked()
+	m.Unlock()
 	debugRelease(r)
-	if r.release != nil {
-		r.release()
+	if release != nil {
+		release()
 	}
 	close(done)
 	return true
@@ -571,18 +654,18 @@ func (r *Ref) poison() {
 	r.count.Store(poison)
 }
 
-// saturated checks, with mu held so that no switch is half done, whether
+// saturated checks, with the Ref's lock held so that no switch is half done, whether
 // the count has really passed MaxCount, and pins it if so.
 func (r *Ref) saturated(op string) {
-	r.mu.Lock()
+	m := r.lock()
 	st := r.cells.State.Load()
 	v := r.count.Load()
 	if st&stAtomic == 0 || v <= MaxCount {
-		r.mu.Unlock() // per-CPU mode: the central count carries the bias
+		m.Unlock() // per-CPU mode: the central count carries the bias
 		return
 	}
 	r.poison()
-	r.mu.Unlock()
+	m.Unlock()
 	if st&stPoisoned == 0 {
 		r.report(op, v, ErrSaturated)
 	}
@@ -590,9 +673,15 @@ func (r *Ref) saturated(op string) {
 
 func (r *Ref) report(op string, count int64, err error) {
 	e := &MisuseError{Op: op, Count: count, Err: err}
-	debugMisuse(r, e)
-	if x := r.x.Load(); x != nil && x.onMisuse != nil {
-		x.onMisuse(e)
+	var h func(error)
+	m := r.lock()
+	if x := r.extraLocked(false); x != nil {
+		h = x.onMisuse
+	}
+	m.Unlock()
+	debugMisuse(r, e, h != nil)
+	if h != nil {
+		h(e)
 		return
 	}
 	panic(e)
@@ -600,7 +689,7 @@ func (r *Ref) report(op string, count int64, err error) {
 
 // toAtomicLocked sets bits and switches to atomic mode if the Ref is per-CPU
 // (protocol.go). It returns the misuse found in the folded count, to be
-// reported once mu is released.
+// reported once the Ref's lock is released.
 func (r *Ref) toAtomicLocked(op string, bits uint32) *MisuseError {
 	if r.cells.State.Or(stAtomic|bits)&stAtomic != 0 {
 		return nil
@@ -662,22 +751,23 @@ func (r *Ref) toPercpuLocked(op string) *MisuseError {
 	return nil
 }
 
-// lockControl takes mu for a mode change and checks that the Ref is set up
-// and not exited. On failure mu is released and the misuse reported.
-func (r *Ref) lockControl(op string) (st uint32, ok bool) {
-	r.mu.Lock()
+// lockControl takes the Ref's lock for a mode change, returns it and checks
+// that the Ref is set up and not exited. On failure the lock is released and
+// the misuse reported.
+func (r *Ref) lockControl(op string) (m *sync.Mutex, st uint32, ok bool) {
+	m = r.lock()
 	st = r.cells.State.Load()
 	if st&(stInit|stExited) != stInit {
-		r.mu.Unlock()
+		m.Unlock()
 		r.unusable(op, st)
-		return st, false
+		return nil, st, false
 	}
-	return st, true
+	return m, st, true
 }
 
-// unlockReport releases mu and reports err, if any.
-func (r *Ref) unlockReport(err *MisuseError) {
-	r.mu.Unlock()
+// unlockReport releases m, the Ref's lock, and reports err, if any.
+func (r *Ref) unlockReport(m *sync.Mutex, err *MisuseError) {
+	m.Unlock()
 	if err != nil {
 		r.report(err.Op, err.Count, err.Err)
 	}
@@ -695,15 +785,15 @@ func (r *Ref) Kill() { r.KillAndConfirm(nil) }
 // Kill on a Ref that is already dying is reported as ErrKilled and changes
 // nothing; unlike the kernel, no second reference is dropped.
 func (r *Ref) KillAndConfirm(confirm func()) {
-	st, ok := r.lockControl("Kill")
+	m, st, ok := r.lockControl("Kill")
 	if !ok {
 		return
 	}
 	if st&stDying != 0 {
-		r.unlockReport(&MisuseError{Op: "Kill", Count: r.countLocked(), Err: ErrKilled})
+		r.unlockReport(m, &MisuseError{Op: "Kill", Count: r.countLocked(), Err: ErrKilled})
 		return
 	}
-	r.unlockReport(r.toAtomicLocked("Kill", stDying))
+	r.unlockReport(m, r.toAtomicLocked("Kill", stDying))
 	if confirm != nil {
 		confirm()
 	}
@@ -718,11 +808,12 @@ func (r *Ref) KillAndConfirm(confirm func()) {
 // Concurrent switches are serialised; each confirm runs before its own
 // call returns, but two racing calls may run their confirms in either order.
 func (r *Ref) SwitchToAtomic(confirm func()) {
-	if _, ok := r.lockControl("SwitchToAtomic"); !ok {
+	m, _, ok := r.lockControl("SwitchToAtomic")
+	if !ok {
 		return
 	}
 	r.cells.Flags |= optSticky
-	r.unlockReport(r.toAtomicLocked("SwitchToAtomic", 0))
+	r.unlockReport(m, r.toAtomicLocked("SwitchToAtomic", 0))
 	if confirm != nil {
 		confirm()
 	}
@@ -738,16 +829,16 @@ func (r *Ref) SwitchToAtomicSync() { r.SwitchToAtomic(nil) }
 // count is zero stays atomic until Reinit. If the shards were freed (no
 // AllowReinit), it reports ErrNoReinit and the Ref stays atomic.
 func (r *Ref) SwitchToPercpu() {
-	st, ok := r.lockControl("SwitchToPercpu")
+	m, st, ok := r.lockControl("SwitchToPercpu")
 	if !ok {
 		return
 	}
 	r.cells.Flags &^= optSticky
 	if st&stAtomic == 0 || st&stDying != 0 {
-		r.mu.Unlock()
+		m.Unlock()
 		return
 	}
-	r.unlockReport(r.toPercpuLocked("SwitchToPercpu"))
+	r.unlockReport(m, r.toPercpuLocked("SwitchToPercpu"))
 }
 
 // Resurrect makes a dying Ref live again, restoring the initial reference
@@ -757,23 +848,23 @@ func (r *Ref) SwitchToPercpu() {
 // whose shards were freed reports ErrNoReinit; in each case nothing changes.
 func (r *Ref) Resurrect() {
 	const op = "Resurrect"
-	st, ok := r.lockControl(op)
+	m, st, ok := r.lockControl(op)
 	if !ok {
 		return
 	}
 	if st&stDying == 0 {
-		r.unlockReport(&MisuseError{Op: op, Count: r.countLocked(), Err: ErrLive})
+		r.unlockReport(m, &MisuseError{Op: op, Count: r.countLocked(), Err: ErrLive})
 		return
 	}
 	percpuNext := r.cells.Flags&optSticky == 0
 	if percpuNext && r.cells.Flags&optFreed != 0 {
-		r.unlockReport(&MisuseError{Op: op, Count: r.count.Load(), Err: ErrNoReinit})
+		r.unlockReport(m, &MisuseError{Op: op, Count: r.count.Load(), Err: ErrNoReinit})
 		return
 	}
 	for {
 		v := r.count.Load()
 		if v <= 0 {
-			r.unlockReport(&MisuseError{Op: op, Count: v, Err: ErrReleased})
+			r.unlockReport(m, &MisuseError{Op: op, Count: v, Err: ErrReleased})
 			return
 		}
 		if r.count.CompareAndSwap(v, v+1) {
@@ -785,7 +876,7 @@ func (r *Ref) Resurrect() {
 	if percpuNext {
 		err = r.toPercpuLocked(op)
 	}
-	r.unlockReport(err)
+	r.unlockReport(m, err)
 }
 
 // Reinit makes a Ref whose count reached zero (or one made with InitDead)
@@ -800,34 +891,34 @@ func (r *Ref) Resurrect() {
 // is not zero reports ErrNotZero and changes nothing.
 func (r *Ref) Reinit() {
 	const op = "Reinit"
-	st, ok := r.lockControl(op)
+	m, st, ok := r.lockControl(op)
 	if !ok {
 		return
 	}
 	// A life ends when its release is claimed (stReleased, set by
-	// runRelease under mu, which we hold, so it cannot change under us).
+	// runRelease under the Ref's lock, which we hold, so it cannot change under us).
 	// Without the claim there is no Reinit: if the count is zero, the Put
 	// that reached zero has yet to claim its release, so let it (a few
 	// instructions of that Put, no user code) and look again; otherwise
 	// references are held. The count is not enough on its own: it can reach
 	// zero between a check and the compare-and-swap below.
 	for st&stAtomic != 0 && st&stReleased == 0 && r.count.Load() == 0 {
-		r.mu.Unlock()
+		m.Unlock()
 		runtime.Gosched()
-		if st, ok = r.lockControl(op); !ok {
+		if m, st, ok = r.lockControl(op); !ok {
 			return
 		}
 	}
 	percpuNext := r.cells.Flags&optSticky == 0
 	if percpuNext && r.cells.Flags&optFreed != 0 {
-		r.unlockReport(&MisuseError{Op: op, Count: r.count.Load(), Err: ErrNoReinit})
+		r.unlockReport(m, &MisuseError{Op: op, Count: r.count.Load(), Err: ErrNoReinit})
 		return
 	}
 	if st&stReleased == 0 || !r.count.CompareAndSwap(0, 1) {
-		r.unlockReport(&MisuseError{Op: op, Count: r.countLocked(), Err: ErrNotZero})
+		r.unlockReport(m, &MisuseError{Op: op, Count: r.countLocked(), Err: ErrNotZero})
 		return
 	}
-	if x := r.x.Load(); x != nil && r.cells.Flags&optFreshDead == 0 {
+	if x := r.extraLocked(false); x != nil && r.cells.Flags&optFreshDead == 0 {
 		x.done = nil // the old life's channel, closed or about to be
 	}
 	r.cells.Flags &^= optFreshDead
@@ -836,7 +927,7 @@ func (r *Ref) Reinit() {
 	if percpuNext {
 		err = r.toPercpuLocked(op)
 	}
-	r.unlockReport(err)
+	r.unlockReport(m, err)
 }
 
 // Exit frees the per-CPU shards, folding them into the count first. The Ref
@@ -845,14 +936,14 @@ func (r *Ref) Reinit() {
 // Ref that was never set up, or a second Exit, does nothing. Init makes an
 // exited Ref usable again.
 func (r *Ref) Exit() {
-	r.mu.Lock()
+	m := r.lock()
 	if st := r.cells.State.Load(); st&(stInit|stExited) != stInit {
-		r.mu.Unlock()
+		m.Unlock()
 		return
 	}
 	err := r.toAtomicLocked("Exit", stExited)
 	r.freeCells()
-	r.unlockReport(err)
+	r.unlockReport(m, err)
 }
 
 // IsZero reports whether the count is zero. It is false in per-CPU mode,
@@ -873,8 +964,7 @@ func (r *Ref) IsPercpu() bool { return r.cells.State.Load()&(stInit|stAtomic) ==
 // the sum of the shards and the central count, taken while other goroutines
 // may move them, so it is exact only when no Get or Put runs concurrently.
 func (r *Ref) Read() int64 {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	defer r.lock().Unlock()
 	return r.countLocked()
 }
 
@@ -898,17 +988,12 @@ func (r *Ref) countLocked() int64 {
 // Done returns a channel that is closed when release has returned. After
 // Reinit, Done returns a new channel for the Ref's new life.
 func (r *Ref) Done() <-chan struct{} {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	defer r.lock().Unlock()
 	return r.doneLocked()
 }
 
 func (r *Ref) doneLocked() chan struct{} {
-	x := r.x.Load()
-	if x == nil {
-		x = new(extra)
-		r.x.Store(x)
-	}
+	x := r.extraLocked(true)
 	if x.done == nil {
 		x.done = make(chan struct{})
 	}

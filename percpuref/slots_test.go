@@ -352,7 +352,7 @@ func TestSlotReuseLeftovers(t *testing.T) {
 
 	for i, r := range news {
 		var released atomic.Int32
-		r.release = func() { released.Add(1) }
+		r.setReleaseForTest(func() { released.Add(1) })
 		slotSpread(r, 30+i)
 		require.Equal(t, int64(31+i), r.Read())
 		slotUnspread(r, 10)

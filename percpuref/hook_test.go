@@ -1,0 +1,116 @@
+package percpuref
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"unsafe"
+
+	"github.com/stretchr/testify/assert"
+)
+
+// setReleaseForTest replaces r's release.
+func (r *Ref) setReleaseForTest(release func()) {
+	defer r.lock().Unlock()
+	if x := r.extraLocked(false); x != nil {
+		x.release = release
+		return
+	}
+	r.hook = funcWord(release)
+}
+
+// setMisuseHandlerForTest gives r the misuse handler h.
+func (r *Ref) setMisuseHandlerForTest(h func(error)) {
+	defer r.lock().Unlock()
+	r.extraLocked(true).onMisuse = h
+}
+
+// A Ref is four words: the 32-byte size class, below 48. The memory target
+// of the slot arena (64 + 8 bytes per P for each Ref, with the 24 bytes of
+// runtime.AddCleanup's records) rests on it.
+func TestRefSize(t *testing.T) {
+	assert.Equal(t, 4*unsafe.Sizeof(uintptr(0)), unsafe.Sizeof(Ref{}))
+}
+
+var plainReleases atomic.Int32
+
+func plainRelease() { plainReleases.Add(1) }
+
+// hook holds release alone until Done or a misuse handler needs an extra;
+// release survives the move, a plain function and a closure alike, and runs
+// once, and Done is closed after it.
+func TestHookKeepsRelease(t *testing.T) {
+	var closureReleases atomic.Int32
+	closure := func() { closureReleases.Add(1) }
+	for _, release := range []struct {
+		name  string
+		fn    func()
+		calls *atomic.Int32
+	}{{"plain", plainRelease, &plainReleases}, {"closure", closure, &closureReleases}, {"nil", nil, nil}} {
+		for _, handler := range []bool{false, true} {
+			for _, doneFirst := range []bool{false, true} {
+				t.Run(fmt.Sprintf("%s/handler=%v/doneFirst=%v", release.name, handler, doneFirst), func(t *testing.T) {
+					var opts []Option
+					if handler {
+						opts = append(opts, WithMisuseHandler(func(error) {}))
+					}
+					var before int32
+					if release.calls != nil {
+						before = release.calls.Load()
+					}
+					r := New(release.fn, opts...)
+					var done <-chan struct{}
+					if doneFirst {
+						done = r.Done()
+					}
+					r.Get()
+					r.Kill()
+					assert.True(t, r.Put(), "the last Put released")
+					if release.calls != nil {
+						assert.Equal(t, before+1, release.calls.Load(), "release ran once")
+					}
+					if done == nil {
+						done = r.Done()
+					}
+					select {
+					case <-done:
+					default:
+						t.Fatal("Done is not closed after release")
+					}
+				})
+			}
+		}
+	}
+}
+
+// Refs that share a stripe of refLocks stay independent: a Ref's Kill and
+// release do not wait for another's, and a release that kills a second Ref
+// on the same stripe (the lock is not held while release runs) completes.
+func TestRefLockStripesNest(t *testing.T) {
+	a := New(nil)
+	var b *Ref
+	for b == nil {
+		c := New(nil)
+		if lockStripe(c) == lockStripe(a) {
+			b = c
+		}
+	}
+	a.setReleaseForTest(func() { b.Kill() })
+	a.Kill() // release runs here and kills b, whose stripe is a's
+	assert.True(t, b.IsZero(), "b was killed and released from a's release")
+
+	// A misuse handler runs without the lock, too.
+	var read int64 = -1
+	b.setMisuseHandlerForTest(func(error) { read = a.Read() })
+	b.Kill() // a second Kill: reported to the handler, which reads a
+	assert.Zero(t, read, "the handler read a, on b's stripe")
+	runtime.KeepAlive(a)
+}
+
+func lockStripe(r *Ref) *sync.Mutex {
+	m := r.lock()
+	m.Unlock()
+	return m
+}
