@@ -27,6 +27,14 @@ func (r *Ref) setMisuseHandlerForTest(h func(error)) {
 	r.extraLocked(true).onMisuse = h
 }
 
+// OneLockStripe puts every Ref made from now on the test's end on one
+// stripe of refLocks: one lock for all. No Ref may be in use when it is
+// called, or when the test ends.
+func OneLockStripe(t testing.TB) {
+	old := refLockShift.Swap(64)
+	t.Cleanup(func() { refLockShift.Store(old) })
+}
+
 // A Ref is four words: the 32-byte size class, below 48. The memory target
 // of the slot arena (64 + 8 bytes per P for each Ref, with the 24 bytes of
 // runtime.AddCleanup's records) rests on it.
@@ -100,6 +108,15 @@ func TestRefLockStripesNest(t *testing.T) {
 	a.setReleaseForTest(func() { b.Kill() })
 	a.Kill() // release runs here and kills b, whose stripe is a's
 	assert.True(t, b.IsZero(), "b was killed and released from a's release")
+
+	// So does a confirm callback.
+	c := New(nil)
+	for lockStripe(c) != lockStripe(a) {
+		c = New(nil)
+	}
+	var confirmed int64 = -1
+	c.KillAndConfirm(func() { confirmed = a.Read() })
+	assert.Zero(t, confirmed, "the confirm read a, on c's stripe")
 
 	// A misuse handler runs without the lock, too.
 	var read int64 = -1

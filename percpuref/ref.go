@@ -138,10 +138,16 @@ const (
 	refLockPad     = 64 - unsafe.Sizeof(sync.Mutex{})%64
 )
 
+// refLockShift is 64 - refLockBits; a test sets it to 64, which puts every
+// Ref on stripe 0, to show that sharing a lock is safe.
+var refLockShift atomic.Uint32
+
+func init() { refLockShift.Store(64 - refLockBits) }
+
 // lock takes r's lock and returns it, for the caller to unlock.
 func (r *Ref) lock() *sync.Mutex {
 	// Fibonacci hashing: the top bits of the address times 2^64/φ.
-	h := uint64(uintptr(unsafe.Pointer(r))) * 0x9E3779B97F4A7C15 >> (64 - refLockBits)
+	h := uint64(uintptr(unsafe.Pointer(r))) * 0x9E3779B97F4A7C15 >> refLockShift.Load()
 	m := &refLocks[h].Mutex
 	m.Lock()
 	return m

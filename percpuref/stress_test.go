@@ -445,7 +445,17 @@ func setProcs(t *testing.T, n int) {
 // InitAtomic) under worker traffic, while a controller cycles each through
 // Kill+Resurrect and Kill+drain+Reinit and a second goroutine switches them
 // between atomic and per-CPU mode.
-func TestStressLifecycle(t *testing.T) {
+func TestStressLifecycle(t *testing.T) { stressLifecycle(t) }
+
+// TestStressOneLockStripe is TestStressLifecycle with one lock for all the
+// Refs, as if every Ref's address hashed to the same stripe: Refs that
+// share a lock must not wait for each other beyond it, nor deadlock.
+func TestStressOneLockStripe(t *testing.T) {
+	percpuref.OneLockStripe(t)
+	stressLifecycle(t)
+}
+
+func stressLifecycle(t *testing.T) {
 	setProcs(t, 4)
 	log := new(stressLog)
 	seed := stressSeed(t)
