@@ -64,8 +64,9 @@ const busyMark = 1 << 60
 // stores to it while updates may run; see Stable for reading.
 //
 // Cells is 16 bytes, so that a refcount can embed it (with State as its own
-// state word, and Flags for bits of its own) and stay small. The assembly reads the fields at fixed offsets
-// (Base 0, State 8, Last 12, Shift 14): keep their order.
+// state word, and Flags for bits of its own) and stay small. The assembly
+// reads the fields at fixed offsets (Base 0, State 8, Last 12, Shift 14):
+// keep their order.
 type Cells struct {
 	Base  *atomic.Int64
 	State atomic.Uint32

@@ -35,13 +35,14 @@ import (
 // be running. The arena stamps a retired slot with a number of completed GC
 // cycles n (runtime/metrics) read at or after its retirement, and frees it
 // once n+2 have completed: cycle n+1 may have begun before the retirement,
-// cycle n+2 began after n+1 ended. It checks when it would otherwise hand out a new
-// slot. (A cleanup on a sentinel object would be simpler, but in go1.26 a
-// cleanup queued on a P that a GOMAXPROCS decrease removes is held back
-// until GOMAXPROCS grows again, perhaps never; one held-back sentinel would
-// strand every slot retired after it.) An owner that became unreachable without retiring its slot
-// (runtime.AddCleanup calls DropSlot) cannot have an update in progress, as
-// every update holds a pointer to its owner, so its slot is free at once.
+// cycle n+2 began after n+1 ended. It checks when it would otherwise hand
+// out a new slot. (A cleanup on a sentinel object would be simpler, but in
+// go1.26 a cleanup queued on a P that a GOMAXPROCS decrease removes is held
+// back until GOMAXPROCS grows again, perhaps never; one held-back sentinel
+// would strand every slot retired after it.) An owner that became
+// unreachable without retiring its slot (runtime.AddCleanup calls DropSlot)
+// cannot have an update in progress, as every update holds a pointer to its
+// owner, so its slot is free at once.
 //
 // The arena never clears a slot: a new owner finds whatever counts the last
 // one left and must account for them itself (percpuref absorbs them into its
@@ -256,8 +257,9 @@ func IsSlot(base *atomic.Int64) bool {
 
 // RetireSlot gives back the slot whose first cell is base, once its owner
 // has stopped updating it (its cells' State is no longer Live). The slot
-// becomes free after a grace period: two more completed GC cycles. It reports false, and does nothing, if
-// base is not a slot of the arena (padded cells, or nil).
+// becomes free after a grace period: two more completed GC cycles. It
+// reports false, and does nothing, if base is not a slot of the arena
+// (padded cells, or nil).
 func RetireSlot(base *atomic.Int64) bool {
 	arena.mu.Lock()
 	defer arena.mu.Unlock()
