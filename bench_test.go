@@ -145,6 +145,27 @@ func xsyncIncDec(b *testing.B, parallel bool) {
 	sinkInt = c.Value()
 }
 
+// paddedRef is a Ref with cache lines to itself, as the atomic baseline
+// (baseline.PaddedInt64) has. A Ref made with New is 32 bytes, and the rest
+// of its 64-byte line belongs to whatever the allocator put beside it:
+// testing.PB, which RunParallel's goroutines write on every Next, is also 32
+// bytes and lands there by chance. A Ref whose line another core writes
+// misses on every Get and Put, as any read-mostly field would
+// (BenchmarkNeighbour measures it); the throughput benchmarks measure the
+// Ref, not its neighbour.
+type paddedRef struct {
+	_ [percpu.CacheLinePad]byte
+	percpuref.Ref
+	_ [percpu.CacheLinePad]byte
+}
+
+// newPaddedRef is New for a Ref on lines of its own.
+func newPaddedRef(opts ...percpuref.Option) *percpuref.Ref {
+	p := new(paddedRef)
+	p.Init(nil, opts...)
+	return &p.Ref
+}
+
 // refGetPut measures Get+Put on r.
 func refGetPut(b *testing.B, r *percpuref.Ref, parallel bool) {
 	if !parallel {
@@ -215,7 +236,7 @@ func refUnlessZeroPut(b *testing.B, r *percpuref.Ref, parallel bool) {
 // killed returns a Ref in atomic mode after Kill, kept alive by one extra
 // reference (count 1), and a function that drops it at the end.
 func killed(b *testing.B) (*percpuref.Ref, func()) {
-	r := percpuref.New(nil)
+	r := newPaddedRef()
 	r.Get()
 	r.Kill()
 	if r.IsPercpu() || r.IsZero() {
@@ -237,7 +258,7 @@ func BenchmarkGetPut(b *testing.B) {
 		runImpls(b, parallel, []impl{
 			{"atomic", atomicAddAdd},
 			{"percpuref", func(b *testing.B, parallel bool) {
-				r := percpuref.New(nil)
+				r := newPaddedRef()
 				refGetPut(b, r, parallel)
 				r.Kill()
 			}},
@@ -255,7 +276,7 @@ func BenchmarkTryGetLive(b *testing.B) {
 		runImpls(b, parallel, []impl{
 			{"atomic", atomicAddAdd},
 			{"percpuref", func(b *testing.B, parallel bool) {
-				r := percpuref.New(nil)
+				r := newPaddedRef()
 				refTryLivePut(b, r, parallel)
 				r.Kill()
 			}},
@@ -499,12 +520,12 @@ func BenchmarkLayout(b *testing.B) {
 		runImpls(b, parallel, []impl{
 			{"atomic", atomicAddAdd},
 			{"dense", func(b *testing.B, parallel bool) {
-				r := percpuref.New(nil)
+				r := newPaddedRef()
 				refGetPut(b, r, parallel)
 				r.Kill()
 			}},
 			{"padded", func(b *testing.B, parallel bool) {
-				r := percpuref.New(nil, percpuref.WithShards(0))
+				r := newPaddedRef(percpuref.WithShards(0))
 				refGetPut(b, r, parallel)
 				r.Kill()
 			}},
@@ -550,6 +571,56 @@ func BenchmarkLifecycle(b *testing.B) {
 			r := percpuref.New(release, percpuref.WithShards(0))
 			r.Kill()
 		})
+	})
+}
+
+// BenchmarkNeighbour is Get+Put on one Ref from GOMAXPROCS goroutines
+// (b.RunParallel), each of which also stores to a word of its own after
+// every pair, as testing.PB's Next does. With impl=apart the words are on
+// lines of their own; with impl=sameline they share the Ref's 64-byte line,
+// as the other half of a line does with a Ref made by New. The difference
+// is what a write-hot neighbour costs a hot Ref: keep hot Refs away from
+// fields that other cores write (embed them among read-mostly fields, or
+// pad them as paddedRef does). Up to four goroutines have a word each.
+func BenchmarkNeighbour(b *testing.B) {
+	header()
+	type sameLine struct {
+		_ [percpu.CacheLinePad]byte
+		percpuref.Ref
+		words [4]int64 // on the Ref's line: checked below
+		_     [percpu.CacheLinePad]byte
+	}
+	run := func(b *testing.B, r *percpuref.Ref, word func(i int) *int64) {
+		var next atomic.Int64
+		b.RunParallel(func(pb *testing.PB) {
+			w := word(int(next.Add(1)-1) % 4)
+			ok := false
+			for pb.Next() {
+				r.Get()
+				ok = r.Put()
+				*w++
+			}
+			sinkBool = ok
+		})
+	}
+	b.Run("impl=apart", func(b *testing.B) {
+		r := newPaddedRef()
+		var words [4]struct {
+			_ [percpu.CacheLinePad]byte
+			n int64
+		}
+		run(b, r, func(i int) *int64 { return &words[i].n })
+		r.Kill()
+	})
+	b.Run("impl=sameline", func(b *testing.B) {
+		s := new(sameLine)
+		s.Init(nil)
+		line := func(p unsafe.Pointer) uintptr { return uintptr(p) / 64 }
+		if line(unsafe.Pointer(&s.Ref)) != line(unsafe.Pointer(&s.words[3])) {
+			b.Fatalf("the words are not on the Ref's line (Ref at %p, words at %p)", &s.Ref, &s.words)
+		}
+		run(b, &s.Ref, func(i int) *int64 { return &s.words[i] })
+		s.Kill()
 	})
 }
 
