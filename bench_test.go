@@ -145,27 +145,6 @@ func xsyncIncDec(b *testing.B, parallel bool) {
 	sinkInt = c.Value()
 }
 
-// paddedRef is a Ref with cache lines to itself, as the atomic baseline
-// (baseline.PaddedInt64) has. A Ref made with New is 32 bytes, and the rest
-// of its 64-byte line belongs to whatever the allocator put beside it:
-// testing.PB, which RunParallel's goroutines write on every Next, is also 32
-// bytes and lands there by chance. A Ref whose line another core writes
-// misses on every Get and Put, as any read-mostly field would
-// (BenchmarkNeighbour measures it); the throughput benchmarks measure the
-// Ref, not its neighbour.
-type paddedRef struct {
-	_ [percpu.CacheLinePad]byte
-	percpuref.Ref
-	_ [percpu.CacheLinePad]byte
-}
-
-// newPaddedRef is New for a Ref on lines of its own.
-func newPaddedRef(opts ...percpuref.Option) *percpuref.Ref {
-	p := new(paddedRef)
-	p.Init(nil, opts...)
-	return &p.Ref
-}
-
 // refGetPut measures Get+Put on r.
 func refGetPut(b *testing.B, r *percpuref.Ref, parallel bool) {
 	if !parallel {
@@ -236,7 +215,7 @@ func refUnlessZeroPut(b *testing.B, r *percpuref.Ref, parallel bool) {
 // killed returns a Ref in atomic mode after Kill, kept alive by one extra
 // reference (count 1), and a function that drops it at the end.
 func killed(b *testing.B) (*percpuref.Ref, func()) {
-	r := newPaddedRef()
+	r := baseline.NewPaddedRef(nil)
 	r.Get()
 	r.Kill()
 	if r.IsPercpu() || r.IsZero() {
@@ -258,7 +237,7 @@ func BenchmarkGetPut(b *testing.B) {
 		runImpls(b, parallel, []impl{
 			{"atomic", atomicAddAdd},
 			{"percpuref", func(b *testing.B, parallel bool) {
-				r := newPaddedRef()
+				r := baseline.NewPaddedRef(nil)
 				refGetPut(b, r, parallel)
 				r.Kill()
 			}},
@@ -276,7 +255,7 @@ func BenchmarkTryGetLive(b *testing.B) {
 		runImpls(b, parallel, []impl{
 			{"atomic", atomicAddAdd},
 			{"percpuref", func(b *testing.B, parallel bool) {
-				r := newPaddedRef()
+				r := baseline.NewPaddedRef(nil)
 				refTryLivePut(b, r, parallel)
 				r.Kill()
 			}},
@@ -520,12 +499,12 @@ func BenchmarkLayout(b *testing.B) {
 		runImpls(b, parallel, []impl{
 			{"atomic", atomicAddAdd},
 			{"dense", func(b *testing.B, parallel bool) {
-				r := newPaddedRef()
+				r := baseline.NewPaddedRef(nil)
 				refGetPut(b, r, parallel)
 				r.Kill()
 			}},
 			{"padded", func(b *testing.B, parallel bool) {
-				r := newPaddedRef(percpuref.WithShards(0))
+				r := baseline.NewPaddedRef(nil, percpuref.WithShards(0))
 				refGetPut(b, r, parallel)
 				r.Kill()
 			}},
@@ -581,7 +560,8 @@ func BenchmarkLifecycle(b *testing.B) {
 // as the other half of a line does with a Ref made by New. The difference
 // is what a write-hot neighbour costs a hot Ref: keep hot Refs away from
 // fields that other cores write (embed them among read-mostly fields, or
-// pad them as paddedRef does). Up to four goroutines have a word each.
+// pad them as baseline.NewPaddedRef does). Up to four goroutines have a
+// word each.
 func BenchmarkNeighbour(b *testing.B) {
 	header()
 	type sameLine struct {
@@ -604,7 +584,7 @@ func BenchmarkNeighbour(b *testing.B) {
 		})
 	}
 	b.Run("impl=apart", func(b *testing.B) {
-		r := newPaddedRef()
+		r := baseline.NewPaddedRef(nil)
 		var words [4]struct {
 			_ [percpu.CacheLinePad]byte
 			n int64

@@ -61,11 +61,16 @@ var sink atomic.Int64
 
 var errCount = errors.New("the count did not return to its initial value")
 
-func refGetPut() job { return getPutJob(percpuref.New(nil)) }
+// The Refs measured here are on cache lines of their own, as the atomic
+// baseline is (baseline.NewPaddedRef says why).
+
+func refGetPut() job { return getPutJob(baseline.NewPaddedRef(nil)) }
 
 // refGetPutPadded is getput on a Ref with padded shards of its own.
-func refGetPutPadded() job { return getPutJob(percpuref.New(nil, percpuref.WithShards(0))) }
-func refGetPutLazy() job   { return getPutJob(percpuref.New(nil, percpuref.Lazy())) }
+func refGetPutPadded() job {
+	return getPutJob(baseline.NewPaddedRef(nil, percpuref.WithShards(0)))
+}
+func refGetPutLazy() job { return getPutJob(baseline.NewPaddedRef(nil, percpuref.Lazy())) }
 
 func getPutJob(r *percpuref.Ref) job {
 	return job{
@@ -80,7 +85,7 @@ func getPutJob(r *percpuref.Ref) job {
 }
 
 func refTryGetLive() job {
-	r := percpuref.New(nil)
+	r := baseline.NewPaddedRef(nil)
 	return job{
 		op: func(n int) {
 			for range n {
@@ -104,7 +109,7 @@ func killToZero(r *percpuref.Ref) error {
 }
 
 func refKilled() job {
-	r := percpuref.New(nil)
+	r := baseline.NewPaddedRef(nil)
 	r.Get() // keeps the Ref alive after Kill drops the initial reference
 	r.Kill()
 	return job{

@@ -1,13 +1,36 @@
 // Package baseline holds the plain reference count that the benchmarks and
 // cmd/refbench measure percpuref against: one atomic.Int64 on a cache line
-// of its own, with the kref operations on it.
+// of its own, with the kref operations on it; and NewPaddedRef, which gives
+// the Refs they measure lines of their own too.
 package baseline
 
 import (
 	"sync/atomic"
 
 	"github.com/percpuref/percpu"
+	"github.com/percpuref/percpu/percpuref"
 )
+
+// paddedRef is a Ref with a cache-line pad on either side.
+type paddedRef struct {
+	_ [percpu.CacheLinePad]byte
+	percpuref.Ref
+	_ [percpu.CacheLinePad]byte
+}
+
+// NewPaddedRef is percpuref.New(release, opts...) for a Ref on cache lines
+// of its own, as PaddedInt64 is. A Ref made with New is 32 bytes, and the
+// rest of its 64-byte line belongs to whatever the allocator put beside it:
+// testing.PB, which b.RunParallel's goroutines write on every Next, is also
+// 32 bytes and lands there by chance. A Ref whose line another core writes
+// misses on every Get and Put, as any read-mostly field would (the root
+// package's BenchmarkNeighbour measures it); the throughput measurements
+// are of the Ref, not of its neighbour.
+func NewPaddedRef(release func(), opts ...percpuref.Option) *percpuref.Ref {
+	p := new(paddedRef)
+	p.Init(release, opts...)
+	return &p.Ref
+}
 
 // PaddedInt64 is an atomic.Int64 with a cache-line pad on either side, so
 // that a baseline pays for true sharing of its one word and never for false
