@@ -352,14 +352,14 @@ var memoryImpls = []string{"atomic", "percpuref", "percpuref-padded", "xsync"}
 //
 // B/ref is the median over the b.N children: at refs=1 a child still sees,
 // now and then, up to a few hundred bytes (at procs=64 up to 2 KB) that the
-// runtime allocates in the background. target-B/ref is the goal for percpuref, 64 + 8 x
-// procs bytes per Ref, amortised (so for many Refs). offheap-B/ref, for
-// many objects only, is the growth of the runtime's off-heap memory
-// (MemStats.OtherSys): the 48-byte record of the runtime.AddCleanup each
-// default Ref registers lives there, not in the heap, along with metadata
-// that grows with the heap (about 25 B per object at procs=64 for the
-// padded kinds, which register none). ns/op, the time of a child, is
-// suppressed.
+// runtime allocates in the background. target-B/ref is the goal for
+// percpuref, 64 + 8 x procs bytes per Ref, amortised (so for many Refs).
+// offheap-B/ref, for many objects only, is the growth of the runtime's
+// off-heap memory (MemStats.OtherSys): the 48-byte record of the
+// runtime.AddCleanup each default Ref registers lives there, not in the
+// heap, along with metadata that grows with the heap (about 25 B per object
+// at procs=64 for the padded kinds, which register none). ns/op, the time
+// of a child, is suppressed.
 func BenchmarkMemory(b *testing.B) {
 	header()
 	for _, n := range []int{1, 100_000} {

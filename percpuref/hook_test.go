@@ -35,11 +35,15 @@ func OneLockStripe(t testing.TB) {
 	t.Cleanup(func() { refLockShift.Store(old) })
 }
 
-// A Ref is four words: the 32-byte size class, below 48. The memory target
-// of the slot arena (64 + 8 bytes per P for each Ref, with the 24 bytes of
-// runtime.AddCleanup's records) rests on it.
+// A Ref is four words: the 32-byte size class, below 48. A Ref with slots
+// then costs 32 + 24 (runtime.AddCleanup's allocations) + 8 bytes per P,
+// within the slot arena's target of 64 + 8 per P; a 48-byte Ref missed it.
 func TestRefSize(t *testing.T) {
-	assert.Equal(t, 4*unsafe.Sizeof(uintptr(0)), unsafe.Sizeof(Ref{}))
+	if unsafe.Sizeof(uintptr(0)) == 8 {
+		assert.Equal(t, uintptr(32), unsafe.Sizeof(Ref{}))
+	} else {
+		assert.LessOrEqual(t, unsafe.Sizeof(Ref{}), uintptr(32))
+	}
 }
 
 var plainReleases atomic.Int32

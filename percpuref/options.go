@@ -50,10 +50,10 @@ func WithShards(n int) Option {
 // count with compare-and-swap, and takes its cells (a slot, as by default)
 // the first time a compare-and-swap fails because another goroutine changed
 // the count first. A Ref that is never contended so costs 32 bytes instead
-// of about 64 + 8·GOMAXPROCS; until it spreads, a Get or Put costs a
-// compare-and-swap on a shared word, as a plain atomic count does. The
-// semantics are those of per-CPU mode throughout (IsPercpu is true, and Put
-// never releases before Kill). Lazy has no effect with WithShards.
+// of 56 + 8·GOMAXPROCS (the cleanup that returns a slot takes 24); until it
+// spreads, a Get or Put costs a compare-and-swap on a shared word, as a
+// plain atomic count does. The semantics are those of per-CPU mode
+// throughout (IsPercpu is true, and Put never releases before Kill). Lazy has no effect with WithShards.
 func Lazy() Option { return func(c *config) { c.lazy = true } }
 
 // WithMisuseHandler makes the Ref report misuse to h instead of panicking.

@@ -46,6 +46,13 @@ import (
 // serialised inside the Ref and may race with each other and with the fast
 // path. No internal lock is held while release or a confirm callback runs,
 // so both may call back into the Ref.
+//
+// A Ref is 32 bytes, and every Get and Put reads it. A Ref that many cores
+// use at once should not share its cache line with data that cores write
+// often: the line would then miss on every operation (the root package's
+// BenchmarkNeighbour measures a few times the cost). Embed it among its
+// owner's read-mostly fields, or pad it; a Ref made by New shares its line
+// with whatever the allocator puts beside it.
 type Ref struct {
 	// cells are the per-CPU counts (Base is nil once they are given back);
 	// cells.State is the Ref's state word (st* bits, stPercpu exactly in
