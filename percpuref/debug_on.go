@@ -189,8 +189,9 @@ var misuseSites sync.Map // weak.Pointer[MisuseError] -> string
 
 // debugMisuse attaches the release site to a misuse found after release in
 // the Ref's current life, for ReleaseSite. When no misuse handler is
-// installed (handled is false), the misuse is about to panic, and the panic's message and
-// stack name only the misusing call: debugMisuse first writes
+// installed (handled is false), the misuse is about to panic, and the
+// panic's message and stack name only the misusing call: debugMisuse first
+// writes
 // "percpuref: <error>: Ref released at FILE:LINE" to standard error, so that
 // a crash log names both ends.
 func debugMisuse(r *Ref, e *MisuseError, handled bool) {

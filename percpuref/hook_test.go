@@ -2,10 +2,12 @@ package percpuref
 
 import (
 	"fmt"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/stretchr/testify/assert"
@@ -27,12 +29,32 @@ func (r *Ref) setMisuseHandlerForTest(h func(error)) {
 	r.extraLocked(true).onMisuse = h
 }
 
-// OneLockStripe puts every Ref made from now on the test's end on one
-// stripe of refLocks: one lock for all. No Ref may be in use when it is
-// called, or when the test ends.
+// OneLockStripe puts every Ref on one stripe of refLocks, from now to the
+// test's end: one lock for all. The stripe is computed at every lock, so
+// no Ref may be in use when it is called or when the test ends.
 func OneLockStripe(t testing.TB) {
 	old := refLockShift.Swap(64)
 	t.Cleanup(func() { refLockShift.Store(old) })
+}
+
+// MustFinish runs f and waits for it at most d. If f has not returned by
+// then, a deadlock is likely (a Ref's lock held where it must not be): it
+// writes every goroutine's stack to standard error and panics, which ends
+// the test binary rather than leave a lock held under the tests that follow.
+func MustFinish(t testing.TB, d time.Duration, what string, f func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f()
+	}()
+	select {
+	case <-done:
+	case <-time.After(d):
+		buf := make([]byte, 1<<20)
+		os.Stderr.Write(buf[:runtime.Stack(buf, true)])
+		panic(fmt.Sprintf("%s: %s did not finish within %v; a deadlock? (stacks above)", t.Name(), what, d))
+	}
 }
 
 // A Ref is four words: the 32-byte size class, below 48. A Ref with slots
@@ -101,6 +123,10 @@ func TestHookKeepsRelease(t *testing.T) {
 // release do not wait for another's, and a release that kills a second Ref
 // on the same stripe (the lock is not held while release runs) completes.
 func TestRefLockStripesNest(t *testing.T) {
+	MustFinish(t, 10*time.Second, "callbacks on a shared stripe", func() { lockStripesNest(t) })
+}
+
+func lockStripesNest(t *testing.T) {
 	a := New(nil)
 	var b *Ref
 	for b == nil {
@@ -134,4 +160,31 @@ func lockStripe(r *Ref) *sync.Mutex {
 	m := r.lock()
 	m.Unlock()
 	return m
+}
+
+// A method called on a nil *Ref faults before it takes a lock stripe: a
+// recovered panic leaves every stripe free.
+func TestNilRefHoldsNoStripe(t *testing.T) {
+	var r *Ref
+	for name, op := range map[string]func(){
+		"Kill":           r.Kill,
+		"Exit":           r.Exit,
+		"Read":           func() { r.Read() },
+		"Done":           func() { r.Done() },
+		"Reinit":         r.Reinit,
+		"Resurrect":      r.Resurrect,
+		"SwitchToAtomic": r.SwitchToAtomicSync,
+		"SwitchToPercpu": r.SwitchToPercpu,
+		"GetMany(0)":     func() { r.GetMany(0) }, // reports ErrBadDelta: report locks
+		"Get":            r.Get,
+		"Put":            func() { r.Put() },
+	} {
+		assert.Panics(t, op, "%s on a nil *Ref", name)
+		for i := range refLocks {
+			if !assert.True(t, refLocks[i].TryLock(), "stripe %d is held after %s on a nil *Ref", i, name) {
+				return
+			}
+			refLocks[i].Unlock()
+		}
+	}
 }

@@ -53,7 +53,8 @@ func WithShards(n int) Option {
 // of 56 + 8·GOMAXPROCS (the cleanup that returns a slot takes 24); until it
 // spreads, a Get or Put costs a compare-and-swap on a shared word, as a
 // plain atomic count does. The semantics are those of per-CPU mode
-// throughout (IsPercpu is true, and Put never releases before Kill). Lazy has no effect with WithShards.
+// throughout (IsPercpu is true, and Put never releases before Kill). Lazy
+// has no effect with WithShards.
 func Lazy() Option { return func(c *config) { c.lazy = true } }
 
 // WithMisuseHandler makes the Ref report misuse to h instead of panicking.

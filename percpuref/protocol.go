@@ -212,8 +212,8 @@ import "github.com/percpuref/percpu"
 // counts on a C that a switch has since taken out of per-CPU mode (the
 // central path is exact in both modes). A failed compare-and-swap means
 // another goroutine changed C meanwhile: contention, and spread takes a
-// slot under the lock. With the slot's State not Live nothing counts on it; spread
-// settles its leftovers (C -= left, or swaps to 0), sets Last and Shift,
+// slot under the lock. With the slot's State not Live nothing counts on it;
+// spread settles its leftovers (C -= left, or swaps to 0), sets Last and Shift,
 // and only then stores Base. Throughout, C - bias + Σ cells is the count:
 // before the store the cells are not part of the Ref and C holds it all;
 // after it, updates that see Base count on the cells, and those that loaded

@@ -93,13 +93,13 @@ func (r *Ref) setHook(release func(), onMisuse func(error)) {
 	r.cells.Flags |= optExtra
 }
 
-// extraLocked returns r's extra, making it if make is true and r has none;
-// nil if it has none and make is false. The Ref's lock must be held.
-func (r *Ref) extraLocked(make bool) *extra {
+// extraLocked returns r's extra, making it if create is true and r has
+// none; nil if it has none and create is false. The Ref's lock must be held.
+func (r *Ref) extraLocked(create bool) *extra {
 	if r.cells.Flags&optExtra != 0 {
 		return (*extra)(r.hook)
 	}
-	if !make {
+	if !create {
 		return nil
 	}
 	x := &extra{release: wordFunc(r.hook)}
@@ -133,7 +133,7 @@ func (r *Ref) releaseLocked() func() {
 //     The arena's lock (shard), taken inside, never takes a Ref's.
 //
 // The stripes are as many as make a collision between two Refs' mode
-// changes rare, each on a cache line of its own.
+// changes rare, each padded as a shard is (percpu.CacheLinePad).
 var refLocks [refLockStripes]struct {
 	sync.Mutex
 	_ [refLockPad]byte
@@ -142,7 +142,7 @@ var refLocks [refLockStripes]struct {
 const (
 	refLockBits    = 8
 	refLockStripes = 1 << refLockBits
-	refLockPad     = 64 - unsafe.Sizeof(sync.Mutex{})%64
+	refLockPad     = percpu.CacheLinePad - unsafe.Sizeof(sync.Mutex{})%percpu.CacheLinePad
 )
 
 // refLockShift is 64 - refLockBits; a test sets it to 64, which puts every
@@ -153,6 +153,10 @@ func init() { refLockShift.Store(64 - refLockBits) }
 
 // lock takes r's lock and returns it, for the caller to unlock.
 func (r *Ref) lock() *sync.Mutex {
+	// A nil r must fault here, before the lock is taken: a caller's own
+	// dereference would come with the stripe held, and a recovered panic
+	// would leave it held for good, hanging every Ref on that stripe.
+	r.cells.State.Load()
 	// Fibonacci hashing: the top bits of the address times 2^64/φ.
 	h := uint64(uintptr(unsafe.Pointer(r))) * 0x9E3779B97F4A7C15 >> refLockShift.Load()
 	m := &refLocks[h].Mutex
@@ -292,8 +296,8 @@ func (r *Ref) spread() {
 	r.cells.SetBase(fresh.Base) // from now on the fast path counts on the cells
 }
 
-// freeCells gives the cells back, with the Ref's lock held, once the Ref is in atomic
-// mode for good.
+// freeCells gives the cells back, with the Ref's lock held, once the Ref is
+// in atomic mode for good.
 func (r *Ref) freeCells() {
 	r.cells.Flags |= optFreed
 	if b := r.cells.Base; b != nil {
@@ -667,8 +671,8 @@ func (r *Ref) poison() {
 	r.count.Store(poison)
 }
 
-// saturated checks, with the Ref's lock held so that no switch is half done, whether
-// the count has really passed MaxCount, and pins it if so.
+// saturated checks, with the Ref's lock held so that no switch is half
+// done, whether the count has really passed MaxCount, and pins it if so.
 func (r *Ref) saturated(op string) {
 	m := r.lock()
 	st := r.cells.State.Load()

@@ -82,6 +82,11 @@ type stressRef struct {
 	deadGen  atomic.Uint64 // odd while Kill has returned and no Resurrect/Reinit has started
 	draining atomic.Bool   // workers take no new references
 	reinit   bool          // made with AllowReinit (or InitAtomic): may go back to per-CPU
+
+	// neighbour, if set, is read (Read takes its lock) inside release and
+	// confirm: with one lock for all Refs, a callback run with the lock
+	// held would deadlock there.
+	neighbour *percpuref.Ref
 }
 
 func newStressRef(log *stressLog, name string, opts ...percpuref.Option) *stressRef {
@@ -107,6 +112,9 @@ func (s *stressRef) onRelease() {
 	}
 	if !s.ref.IsZero() {
 		s.log.failf("%s: IsZero false inside release", s.name)
+	}
+	if s.neighbour != nil {
+		s.neighbour.Read()
 	}
 	runtime.Gosched() // widen the window in which every TryGet must fail
 	if s.ref.TryGet() {
@@ -207,6 +215,9 @@ func (s *stressRef) confirm(dying bool) func() {
 		}
 		if dying && !s.ref.IsDying() {
 			s.log.failf("%s: not IsDying inside Kill's confirm", s.name)
+		}
+		if s.neighbour != nil {
+			s.neighbour.Read()
 		}
 		runtime.Gosched()
 		if dying && s.ref.TryGetLive() {
@@ -445,17 +456,19 @@ func setProcs(t *testing.T, n int) {
 // InitAtomic) under worker traffic, while a controller cycles each through
 // Kill+Resurrect and Kill+drain+Reinit and a second goroutine switches them
 // between atomic and per-CPU mode.
-func TestStressLifecycle(t *testing.T) { stressLifecycle(t) }
+func TestStressLifecycle(t *testing.T) { stressLifecycle(t, false) }
 
 // TestStressOneLockStripe is TestStressLifecycle with one lock for all the
-// Refs, as if every Ref's address hashed to the same stripe: Refs that
-// share a lock must not wait for each other beyond it, nor deadlock.
+// Refs, as if every Ref's address hashed to the same stripe, and with
+// release and confirm reading another Ref (which takes that lock): Refs
+// that share a lock stay exact, and no callback runs with it held. A
+// deadlock fails the test at MustFinish's deadline.
 func TestStressOneLockStripe(t *testing.T) {
 	percpuref.OneLockStripe(t)
-	stressLifecycle(t)
+	stressLifecycle(t, true)
 }
 
-func stressLifecycle(t *testing.T) {
+func stressLifecycle(t *testing.T, neighbours bool) {
 	setProcs(t, 4)
 	log := new(stressLog)
 	seed := stressSeed(t)
@@ -471,6 +484,11 @@ func stressLifecycle(t *testing.T) {
 		s.reinit = true
 		refs = append(refs, s)
 		p.slots[i].Store(s)
+	}
+	if neighbours {
+		for i, s := range refs {
+			s.neighbour = refs[(i+1)%len(refs)].ref
+		}
 	}
 	p.start(seed)
 
@@ -510,8 +528,10 @@ func stressLifecycle(t *testing.T) {
 	}()
 	time.Sleep(stressDuration())
 	ctlStop.Store(true)
-	ctl.Wait()
-	p.quiesce()
+	percpuref.MustFinish(t, 30*time.Second, "stopping the stress goroutines", func() {
+		ctl.Wait()
+		p.quiesce()
+	})
 	for _, s := range refs {
 		s.finalCheck()
 	}
