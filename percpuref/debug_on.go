@@ -191,9 +191,8 @@ var misuseSites sync.Map // weak.Pointer[MisuseError] -> string
 // the Ref's current life, for ReleaseSite. When no misuse handler is
 // installed (handled is false), the misuse is about to panic, and the
 // panic's message and stack name only the misusing call: debugMisuse first
-// writes
-// "percpuref: <error>: Ref released at FILE:LINE" to standard error, so that
-// a crash log names both ends.
+// writes "percpuref: <error>: Ref released at FILE:LINE" to standard error,
+// so that a crash log names both ends.
 func debugMisuse(r *Ref, e *MisuseError, handled bool) {
 	if r.cells.State.Load()&stReleased == 0 {
 		return

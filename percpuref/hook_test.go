@@ -16,11 +16,7 @@ import (
 // setReleaseForTest replaces r's release.
 func (r *Ref) setReleaseForTest(release func()) {
 	defer r.lock().Unlock()
-	if x := r.extraLocked(false); x != nil {
-		x.release = release
-		return
-	}
-	r.hook = funcWord(release)
+	r.extraLocked(true).release = release
 }
 
 // setMisuseHandlerForTest gives r the misuse handler h.

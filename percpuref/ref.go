@@ -83,14 +83,13 @@ var _ = [1]int{}[unsafe.Sizeof(func() {})-unsafe.Sizeof(unsafe.Pointer(nil))]
 func funcWord(f func()) unsafe.Pointer { return *(*unsafe.Pointer)(unsafe.Pointer(&f)) }
 func wordFunc(w unsafe.Pointer) func() { return *(*func())(unsafe.Pointer(&w)) }
 
-// setHook sets release and onMisuse, in Init, before r is shared.
+// setHook sets release and onMisuse, in Init, before r is shared (so
+// without the lock), after Init has set cells.Flags.
 func (r *Ref) setHook(release func(), onMisuse func(error)) {
-	if onMisuse == nil {
-		r.hook = funcWord(release)
-		return
+	r.hook = funcWord(release)
+	if onMisuse != nil {
+		r.extraLocked(true).onMisuse = onMisuse
 	}
-	r.hook = unsafe.Pointer(&extra{release: release, onMisuse: onMisuse})
-	r.cells.Flags |= optExtra
 }
 
 // extraLocked returns r's extra, making it if create is true and r has
@@ -913,8 +912,8 @@ func (r *Ref) Reinit() {
 		return
 	}
 	// A life ends when its release is claimed (stReleased, set by
-	// runRelease under the Ref's lock, which we hold, so it cannot change under us).
-	// Without the claim there is no Reinit: if the count is zero, the Put
+	// runRelease under the Ref's lock, which we hold, so it cannot change
+	// under us). Without the claim there is no Reinit: if the count is zero, the Put
 	// that reached zero has yet to claim its release, so let it (a few
 	// instructions of that Put, no user code) and look again; otherwise
 	// references are held. The count is not enough on its own: it can reach
