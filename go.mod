@@ -1,6 +1,6 @@
 module github.com/percpuref/percpu
 
-go 1.24.0
+go 1.26.0
 
 require (
 	github.com/klauspost/cpuid/v2 v2.4.2
