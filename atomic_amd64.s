@@ -22,7 +22,7 @@ TEXT ·UpdateLocal(SB), NOSPLIT, $0-17
 	MOVQ c+0(FP), R11
 	TESTQ R11, R11
 	JZ   refuse                 // no cells
-	LOCATE(refuse, refuse)
+	LOCATE(pinned, refuse, refuse)
 	MOVQ delta+8(FP), SI
 	UPDATE(8(R11), (DI)(SI*1))  // c.State
 	MOVB $1, ret+16(FP)
@@ -32,6 +32,8 @@ restore:
 refuse:
 	MOVB $0, ret+16(FP)
 	RET
+pinned:
+	JMP  ·UpdatePinned(SB)      // runtime layout unknown: the procPin tier
 
 // func pid() int
 TEXT ·pid(SB), NOSPLIT, $0-8

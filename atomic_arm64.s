@@ -48,7 +48,7 @@ TEXT ·updateExclusive(SB), NOSPLIT, $0-25
 // func UpdateLocal(c *Cells, delta int64) bool
 TEXT ·UpdateLocal(SB), NOSPLIT, $0-17
 	MOVD  ·mOffP(SB), R11
-	CBZ   R11, refuse           // runtime layout unknown
+	CBZ   R11, pinned           // runtime layout unknown: the procPin tier
 	MOVD  48(g), R10            // g.m
 	MOVD  (R10)(R11), R10       // m.p
 	MOVW  (R10), R10            // p.id, sign-extended
@@ -70,6 +70,8 @@ TEXT ·UpdateLocal(SB), NOSPLIT, $0-17
 refuse:
 	MOVB  ZR, ret+16(FP)
 	RET
+pinned:
+	JMP   ·UpdatePinned(SB)
 
 // func pid() int
 TEXT ·pid(SB), NOSPLIT, $0-8

@@ -4,7 +4,6 @@ package percpu
 
 import (
 	"runtime"
-	"strings"
 	"sync/atomic"
 )
 
@@ -28,8 +27,7 @@ const asmPath = true
 // c.State (away from Live), then calls Quiesce, then reads every cell with
 // Stable (which waits out the busy mark), knows that every UpdateLocal
 // either stored before the value Stable returned or saw the new c.State and
-// stored nothing. UpdateLocal refuses a nil c or a nil c.Base, and may
-// refuse every update where Exclusive() is false.
+// stored nothing. UpdateLocal refuses a nil c or a nil c.Base.
 //
 // The assembly (atomic_$GOARCH.s; on amd64 its instructions are in
 // update_amd64.h, which percpuref's Get and Put share) reads the P id from the
@@ -39,8 +37,8 @@ const asmPath = true
 // has no stack check) nor asynchronously (the runtime never stops a goroutine
 // inside assembly: isAsyncSafePoint in runtime/preempt.go), so the goroutine
 // stays on its P, and no other goroutine runs there, from the P id load to
-// the last store. It refuses every update (returns false) unless
-// directReady found the layout.
+// the last store. Where the runtime layout is unknown (mOffP is 0) the
+// assembly jumps to UpdatePinned, which finds the P with procPin.
 //
 //go:noescape
 func UpdateLocal(c *Cells, delta int64) bool
@@ -55,44 +53,27 @@ func updateExclusive(c *atomic.Int64, state *atomic.Uint32, delta int64) bool
 // unknown or the P found there does not point back to the M (p.m).
 func pid() int
 
-// Offsets in the runtime's structures, read by the assembly. g.m is at 48
-// and p.id at 0 in every Go release since 1.5 (the assembly has them as
-// constants); m.p and p.m change between releases. The values come from the
-// go_asm.h that each release's compiler writes for the runtime (fields m_p
-// and p_m), for linux/amd64 and linux/arm64, which agree.
+// Offsets in the runtime's structures, read by the assembly: m.p and p.m,
+// from runtimeLayout. mOffP 0 means unknown: the assembly then takes the P
+// id from procPin instead (UpdatePinned).
 var (
-	mOffP uintptr // offset of m.p; 0 means unknown, and the assembly refuses
+	mOffP uintptr // offset of m.p
 	pOffM uintptr // offset of p.m
 )
 
-var runtimeLayout = map[string][2]uintptr{ // release: {m_p, p_m}
-	"go1.24": {208, 48},
-	"go1.25": {200, 48},
-	"go1.26": {208, 48},
-}
-
-// release returns "go1.N" from a runtime.Version string such as
-// "go1.26.8", or "" for a development build.
-func release(v string) string {
-	if !strings.HasPrefix(v, "go1.") {
-		return ""
-	}
-	rest := v[len("go1."):]
-	if i := strings.IndexAny(rest, ".rb -"); i >= 0 {
-		rest = rest[:i]
-	}
-	return "go1." + rest
-}
-
-// directReady sets the offsets for this Go release, if it is a known one,
+// directReady sets the offsets for this Go release, if the table knows it,
 // and checks them: with the goroutine pinned by procPin, pid (which also
 // checks the P's back-pointer to its M) must agree with procPin's P id, on
-// several Ps. On any doubt it leaves the offsets unknown, and the process
-// uses the shared protocol instead.
-func directReady() bool {
-	off, ok := runtimeLayout[release(runtime.Version())]
+// several Ps. It returns "" when the offsets are set, and otherwise why not,
+// leaving them unknown.
+func directReady() string {
+	rel := release(runtime.Version())
+	off, ok := layoutTable[rel]
 	if !ok {
-		return false
+		if rel == "" {
+			rel = runtime.Version()
+		}
+		return "runtime layout of " + rel + " unknown"
 	}
 	mOffP, pOffM = off[0], off[1]
 	for i := 0; i < 16; i++ {
@@ -101,9 +82,15 @@ func directReady() bool {
 		procUnpin()
 		if p != q {
 			mOffP, pOffM = 0, 0
-			return false
+			return "runtime layout of " + rel + " failed its check"
 		}
 		runtime.Gosched()
 	}
-	return true
+	return ""
 }
+
+// pidRefuses reports whether pid returns -1 for want of the layout.
+func pidRefuses() bool { return mOffP == 0 }
+
+// buildReason returns "": this build has the assembly.
+func buildReason() string { return "" }

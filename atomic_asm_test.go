@@ -4,6 +4,8 @@ package percpu
 
 import (
 	"runtime"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -26,24 +28,51 @@ func TestRelease(t *testing.T) {
 
 func TestLayoutKnownForThisRelease(t *testing.T) {
 	r := release(runtime.Version())
-	_, known := runtimeLayout[r]
+	_, known := layoutTable[r]
 	t.Logf("%s (%s): layout known %v, m.p at %d, p.m at %d", runtime.Version(), r, known, mOffP, pOffM)
-	if known && barrierReady() {
-		assert.True(t, Exclusive() || FastPath() == "shared/generic", "a known layout and membarrier give the exclusive path unless forced off")
-	}
-	if Exclusive() {
-		assert.NotZero(t, mOffP, "the exclusive path runs only with the layout")
+	assert.Equal(t, known, mOffP != 0, "the offsets are set exactly when the table knows the release")
+	if !noLayoutTag {
+		assert.True(t, known, "%s is not in runtimeLayout: see CONTRIBUTING.md", r)
 	}
 }
 
-// TestUpdateLocalRefusesUnknownLayout: with the layout unknown, the
-// assembly must refuse every update rather than guess a P.
-func TestUpdateLocalRefusesUnknownLayout(t *testing.T) {
+// TestUpdateLocalPinnedWhereLayoutUnknown: with the layout unknown, the
+// assembly must not guess a P: pid refuses, and UpdateLocal counts on
+// procPin's P instead (the procPin tier), exactly.
+func TestUpdateLocalPinnedWhereLayoutUnknown(t *testing.T) {
 	saved := mOffP
 	defer func() { mOffP = saved }()
 	mOffP = 0
-	c := testCells(64, 7)
-	require.False(t, UpdateLocal(c, 1))
 	require.Equal(t, -1, pid())
-	require.Zero(t, sum(c))
+	c := testCells(64, 7)
+	for i := 0; i < 100; i++ {
+		require.True(t, UpdateLocal(c, 1))
+	}
+	require.Equal(t, int64(100), sum(c))
+	c.State.Store(Live + 1)
+	require.False(t, UpdateLocal(c, 1), "a state other than Live refuses")
+	require.Equal(t, int64(100), sum(c))
+	few := testCells(1, 7)
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
+	var stored, refused atomic.Int64
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 500; i++ {
+				if UpdateLocal(few, 1) {
+					stored.Add(1)
+				} else {
+					refused.Add(1)
+				}
+				if i%8 == 0 {
+					runtime.Gosched()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	require.Equal(t, int64(4000), stored.Load()+refused.Load())
+	require.Equal(t, stored.Load(), sum(few), "only P 0 has a cell; the others refuse")
 }

@@ -2,7 +2,10 @@
 
 package percpu
 
-import "sync/atomic"
+import (
+	"runtime"
+	"sync/atomic"
+)
 
 // asmPath is false: this build uses the Go twins of the assembly routines,
 // as every GOARCH without them does, and the purego and race builds (the race
@@ -30,23 +33,33 @@ func updateExclusive(c *atomic.Int64, state *atomic.Uint32, delta int64) bool {
 //
 // This is the generic twin of the assembly routine: it pins the goroutine to
 // its P with procPin, so that no other goroutine runs there.
-func UpdateLocal(c *Cells, delta int64) bool {
-	if c == nil {
-		return false
+func UpdateLocal(c *Cells, delta int64) bool { return UpdatePinned(c, delta) }
+
+// buildReason says why this build has no assembly fast path.
+func buildReason() string {
+	switch {
+	case raceBuild:
+		return "race build"
+	case runtime.GOARCH == "amd64" || runtime.GOARCH == "arm64":
+		return "purego build"
 	}
-	p := procPin()
-	b := c.base()
-	ok := b != nil && p <= int(c.Last) && updateExclusive(cellAt(b, p, c.Shift), &c.State, delta)
-	procUnpin()
-	return ok
+	return "no assembly for GOARCH=" + runtime.GOARCH
 }
 
-func barrierReady() bool { return false }
+// barrierStatus: the generic protocol needs no membarrier (see Quiesce).
+func barrierStatus() string { return "" }
 
 // pid is the generic twin of the assembly pid: the P id, by procPin.
 func pid() int { return Hint() }
 
 // directReady: the generic build reads the P id with procPin, no layout.
-func directReady() bool { return true }
+func directReady() string { return "" }
 
 func barrier() {}
+
+// noLayoutTag: the generic build reads no runtime layout, so the
+// percpunolayout tag changes nothing here.
+const noLayoutTag = false
+
+// pidRefuses: the generic pid always answers.
+func pidRefuses() bool { return false }

@@ -2,8 +2,10 @@
 
 package percpu
 
+import "runtime"
+
 // Without membarrier the single-writer fast path cannot be made safe; the
 // shared (atomic add) path is used.
-func barrierReady() bool { return false }
+func barrierStatus() string { return "no membarrier on " + runtime.GOOS }
 
 func barrier() {}

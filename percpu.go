@@ -3,6 +3,7 @@ package percpu
 import (
 	"os"
 	"runtime"
+	"strconv"
 	"sync/atomic"
 	"unsafe"
 )
@@ -145,34 +146,154 @@ func Stable(cell *atomic.Int64) int64 {
 	}
 }
 
-// exclusive and fastPath are chosen once, at start, and never change.
-var exclusive, fastPath = choosePath(os.Getenv("PERCPU_FASTPATH"))
+// UpdatePinned is UpdateLocal with the P id from procPin: the generic
+// build's UpdateLocal, and the assembly's where the runtime layout is
+// unknown (the procPin tier). procPin keeps the goroutine on its P, and
+// keeps every other goroutine off it, from the id to procUnpin (it raises
+// m.locks, so the scheduler neither preempts the goroutine, cooperatively or
+// asynchronously, nor moves it): the single-writer rule that the assembly
+// gets from running NOSPLIT. The update itself is updateExclusive, the
+// assembly's (plain stores, made safe by Quiesce's membarrier) or its
+// generic twin (sequentially consistent atomics).
+func UpdatePinned(c *Cells, delta int64) bool {
+	if c == nil {
+		return false
+	}
+	p := procPin()
+	b := c.base()
+	ok := b != nil && p <= int(c.Last) && updateExclusive(cellAt(b, p, c.Shift), &c.State, delta)
+	procUnpin()
+	return ok
+}
+
+// The fast path is chosen once, at package initialization, and never
+// changes. An unusable PERCPU_FASTPATH is reported on stderr then.
+var path = choosePath(pathFacts{
+	env:     os.Getenv("PERCPU_FASTPATH"),
+	build:   buildReason(),
+	barrier: barrierStatus(),
+	layout:  directReady(),
+}).announce()
+
+var exclusive = path.exclusive
+
+// The names FastPath returns.
+const (
+	pathAsm     = "exclusive/asm+membarrier"
+	pathPin     = "exclusive/pin+membarrier"
+	pathGeneric = "exclusive/generic"
+	pathShared  = "shared/generic"
+)
 
 // Exclusive reports whether the single-writer protocol (UpdateLocal and
-// Quiesce) is the fast path in this process. It is chosen once, at start,
-// and does not change: true where the assembly routines, the membarrier
-// system call and the runtime layout the assembly reads (see atomic_asm.go)
-// are all available, false otherwise, in which case users of the cells
-// should use AddLocal, whose atomic add needs no Quiesce. The environment
-// variable PERCPU_FASTPATH=shared forces false; PERCPU_FASTPATH=exclusive
-// forces true where Quiesce can work without membarrier (the generic build,
-// whose UpdateLocal uses sequentially consistent atomics throughout).
+// Quiesce) is the fast path in this process; see FastPath. Where it is
+// false, users of the cells use AddLocal, whose atomic add needs no
+// Quiesce.
 func Exclusive() bool { return exclusive }
 
-// FastPath names the fast path in use, for benchmarks and tools to print:
-// "exclusive/asm+membarrier", "exclusive/generic" or "shared/generic".
-func FastPath() string { return fastPath }
+// FastPath names the fast path in use, for benchmarks and tools to print.
+// It is chosen once, at start, and does not change. From best to worst:
+//
+//   - "exclusive/asm+membarrier": the assembly update, which finds the
+//     caller's P in the runtime's own structures; needs membarrier (Linux)
+//     and a Go release whose runtime layout the table knows.
+//   - "exclusive/pin+membarrier": the same update, with the P from
+//     procPin: a Go release whose layout is not known yet.
+//   - "exclusive/generic": the Go twin of the update, where
+//     PERCPU_FASTPATH=exclusive asks for it in a build without assembly.
+//   - "shared/generic": an atomic add per update: builds without assembly
+//     (purego, race, other GOARCHes), no membarrier, or
+//     PERCPU_FASTPATH=shared.
+//
+// FastPathReason says why the path is not the first one.
+func FastPath() string { return path.name }
 
-func choosePath(env string) (bool, string) {
-	switch {
-	case env == "shared":
-	case asmPath && barrierReady() && directReady():
-		return true, "exclusive/asm+membarrier"
-	case !asmPath && env == "exclusive":
-		return true, "exclusive/generic"
-	}
-	return false, "shared/generic"
+// FastPathReason says why the fast path is not "exclusive/asm+membarrier",
+// for example "runtime layout of go1.28 unknown: procPin tier",
+// "membarrier refused: EPERM", "PERCPU_FASTPATH=shared", "race build" or
+// "purego build", and reports an unusable PERCPU_FASTPATH value. It is ""
+// when the assembly path is in use and nothing was ignored.
+//
+// The environment variable PERCPU_FASTPATH, read at start, may be "shared",
+// which forces the shared path, or "exclusive", which asks for the
+// exclusive protocol: the best exclusive path where membarrier works, and
+// the generic twin in a build without assembly (its updates are sequentially
+// consistent atomics, so it needs no barrier). A request that cannot be
+// honoured, and any other value, is reported on stderr at start and here.
+func FastPathReason() string { return path.reason }
+
+// pathFacts are what the fast path is chosen from; each string but env is
+// "" when the thing is usable, and otherwise says why not.
+type pathFacts struct {
+	env     string // PERCPU_FASTPATH
+	build   string // the assembly is built
+	barrier string // membarrier is registered
+	layout  string // the runtime layout is known and checked
 }
+
+// pathChoice is the fast path chosen, and what to say on stderr about it.
+type pathChoice struct {
+	exclusive    bool
+	name, reason string
+	warning      string
+}
+
+// choosePath picks the best fast path the facts allow, honouring
+// PERCPU_FASTPATH where it can and saying so where it cannot.
+func choosePath(f pathFacts) pathChoice {
+	var ignored string
+	switch f.env {
+	case "", "shared", "exclusive":
+	default:
+		ignored = "PERCPU_FASTPATH=" + quote(f.env) + " ignored (want shared or exclusive)"
+		f.env = ""
+	}
+	c := pickPath(f)
+	if ignored != "" {
+		c.reason = joinReasons(ignored, c.reason)
+		c.warning = joinReasons(ignored, c.warning)
+	}
+	return c
+}
+
+func pickPath(f pathFacts) pathChoice {
+	switch {
+	case f.env == "shared":
+		return pathChoice{name: pathShared, reason: "PERCPU_FASTPATH=shared"}
+	case f.build != "" && f.env == "exclusive":
+		return pathChoice{exclusive: true, name: pathGeneric, reason: f.build + ", PERCPU_FASTPATH=exclusive"}
+	case f.build != "":
+		return pathChoice{name: pathShared, reason: f.build}
+	case f.barrier != "" && f.env == "exclusive":
+		why := "PERCPU_FASTPATH=exclusive not honoured: " + f.barrier
+		return pathChoice{name: pathShared, reason: why, warning: why}
+	case f.barrier != "":
+		return pathChoice{name: pathShared, reason: f.barrier}
+	case f.layout != "":
+		return pathChoice{exclusive: true, name: pathPin, reason: f.layout + ": procPin tier"}
+	}
+	return pathChoice{exclusive: true, name: pathAsm}
+}
+
+// announce writes the choice's warning, if any, as one line on stderr, and
+// returns the choice.
+func (c pathChoice) announce() pathChoice {
+	if c.warning != "" {
+		os.Stderr.WriteString("percpu: " + c.warning + "; fast path " + c.name + "\n")
+	}
+	return c
+}
+
+func joinReasons(a, b string) string {
+	if b == "" {
+		return a
+	}
+	return a + "; " + b
+}
+
+// quote quotes s as %q would, for the one message that needs it, without
+// importing fmt into every program that uses a Ref.
+func quote(s string) string { return strconv.Quote(s) }
 
 // Quiesce makes every store made before it visible to every goroutine's next
 // load, and every store made by a running goroutine before its current

@@ -1,7 +1,11 @@
 package percpu
 
 import (
+	"fmt"
+	"os"
+	"os/exec"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -57,25 +61,92 @@ func TestCellsLayout(t *testing.T) {
 }
 
 func TestFastPathNamed(t *testing.T) {
-	t.Logf("GOARCH=%s FastPath()=%s Exclusive()=%v", runtime.GOARCH, FastPath(), Exclusive())
-	require.NotEmpty(t, FastPath())
-	assert.Equal(t, Exclusive(), FastPath() != "shared/generic")
+	t.Logf("GOARCH=%s FastPath()=%s FastPathReason()=%q", runtime.GOARCH, FastPath(), FastPathReason())
+	require.Contains(t, []string{pathAsm, pathPin, pathGeneric, pathShared}, FastPath())
+	assert.Equal(t, Exclusive(), FastPath() != pathShared)
+	assert.Equal(t, FastPath() == pathAsm && os.Getenv("PERCPU_FASTPATH") != "" && os.Getenv("PERCPU_FASTPATH") != "exclusive",
+		FastPath() == pathAsm && FastPathReason() != "", "the assembly path has a reason only for an ignored PERCPU_FASTPATH")
+	if FastPath() != pathAsm {
+		assert.NotEmpty(t, FastPathReason(), "a path other than the assembly one says why")
+	}
+}
+
+// TestFastPathIsTheAssemblyOne fails, rather than logs, when a build that
+// has the assembly, on a machine with membarrier, does not run it: nothing
+// else would notice a release that fell off the table or a check that
+// refused the layout. The CI machines have membarrier.
+func TestFastPathIsTheAssemblyOne(t *testing.T) {
+	env := os.Getenv("PERCPU_FASTPATH")
+	want := pathAsm
+	switch {
+	case env == "shared":
+		want = pathShared
+	case buildReason() != "" && env == "exclusive":
+		want = pathGeneric
+	case buildReason() != "":
+		want = pathShared
+	case barrierStatus() != "":
+		want = pathShared
+		if runtime.GOOS == "linux" {
+			t.Errorf("membarrier is unavailable on this Linux machine: %s", barrierStatus())
+		}
+	case noLayoutTag:
+		want = pathPin
+	}
+	assert.Equal(t, want, FastPath(), "reason: %s", FastPathReason())
+	if want == pathPin {
+		assert.Contains(t, FastPathReason(), "runtime layout of "+release(runtime.Version())+" unknown: procPin tier")
+	}
 }
 
 func TestChoosePath(t *testing.T) {
-	ex, name := choosePath("shared")
-	assert.False(t, ex, "PERCPU_FASTPATH=shared always forces the shared path")
-	assert.Equal(t, "shared/generic", name)
-
-	ex, name = choosePath("exclusive")
-	if asmPath {
-		assert.Equal(t, barrierReady() && pid() >= 0, ex, "the assembly path needs membarrier and the runtime layout")
-	} else {
-		assert.True(t, ex, "the generic twin needs no barrier")
-		assert.Equal(t, "exclusive/generic", name)
+	type want struct {
+		exclusive    bool
+		name, reason string
+		warning      string
 	}
-	ex, _ = choosePath("")
-	assert.Equal(t, asmPath && barrierReady() && pid() >= 0, ex, "by default: assembly with membarrier, else shared")
+	for _, tc := range []struct {
+		facts pathFacts
+		want  want
+	}{
+		{pathFacts{}, want{true, pathAsm, "", ""}},
+		{pathFacts{env: "exclusive"}, want{true, pathAsm, "", ""}},
+		{pathFacts{env: "shared"}, want{false, pathShared, "PERCPU_FASTPATH=shared", ""}},
+		{pathFacts{layout: "runtime layout of go1.99 unknown"}, want{true, pathPin, "runtime layout of go1.99 unknown: procPin tier", ""}},
+		{pathFacts{env: "exclusive", layout: "runtime layout of go1.99 unknown"}, want{true, pathPin, "runtime layout of go1.99 unknown: procPin tier", ""}},
+		{pathFacts{env: "shared", layout: "runtime layout of go1.99 unknown"}, want{false, pathShared, "PERCPU_FASTPATH=shared", ""}},
+		{pathFacts{barrier: "membarrier refused: EPERM", layout: "x"}, want{false, pathShared, "membarrier refused: EPERM", ""}},
+		{pathFacts{env: "exclusive", barrier: "membarrier refused: EPERM"}, want{false, pathShared,
+			"PERCPU_FASTPATH=exclusive not honoured: membarrier refused: EPERM", "PERCPU_FASTPATH=exclusive not honoured: membarrier refused: EPERM"}},
+		{pathFacts{build: "race build"}, want{false, pathShared, "race build", ""}},
+		{pathFacts{build: "purego build", env: "exclusive"}, want{true, pathGeneric, "purego build, PERCPU_FASTPATH=exclusive", ""}},
+		{pathFacts{build: "purego build", env: "shared"}, want{false, pathShared, "PERCPU_FASTPATH=shared", ""}},
+		{pathFacts{env: "fast"}, want{true, pathAsm, `PERCPU_FASTPATH="fast" ignored (want shared or exclusive)`, `PERCPU_FASTPATH="fast" ignored (want shared or exclusive)`}},
+		{pathFacts{env: "Shared", build: "race build"}, want{false, pathShared,
+			`PERCPU_FASTPATH="Shared" ignored (want shared or exclusive); race build`, `PERCPU_FASTPATH="Shared" ignored (want shared or exclusive)`}},
+	} {
+		c := choosePath(tc.facts)
+		assert.Equal(t, tc.want, want{c.exclusive, c.name, c.reason, c.warning}, "%+v", tc.facts)
+	}
+}
+
+// TestUnknownFastPathIsReported runs the test binary again with a
+// PERCPU_FASTPATH it does not know, and with an exclusive request where
+// none can be made, and checks the line each writes on stderr at start.
+func TestUnknownFastPathIsReported(t *testing.T) {
+	if os.Getenv("PERCPU_REPORT_CHILD") != "" {
+		fmt.Printf("reason=%s\n", FastPathReason())
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestUnknownFastPathIsReported$")
+	cmd.Env = append(os.Environ(), "PERCPU_REPORT_CHILD=1", "PERCPU_FASTPATH=turbo")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	require.NoError(t, err, "stderr: %s", stderr.String())
+	const ignored = `PERCPU_FASTPATH="turbo" ignored (want shared or exclusive)`
+	assert.Equal(t, 1, strings.Count(stderr.String(), "percpu: "+ignored), "stderr: %s", stderr.String())
+	assert.Contains(t, string(out), "reason="+ignored)
 }
 
 func TestUpdateExclusiveRules(t *testing.T) {
@@ -243,11 +314,14 @@ func TestHintIsAValidP(t *testing.T) {
 
 // TestPidIsTheP checks the P id that the fast path reads against procPin's,
 // on many Ps: GOMAXPROCS is raised so that goroutines spread over them.
+// Where the runtime layout is unknown, pid must refuse (-1) every time
+// rather than read a guessed offset.
 func TestPidIsTheP(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(8))
-	var wg sync.WaitGroup
+	unknown := pidRefuses()
 	var bad atomic.Int64
 	seen := make([]atomic.Bool, 8)
+	var wg sync.WaitGroup
 	for g := 0; g < 16; g++ {
 		wg.Add(1)
 		go func() {
@@ -257,7 +331,7 @@ func TestPidIsTheP(t *testing.T) {
 				p := procPin()
 				q := pid()
 				procUnpin()
-				if p != q {
+				if unknown && q != -1 || !unknown && p != q {
 					bad.Add(1)
 				}
 				seen[p].Store(true)
@@ -268,7 +342,7 @@ func TestPidIsTheP(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	assert.Zero(t, bad.Load(), "pid disagreed with procPin")
+	assert.Zero(t, bad.Load(), "pid disagreed with procPin (layout unknown: %v, so want -1)", unknown)
 	n := 0
 	for i := range seen {
 		if seen[i].Load() {

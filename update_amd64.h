@@ -9,18 +9,18 @@
 // busy mark's store and the state load), is what the switcher's membarrier
 // covers. No instruction here is locked.
 
-// LOCATE(refuse, nocells) finds the calling goroutine's cell in the Cells
-// at R11 (not nil), for the P it runs on: it leaves the cell's address in
-// AX, or jumps to nocells if the Cells have no Base, or to refuse if the
-// runtime layout is unknown (the including package's mOffP is 0; checked
-// first) or the P has no cell. It
-// clobbers CX, DX, R9 and R10. The caller must be NOSPLIT assembly, which
+// LOCATE(unknown, refuse, nocells) finds the calling goroutine's cell in
+// the Cells at R11 (not nil), for the P it runs on: it leaves the cell's
+// address in AX, or jumps to unknown if the runtime layout is unknown (the
+// including package's mOffP is 0; checked first, before any other load),
+// to nocells if the Cells have no Base, or to refuse if the P has no cell.
+// It clobbers CX, DX, R9 and R10. The caller must be NOSPLIT assembly, which
 // the runtime neither preempts nor moves to another P (see atomic_asm.go),
 // from here to its last store to the cell.
-#define LOCATE(refuse, nocells) \
+#define LOCATE(unknown, refuse, nocells) \
 	MOVQ    ·mOffP(SB), DX \
 	TESTQ   DX, DX \
-	JZ      refuse              /* runtime layout unknown */ \
+	JZ      unknown             /* runtime layout unknown */ \
 	MOVQ    TLS, R10 \
 	MOVQ    0(R10)(TLS*1), R10  /* g */ \
 	MOVQ    48(R10), R10        /* g.m */ \

@@ -58,6 +58,32 @@ func putAdded(r *Ref, v int64) bool { return r.putChecked("Put", v) }
 func getSpread(r *Ref)      { r.spread(); r.get(true) }
 func putSpread(r *Ref) bool { r.spread(); return r.put(true) }
 
+// getUntried, putUntried, tryGetUntried and tryGetLiveUntried follow a
+// runtime layout that the assembly does not know (its mOffP is 0): the
+// exclusive protocol's procPin tier, where percpu.UpdatePinned finds the P
+// with procPin, or the shared protocol. The per-CPU update is tried here,
+// then the rest of get, put and tryGet as after the assembly's refusal.
+func getUntried(r *Ref) {
+	if !percpu.Exclusive() || !percpu.UpdatePinned(&r.cells, 1) {
+		r.get(percpu.Exclusive())
+	}
+}
+
+func putUntried(r *Ref) bool {
+	if percpu.Exclusive() && percpu.UpdatePinned(&r.cells, -1) {
+		return false
+	}
+	return r.put(percpu.Exclusive())
+}
+
+func tryGetUntried(r *Ref) bool {
+	return percpu.Exclusive() && percpu.UpdatePinned(&r.cells, 1) || r.tryGet(percpu.Exclusive(), false)
+}
+
+func tryGetLiveUntried(r *Ref) bool {
+	return percpu.Exclusive() && percpu.UpdatePinned(&r.cells, 1) || r.tryGet(percpu.Exclusive(), true)
+}
+
 func tryGetSlow(r *Ref) bool       { return r.tryGet(true, false) }
 func tryGetLiveSlow(r *Ref) bool   { return r.tryGet(true, true) }
 func tryGetSpread(r *Ref) bool     { r.spread(); return r.tryGet(true, false) }
@@ -66,6 +92,7 @@ func tryGetLiveSpread(r *Ref) bool { r.spread(); return r.tryGet(true, true) }
 var _ = []any{
 	getSlow, putSlow, getAdded, putAdded, getSpread, putSpread, getAddedAX, putAddedAX,
 	tryGetSlow, tryGetLiveSlow, tryGetSpread, tryGetLiveSpread, &mOffP,
+	getUntried, putUntried, tryGetUntried, tryGetLiveUntried,
 }
 
 // mOffP is package percpu's offset of m.p, for LOCATE in update_amd64.h,

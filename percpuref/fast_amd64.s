@@ -39,13 +39,15 @@ TEXT ·getFast(SB), NOSPLIT, $0-8
 	MOVL 8(R11), BX             // state
 	CMPL BX, $1
 	JNE  atomic                 // not per-CPU
-	LOCATE(slow, lazy)
+	LOCATE(untried, slow, lazy)
 	UPDATE(8(R11), 1(DI))       // r.cells.State, v+1
 	RET
 restore:
 	RESTORE                     // refused
 slow:
 	JMP  ·getSlow(SB)
+untried:
+	JMP  ·getUntried(SB)
 lazy:
 	LAZY(1(AX), spread)         // v+1
 	RET
@@ -83,7 +85,7 @@ TEXT ·putFast(SB), NOSPLIT, $0-9
 	MOVL 8(R11), BX             // state
 	CMPL BX, $1
 	JNE  atomic                 // not per-CPU
-	LOCATE(slow, lazy)
+	LOCATE(untried, slow, lazy)
 	UPDATE(8(R11), -1(DI))      // r.cells.State, v-1
 	MOVB $0, ret+8(FP)          // per-CPU: never the last reference
 	RET
@@ -91,6 +93,8 @@ restore:
 	RESTORE                     // refused
 slow:
 	JMP  ·putSlow(SB)
+untried:
+	JMP  ·putUntried(SB)
 lazy:
 	LAZY(-1(AX), spread)        // v-1
 	MOVB $0, ret+8(FP)
@@ -123,14 +127,16 @@ TEXT ·putAddedAX(SB), NOSPLIT, $24-9
 	MOVB AX, ret+8(FP)
 	RET
 
-// TRYGET(slowfn, spreadfn) is the body of tryGetFast and tryGetLiveFast: in
-// per-CPU mode they count as Get does and succeed; everything else is the
-// Go function slowfn, and a Lazy Ref's failed swap is spreadfn.
-#define TRYGET(slowfn, spreadfn) \
+// TRYGET(slowfn, untriedfn, spreadfn) is the body of tryGetFast and
+// tryGetLiveFast: in per-CPU mode they count as Get does and succeed;
+// everything else is the Go function slowfn, a runtime layout that the
+// assembly does not know is untriedfn, and a Lazy Ref's failed swap is
+// spreadfn.
+#define TRYGET(slowfn, untriedfn, spreadfn) \
 	MOVQ r+0(FP), R11 \
 	CMPL 8(R11), $1 \
 	JNE  slow                   /* not per-CPU */ \
-	LOCATE(slow, lazy) \
+	LOCATE(untried, slow, lazy) \
 	UPDATE(8(R11), 1(DI))       /* r.cells.State, v+1 */ \
 	MOVB $1, ret+8(FP) \
 	RET \
@@ -138,6 +144,8 @@ restore: \
 	RESTORE                     /* refused */ \
 slow: \
 	JMP  slowfn \
+untried: \
+	JMP  untriedfn \
 lazy: \
 	LAZY(1(AX), spread)         /* v+1 */ \
 	MOVB $1, ret+8(FP) \
@@ -147,8 +155,8 @@ spread: \
 
 // func tryGetFast(r *Ref) bool
 TEXT ·tryGetFast(SB), NOSPLIT, $0-9
-	TRYGET(·tryGetSlow(SB), ·tryGetSpread(SB))
+	TRYGET(·tryGetSlow(SB), ·tryGetUntried(SB), ·tryGetSpread(SB))
 
 // func tryGetLiveFast(r *Ref) bool
 TEXT ·tryGetLiveFast(SB), NOSPLIT, $0-9
-	TRYGET(·tryGetLiveSlow(SB), ·tryGetLiveSpread(SB))
+	TRYGET(·tryGetLiveSlow(SB), ·tryGetLiveUntried(SB), ·tryGetLiveSpread(SB))

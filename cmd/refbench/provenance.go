@@ -24,10 +24,11 @@ type Provenance struct {
 	CPUTopology string   `json:"cpu_topology"` // cores, threads per core, caches and VM, as CPUID reports them
 	NumCPU      int      `json:"num_cpu"`      // logical CPUs usable by the process
 	GOMAXPROCS  int      `json:"gomaxprocs"`
-	FastPath    string   `json:"fast_path"`               // percpu.FastPath(): the fast path under test
-	FastPathEnv string   `json:"fast_path_env,omitempty"` // PERCPU_FASTPATH, if set
-	Date        string   `json:"date"`                    // start of the run, RFC 3339, UTC
-	Args        []string `json:"args"`                    // the command-line flags
+	FastPath    string   `json:"fast_path"`                  // percpu.FastPath(): the fast path under test
+	FastPathWhy string   `json:"fast_path_reason,omitempty"` // percpu.FastPathReason(): why not the assembly path
+	FastPathEnv string   `json:"fast_path_env,omitempty"`    // PERCPU_FASTPATH, if set
+	Date        string   `json:"date"`                       // start of the run, RFC 3339, UTC
+	Args        []string `json:"args"`                       // the command-line flags
 }
 
 func collectProvenance(args []string, now time.Time) Provenance {
@@ -41,6 +42,7 @@ func collectProvenance(args []string, now time.Time) Provenance {
 		NumCPU:      runtime.NumCPU(),
 		GOMAXPROCS:  runtime.GOMAXPROCS(0),
 		FastPath:    percpu.FastPath(),
+		FastPathWhy: percpu.FastPathReason(),
 		FastPathEnv: os.Getenv("PERCPU_FASTPATH"),
 		Date:        now.UTC().Format(time.RFC3339),
 		Args:        append([]string{}, args...),
@@ -59,7 +61,11 @@ func (p Provenance) writeText(w io.Writer) {
 	if p.FastPathEnv != "" {
 		env = ", PERCPU_FASTPATH=" + p.FastPathEnv
 	}
-	fmt.Fprintf(w, "# fast path:  %s (percpu.FastPath()%s; PERCPU_FASTPATH=shared or -tags purego measure the others)\n", p.FastPath, env)
+	why := ""
+	if p.FastPathWhy != "" {
+		why = "; " + p.FastPathWhy
+	}
+	fmt.Fprintf(w, "# fast path:  %s (percpu.FastPath()%s%s; PERCPU_FASTPATH=shared or -tags purego measure the others)\n", p.FastPath, why, env)
 }
 
 // topology describes the CPU as CPUID sees it. In a virtual machine the
