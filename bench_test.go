@@ -26,8 +26,6 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/puzpuzpuz/xsync/v4"
-
 	"github.com/percpuref/percpu"
 	"github.com/percpuref/percpu/internal/baseline"
 	"github.com/percpuref/percpu/internal/heapmeter"
@@ -125,26 +123,6 @@ func casGetPut(b *testing.B, parallel bool) {
 	})
 }
 
-func xsyncIncDec(b *testing.B, parallel bool) {
-	c := xsync.NewCounter()
-	c.Inc()
-	if !parallel {
-		for i := 0; i < b.N; i++ {
-			c.Inc()
-			c.Dec()
-		}
-		sinkInt = c.Value()
-		return
-	}
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			c.Inc()
-			c.Dec()
-		}
-	})
-	sinkInt = c.Value()
-}
-
 // refGetPut measures Get+Put on r.
 func refGetPut(b *testing.B, r *percpuref.Ref, parallel bool) {
 	if !parallel {
@@ -229,8 +207,8 @@ func killed(b *testing.B) (*percpuref.Ref, func()) {
 }
 
 // BenchmarkGetPut is the Get+Put pair in per-CPU mode against one shared
-// atomic word (Add/Add), the CAS increment-unless-zero counter and
-// xsync.Counter (Inc/Dec).
+// atomic word (Add/Add) and the CAS increment-unless-zero counter.
+// cmd/compare measures xsync.Counter (Inc/Dec) beside them.
 func BenchmarkGetPut(b *testing.B) {
 	header()
 	modes(b, func(b *testing.B, parallel bool) {
@@ -242,7 +220,6 @@ func BenchmarkGetPut(b *testing.B) {
 				r.Kill()
 			}},
 			{"cas", casGetPut},
-			{"xsync", xsyncIncDec},
 		})
 	})
 }
@@ -333,14 +310,14 @@ func noRelease() {}
 
 // memoryImpls are the implementations BenchmarkMemory measures, atomic
 // (the kref struct above) first.
-var memoryImpls = []string{"atomic", "percpuref", "percpuref-padded", "xsync"}
+var memoryImpls = []string{"atomic", "percpuref", "percpuref-padded"}
 
 // BenchmarkMemory reports the heap bytes per live object, B/ref: the growth
 // of HeapAlloc, after a GC, when refs objects are made and kept live, over
 // refs. percpuref is a Ref with its slots in the shared per-P slabs (the
 // default), percpuref-padded one with padded shards of its own
-// (WithShards(0)), atomic the kref struct above, xsync an xsync.Counter for
-// scale.
+// (WithShards(0)), atomic the kref struct above. cmd/compare measures an
+// xsync.Counter for scale.
 //
 // The slot arena never frees a chunk, and a process that has made and
 // dropped Refs before has free slots that new Refs take without growing the
@@ -474,10 +451,6 @@ func bytesPerObject(impl string, n int) (heap, offHeap float64, err error) {
 	case "percpuref-padded":
 		for i := range keep {
 			keep[i] = percpuref.New(noRelease, percpuref.WithShards(0))
-		}
-	case "xsync":
-		for i := range keep {
-			keep[i] = xsync.NewCounter()
 		}
 	default:
 		return 0, 0, fmt.Errorf("unknown impl %q", impl)

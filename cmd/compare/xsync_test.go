@@ -1,0 +1,276 @@
+package compare_test
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/puzpuzpuz/xsync/v4"
+
+	"github.com/percpuref/percpu"
+	"github.com/percpuref/percpu/internal/baseline"
+	"github.com/percpuref/percpu/internal/heapmeter"
+)
+
+// Sinks keep the results of the measured loops alive.
+var (
+	sinkBool bool
+	sinkInt  int64
+)
+
+var printFastPath sync.Once
+
+// header prints, once per run, the fast path under test as a benchstat
+// configuration line, as the root package's benchmarks do.
+func header() {
+	printFastPath.Do(func() {
+		fmt.Printf("fastpath: %s\n", percpu.FastPath())
+		if why := percpu.FastPathReason(); why != "" {
+			fmt.Printf("fastpath-reason: %s\n", why)
+		}
+	})
+}
+
+// modes runs f serially and in parallel, as sub-benchmarks named serial and
+// parallel.
+func modes(b *testing.B, f func(b *testing.B, parallel bool)) {
+	b.Run("serial", func(b *testing.B) { f(b, false) })
+	b.Run("parallel", func(b *testing.B) { f(b, true) })
+}
+
+// Each loop below is written out per implementation, with no closure or
+// interface call per operation, so that what is timed is the pair itself.
+
+func atomicAddAdd(b *testing.B, parallel bool) {
+	c := new(baseline.PaddedInt64)
+	c.Store(1)
+	if !parallel {
+		var v int64
+		for i := 0; i < b.N; i++ {
+			c.Add(1)
+			v = c.Add(-1)
+		}
+		sinkInt = v
+		return
+	}
+	b.RunParallel(func(pb *testing.PB) {
+		var v int64
+		for pb.Next() {
+			c.Add(1)
+			v = c.Add(-1)
+		}
+		sinkInt = v
+	})
+}
+
+func refGetPut(b *testing.B, parallel bool) {
+	r := baseline.NewPaddedRef(nil)
+	defer r.Kill()
+	if !parallel {
+		ok := false
+		for i := 0; i < b.N; i++ {
+			r.Get()
+			ok = r.Put()
+		}
+		sinkBool = ok
+		return
+	}
+	b.RunParallel(func(pb *testing.PB) {
+		ok := false
+		for pb.Next() {
+			r.Get()
+			ok = r.Put()
+		}
+		sinkBool = ok
+	})
+}
+
+func xsyncIncDec(b *testing.B, parallel bool) {
+	c := xsync.NewCounter()
+	c.Inc()
+	if !parallel {
+		for i := 0; i < b.N; i++ {
+			c.Inc()
+			c.Dec()
+		}
+		sinkInt = c.Value()
+		return
+	}
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			c.Inc()
+			c.Dec()
+		}
+	})
+	sinkInt = c.Value()
+}
+
+// BenchmarkGetPut is xsync.Counter's Inc/Dec pair beside the root
+// package's BenchmarkGetPut baseline (Add/Add on one shared atomic word)
+// and percpuref's Get+Put in per-CPU mode, on a Ref on cache lines of its
+// own.
+func BenchmarkGetPut(b *testing.B) {
+	header()
+	impls := []struct {
+		name string
+		run  func(b *testing.B, parallel bool)
+	}{
+		{"atomic", atomicAddAdd},
+		{"percpuref", refGetPut},
+		{"xsync", xsyncIncDec},
+	}
+	modes(b, func(b *testing.B, parallel bool) {
+		for _, im := range impls {
+			b.Run("impl="+im.name, func(b *testing.B) { im.run(b, parallel) })
+		}
+	})
+}
+
+// noRelease is the release of the kref objects BenchmarkMemory makes.
+func noRelease() {}
+
+// memoryImpls are the implementations BenchmarkMemory measures, atomic
+// (a baseline.Kref, as in the root package's BenchmarkMemory) first.
+var memoryImpls = []string{"atomic", "xsync"}
+
+// BenchmarkMemory reports the heap bytes per live object, B/ref, of an
+// xsync.Counter beside a baseline.Kref: the growth of HeapAlloc, after a
+// GC, when refs objects are made and kept live, over refs. It is the
+// xsync column of the root package's BenchmarkMemory (which measures
+// percpuref's layouts), made the same way: each measurement in a child
+// process of its own (this test binary again, running TestMemoryChild
+// only) with GOMAXPROCS set to procs, since an xsync.Counter's stripes
+// depend on it; B/ref is the median over the b.N children. ns/op, the time
+// of a child, is suppressed.
+func BenchmarkMemory(b *testing.B) {
+	header()
+	for _, n := range []int{1, 100_000} {
+		b.Run(fmt.Sprintf("refs=%d", n), func(b *testing.B) {
+			for _, procs := range []int{2, 64} {
+				b.Run(fmt.Sprintf("procs=%d", procs), func(b *testing.B) {
+					for _, im := range memoryImpls {
+						b.Run("impl="+im, func(b *testing.B) {
+							heap := make([]float64, b.N)
+							for i := range b.N {
+								var err error
+								if heap[i], err = memoryChild(im, n, procs); err != nil {
+									b.Fatal(err)
+								}
+							}
+							b.ReportMetric(median(heap), "B/ref")
+							b.ReportMetric(0, "ns/op")
+						})
+					}
+				})
+			}
+		})
+	}
+}
+
+// median returns the median of xs, which it sorts.
+func median(xs []float64) float64 {
+	slices.Sort(xs)
+	m := len(xs) / 2
+	if len(xs)%2 == 0 {
+		return (xs[m-1] + xs[m]) / 2
+	}
+	return xs[m]
+}
+
+// memoryChildEnv, set to "impl,refs", makes TestMemoryChild measure.
+const memoryChildEnv = "PERCPU_COMPARE_MEMORY_CHILD"
+
+// memoryChildPrefix starts the line on which the child reports.
+const memoryChildPrefix = "memory-child:"
+
+// memoryChild runs TestMemoryChild in a new process of this test binary,
+// at GOMAXPROCS procs, and returns its heap bytes per object.
+func memoryChild(impl string, n, procs int) (float64, error) {
+	cmd := exec.Command(os.Args[0], "-test.run=^TestMemoryChild$", "-test.count=1")
+	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s,%d", memoryChildEnv, impl, n), fmt.Sprintf("GOMAXPROCS=%d", procs))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return 0, fmt.Errorf("memory child %s: %v\n%s", impl, err, out)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		rest, ok := strings.CutPrefix(line, memoryChildPrefix)
+		if !ok {
+			continue
+		}
+		var got int
+		var heap float64
+		if _, err := fmt.Sscan(rest, &got, &heap); err != nil {
+			return 0, fmt.Errorf("memory child %s: bad line %q: %v", impl, line, err)
+		}
+		if got != procs {
+			return 0, fmt.Errorf("memory child %s ran at GOMAXPROCS %d, want %d", impl, got, procs)
+		}
+		return heap, nil
+	}
+	return 0, fmt.Errorf("memory child %s reported nothing:\n%s", impl, out)
+}
+
+// TestMemoryChild is the child process of BenchmarkMemory; without
+// PERCPU_COMPARE_MEMORY_CHILD in the environment it skips.
+func TestMemoryChild(t *testing.T) {
+	spec := os.Getenv(memoryChildEnv)
+	if spec == "" {
+		t.Skip("the child process of BenchmarkMemory; runs only with " + memoryChildEnv + " set")
+	}
+	impl, refs, _ := strings.Cut(spec, ",")
+	n, err := strconv.Atoi(refs)
+	if err != nil || n < 1 {
+		t.Fatalf("%s=%q: want impl,refs", memoryChildEnv, spec)
+	}
+	heap, err := bytesPerObject(impl, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Printf("%s %d %g\n", memoryChildPrefix, runtime.GOMAXPROCS(0), heap)
+}
+
+// TestMemory runs one small measurement of each implementation through a
+// child process, so that go test checks the path BenchmarkMemory takes.
+func TestMemory(t *testing.T) {
+	for _, im := range memoryImpls {
+		heap, err := memoryChild(im, 1000, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if heap < 8 {
+			t.Errorf("%s: %g heap bytes per object, want at least 8", im, heap)
+		}
+	}
+}
+
+// bytesPerObject makes n objects of impl, keeps them live, and returns the
+// growth of HeapAlloc across, after a GC, per object. The slice that holds
+// them is allocated before the first reading.
+func bytesPerObject(impl string, n int) (float64, error) {
+	keep := make([]any, n)
+	var before, after runtime.MemStats
+	heapmeter.WarmThreads()
+	heapmeter.Settle(&before)
+	switch impl {
+	case "atomic":
+		for i := range keep {
+			keep[i] = baseline.NewKref(noRelease)
+		}
+	case "xsync":
+		for i := range keep {
+			keep[i] = xsync.NewCounter()
+		}
+	default:
+		return 0, fmt.Errorf("unknown impl %q", impl)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(keep)
+	return (float64(after.HeapAlloc) - float64(before.HeapAlloc)) / float64(n), nil
+}
