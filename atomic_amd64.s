@@ -17,8 +17,8 @@ restore:
 	MOVB $0, ret+24(FP)
 	RET
 
-// func UpdateLocal(c *Cells, delta int64) bool
-TEXT ·UpdateLocal(SB), NOSPLIT, $0-17
+// func updateLocal(c *cells.Cells, delta int64) bool
+TEXT ·updateLocal(SB), NOSPLIT, $0-17
 	MOVQ c+0(FP), R11
 	TESTQ R11, R11
 	JZ   refuse                 // no cells
@@ -33,7 +33,7 @@ refuse:
 	MOVB $0, ret+16(FP)
 	RET
 pinned:
-	JMP  ·UpdatePinned(SB)      // runtime layout unknown: the procPin tier
+	JMP  ·updatePinned(SB)      // runtime layout unknown: the procPin tier
 
 // func pid() int
 TEXT ·pid(SB), NOSPLIT, $0-8

@@ -45,8 +45,8 @@ TEXT ·updateExclusive(SB), NOSPLIT, $0-25
 	MOVB  R4, ret+24(FP)
 	RET
 
-// func UpdateLocal(c *Cells, delta int64) bool
-TEXT ·UpdateLocal(SB), NOSPLIT, $0-17
+// func updateLocal(c *cells.Cells, delta int64) bool
+TEXT ·updateLocal(SB), NOSPLIT, $0-17
 	MOVD  ·mOffP(SB), R11
 	CBZ   R11, pinned           // runtime layout unknown: the procPin tier
 	MOVD  48(g), R10            // g.m
@@ -71,7 +71,7 @@ refuse:
 	MOVB  ZR, ret+16(FP)
 	RET
 pinned:
-	JMP   ·UpdatePinned(SB)
+	JMP   ·updatePinned(SB)
 
 // func pid() int
 TEXT ·pid(SB), NOSPLIT, $0-8

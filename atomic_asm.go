@@ -5,29 +5,19 @@ package percpu
 import (
 	"runtime"
 	"sync/atomic"
+
+	_ "unsafe" // for go:linkname
+
+	"github.com/percpuref/percpu/internal/cells"
 )
 
-// asmPath is true: UpdateLocal and updateExclusive are in
-// atomic_$GOARCH.s, and Quiesce is the membarrier system call where the
+// asmPath is true: updateLocal and updateExclusive are in
+// atomic_$GOARCH.s, and quiesce is the membarrier system call where the
 // kernel has it.
 const asmPath = true
 
-// UpdateLocal is the single-writer update of the cells c describes. On the P
-// p that the calling goroutine runs on, and if p <= c.Last, UpdateLocal
-//
-//	loads v, the count of cell p, and stores v+busyMark there (busy),
-//	loads c.State, and if it is Live
-//	  and v+delta stays within [-CellLimit, CellLimit],
-//	  stores v+delta, and otherwise stores v back,
-//
-// with plain (not locked) loads and stores, without being preempted or moved
-// to another P, and reports whether it stored v+delta. Only a goroutine
-// running on P p writes cell p, so the plain writes lose nothing, and even a
-// refused update leaves the cell as it found it. A writer that changes
-// c.State (away from Live), then calls Quiesce, then reads every cell with
-// Stable (which waits out the busy mark), knows that every UpdateLocal
-// either stored before the value Stable returned or saw the new c.State and
-// stored nothing. UpdateLocal refuses a nil c or a nil c.Base.
+// updateLocal is the single-writer update; fastpath.UpdateLocal states
+// its contract.
 //
 // The assembly (atomic_$GOARCH.s; on amd64 its instructions are in
 // update_amd64.h, which percpuref's Get and Put share) reads the P id from the
@@ -38,10 +28,11 @@ const asmPath = true
 // inside assembly: isAsyncSafePoint in runtime/preempt.go), so the goroutine
 // stays on its P, and no other goroutine runs there, from the P id load to
 // the last store. Where the runtime layout is unknown (mOffP is 0) the
-// assembly jumps to UpdatePinned, which finds the P with procPin.
+// assembly jumps to updatePinned, which finds the P with procPin.
 //
+//go:linkname updateLocal github.com/percpuref/percpu.updateLocal
 //go:noescape
-func UpdateLocal(c *Cells, delta int64) bool
+func updateLocal(c *cells.Cells, delta int64) bool
 
 // updateExclusive is the same update on a given cell c, for tests of its
 // rules; the caller must keep other writers away from c.
@@ -55,7 +46,7 @@ func pid() int
 
 // Offsets in the runtime's structures, read by the assembly: m.p and p.m,
 // from runtimeLayout. mOffP 0 means unknown: the assembly then takes the P
-// id from procPin instead (UpdatePinned).
+// id from procPin instead (updatePinned).
 var (
 	mOffP uintptr // offset of m.p
 	pOffM uintptr // offset of p.m

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/percpuref/percpu/internal/cells"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -46,11 +47,11 @@ func TestUpdateLocalPinnedWhereLayoutUnknown(t *testing.T) {
 	require.Equal(t, -1, pid())
 	c := testCells(64, 7)
 	for i := 0; i < 100; i++ {
-		require.True(t, UpdateLocal(c, 1))
+		require.True(t, updateLocal(c, 1))
 	}
 	require.Equal(t, int64(100), sum(c))
-	c.State.Store(Live + 1)
-	require.False(t, UpdateLocal(c, 1), "a state other than Live refuses")
+	c.State.Store(cells.Live + 1)
+	require.False(t, updateLocal(c, 1), "a state other than cells.Live refuses")
 	require.Equal(t, int64(100), sum(c))
 	few := testCells(1, 7)
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
@@ -61,7 +62,7 @@ func TestUpdateLocalPinnedWhereLayoutUnknown(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; i < 500; i++ {
-				if UpdateLocal(few, 1) {
+				if updateLocal(few, 1) {
 					stored.Add(1)
 				} else {
 					refused.Add(1)

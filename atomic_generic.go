@@ -5,6 +5,10 @@ package percpu
 import (
 	"runtime"
 	"sync/atomic"
+
+	_ "unsafe" // for go:linkname
+
+	"github.com/percpuref/percpu/internal/cells"
 )
 
 // asmPath is false: this build uses the Go twins of the assembly routines,
@@ -13,13 +17,13 @@ import (
 const asmPath = false
 
 // updateExclusive is the generic twin of the assembly routine (see
-// UpdateLocal). Every step is a sequentially consistent atomic, so it needs
+// updateLocal). Every step is a sequentially consistent atomic, so it needs
 // no Quiesce, and the race detector can check the protocol built on it.
 func updateExclusive(c *atomic.Int64, state *atomic.Uint32, delta int64) bool {
 	v := c.Load()
-	c.Store(v + busyMark)
-	if state.Load() == Live {
-		if n := v + delta; uint64(n+CellLimit) <= 2*CellLimit {
+	c.Store(v + cells.BusyMark)
+	if state.Load() == cells.Live {
+		if n := v + delta; uint64(n+cells.Limit) <= 2*cells.Limit {
 			c.Store(n)
 			return true
 		}
@@ -28,12 +32,12 @@ func updateExclusive(c *atomic.Int64, state *atomic.Uint32, delta int64) bool {
 	return false
 }
 
-// UpdateLocal is the single-writer update of the cells c describes; see the
-// assembly build's doc comment (atomic_asm.go) for the contract.
+// updateLocal is the single-writer update (fastpath.UpdateLocal states its
+// contract). This is the generic twin of the assembly routine: it pins the
+// goroutine to its P with procPin, so that no other goroutine runs there.
 //
-// This is the generic twin of the assembly routine: it pins the goroutine to
-// its P with procPin, so that no other goroutine runs there.
-func UpdateLocal(c *Cells, delta int64) bool { return UpdatePinned(c, delta) }
+//go:linkname updateLocal github.com/percpuref/percpu.updateLocal
+func updateLocal(c *cells.Cells, delta int64) bool { return updatePinned(c, delta) }
 
 // buildReason says why this build has no assembly fast path.
 func buildReason() string {

@@ -28,9 +28,11 @@ import (
 
 	"github.com/percpuref/percpu"
 	"github.com/percpuref/percpu/internal/baseline"
+	"github.com/percpuref/percpu/internal/cells"
+	"github.com/percpuref/percpu/internal/fastpath"
 	"github.com/percpuref/percpu/internal/heapmeter"
+	"github.com/percpuref/percpu/internal/slots"
 	"github.com/percpuref/percpu/percpuref"
-	"github.com/percpuref/percpu/shard"
 )
 
 // newCAS returns the kref pattern on one shared word, holding one
@@ -54,7 +56,12 @@ var printFastPath sync.Once
 // configuration line, so that results from -tags purego and default builds
 // stay attributable. It runs before any sub-benchmark prints a result.
 func header() {
-	printFastPath.Do(func() { fmt.Printf("fastpath: %s\n", percpu.FastPath()) })
+	printFastPath.Do(func() {
+		fmt.Printf("fastpath: %s\n", percpu.FastPath())
+		if why := percpu.FastPathReason(); why != "" {
+			fmt.Printf("fastpath-reason: %s\n", why)
+		}
+	})
 }
 
 // modes runs f serially and in parallel, as sub-benchmarks named serial and
@@ -432,7 +439,7 @@ func TestMemoryChild(t *testing.T) {
 // growth of HeapAlloc and of OtherSys across, after a GC, per object. The
 // slice that holds them is allocated before the first reading.
 func bytesPerObject(impl string, n int) (heap, offHeap float64, err error) {
-	if s := shard.Stats(); s.Chunks != 0 {
+	if s := slots.Stats(); s.Chunks != 0 {
 		return 0, 0, fmt.Errorf("the slot arena is not fresh: %+v", s)
 	}
 	keep := make([]any, n)
@@ -657,18 +664,18 @@ func falseSharingRefs(b *testing.B, layout string, procs int) []*percpuref.Ref {
 func arenaRefs(b *testing.B, k, gap int) []*percpuref.Ref {
 	var all []*percpuref.Ref
 	defer func() { arenaKeep = append(arenaKeep, all...) }()
-	for i := 0; i < 100 && shard.Stats().Retired > 0; i++ {
+	for i := 0; i < 100 && slots.Stats().Retired > 0; i++ {
 		runtime.GC()
 		time.Sleep(time.Millisecond)
 	}
-	s := shard.Stats()
+	s := slots.Stats()
 	for range s.Slots - s.Live - s.Retired {
 		all = append(all, percpuref.New(nil))
 	}
 	for range 10 {
 		var refs []*percpuref.Ref
-		s0 := shard.Stats()
-		var first shard.ArenaStats
+		s0 := slots.Stats()
+		var first slots.ArenaStats
 		for i := range k {
 			if i > 0 {
 				for range gap - 1 {
@@ -679,10 +686,10 @@ func arenaRefs(b *testing.B, k, gap int) []*percpuref.Ref {
 			refs = append(refs, r)
 			all = append(all, r)
 			if i == 0 {
-				first = shard.Stats()
+				first = slots.Stats()
 			}
 		}
-		s1 := shard.Stats()
+		s1 := slots.Stats()
 		ok := s1.Slots-s0.Slots == (k-1)*gap+1
 		if gap == 1 {
 			ok = ok && s1.Chunks == first.Chunks
@@ -745,9 +752,9 @@ func hammerAtomics(b *testing.B, cs []*atomic.Int64) {
 // called twice.
 func BenchmarkPrimitives(b *testing.B) {
 	header()
-	var cells percpu.Cells // a slot of the arena, as a Ref has by default
-	cells.Base, cells.Last, cells.Shift = shard.TakeSlot()
-	cells.State.Store(percpu.Live)
+	var c cells.Cells // a slot of the arena, as a Ref has by default
+	c.Base, c.Last, c.Shift = slots.TakeSlot()
+	c.State.Store(cells.Live)
 	modes(b, func(b *testing.B, parallel bool) {
 		runImpls(b, parallel, []impl{
 			{"atomic", atomicAddAdd},
@@ -755,10 +762,10 @@ func BenchmarkPrimitives(b *testing.B) {
 				loop(b, parallel, func() { sinkInt += int64(percpu.Hint() + percpu.Hint()) })
 			}},
 			{"addlocal", func(b *testing.B, parallel bool) {
-				loop(b, parallel, func() { percpu.AddLocal(&cells, 1); sinkInt, _ = percpu.AddLocal(&cells, -1) })
+				loop(b, parallel, func() { fastpath.AddLocal(&c, 1); sinkInt, _ = fastpath.AddLocal(&c, -1) })
 			}},
 			{"updatelocal", func(b *testing.B, parallel bool) {
-				loop(b, parallel, func() { percpu.UpdateLocal(&cells, 1); sinkBool = percpu.UpdateLocal(&cells, -1) })
+				loop(b, parallel, func() { fastpath.UpdateLocal(&c, 1); sinkBool = fastpath.UpdateLocal(&c, -1) })
 			}},
 		})
 	})

@@ -3,6 +3,11 @@ package percpu
 import "github.com/klauspost/cpuid/v2"
 
 // cacheLineSize and hasRDPID are found once, at package initialization.
+// hasRDPID reports whether the CPU has the RDPID instruction, which reads
+// IA32_TSC_AUX, where Linux keeps the number of the current CPU, without the
+// time stamp that RDTSCP also reads: true only on amd64, from CPUID leaf 7
+// subleaf 0, ECX bit 22, and false on other architectures and in builds with
+// the purego tag. Only the benchmarks of CPU-number sources use it.
 var (
 	cacheLineSize = saneCacheLine(cpuid.CPU.CacheLine)
 	hasRDPID      = rdpidFromCPUID(cpuidex)
@@ -19,15 +24,6 @@ var (
 // time, and 128 is the safe unit on x86 even where the CPU reports 64,
 // because Intel's adjacent-line prefetcher fetches lines in pairs.
 func CacheLineSize() int { return cacheLineSize }
-
-// HasRDPID reports whether the CPU has the RDPID instruction, which reads
-// IA32_TSC_AUX, where Linux keeps the number of the current CPU, without the
-// time stamp that RDTSCP also reads. (The goroutine may move to another CPU
-// the next instant, so the number is only a hint.) HasRDPID is true only on
-// amd64, from CPUID leaf 7 subleaf 0, ECX bit 22, and false on other
-// architectures and in builds with the purego tag. It is found once, when
-// the package is initialized.
-func HasRDPID() bool { return hasRDPID }
 
 // saneCacheLine returns n if it is a power of two in [32, 1024], and 128
 // otherwise.

@@ -6,6 +6,9 @@ import "github.com/klauspost/cpuid/v2"
 // variables holding functions, so that the benchmarks call the assembly
 // directly, as they call Hint.
 
+// HasRDPID reports whether RdpidAux executes RDPID.
+func HasRDPID() bool { return hasRDPID }
+
 // HasRDTSCP reports whether RdtscpAux executes RDTSCP.
 func HasRDTSCP() bool { return cpuAsm && cpuid.CPU.Has(cpuid.RDTSCP) }
 

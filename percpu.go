@@ -2,10 +2,10 @@ package percpu
 
 import (
 	"os"
-	"runtime"
 	"strconv"
-	"sync/atomic"
-	"unsafe"
+	_ "unsafe" // for go:linkname
+
+	"github.com/percpuref/percpu/internal/cells"
 )
 
 // CacheLinePad is the size, in bytes, that a shard is padded to so that no
@@ -13,12 +13,6 @@ import (
 // Intel's adjacent-line prefetcher pulls cache lines in pairs, and 128 is the
 // line size of Apple's arm64 cores; padding to 128 is safe everywhere.
 const CacheLinePad = 128
-
-// CellLimit bounds the value UpdateLocal leaves in a cell: it refuses an
-// update whose result would leave [-CellLimit, CellLimit], and the caller
-// takes its slow path instead. Users of the cells rely on the bound to keep
-// the sum of a few thousand cells far from overflow.
-const CellLimit = 1 << 48
 
 // procPin pins the calling goroutine to its P and returns the P's id: until
 // procUnpin the goroutine is neither preempted nor moved. The runtime keeps
@@ -41,112 +35,26 @@ func Hint() int {
 	return p
 }
 
-// Live is the value of Cells.State in which AddLocal and UpdateLocal count
-// on the cells; in any other state they refuse and change nothing.
-const Live = 1
-
-// busyMark is what UpdateLocal adds to a cell's count while it works on the
-// cell: a cell holding more than CellLimit is busy (see Stable).
-const busyMark = 1 << 60
-
-// Cells describes an array of per-P cells for AddLocal and UpdateLocal:
-// Last+1 cells, 1<<Shift bytes apart, the first at Base. Each cell is one
-// 64-bit count. The cells may be padded (a cache line each, Shift 7) or dense
-// (slot i of several per-P slabs, each slab 1<<Shift bytes): package shard
-// makes both. State gates the updates: they count only while it is Live.
+// addLocal adds delta to the cell of the calling goroutine's P, atomically;
+// see fastpath.AddLocal for the contract.
 //
-// An owner may change Base while updates run, with an atomic store: to nil,
-// which both updates refuse, or, from nil, to cells whose Last and Shift it
-// set before the store (the updates load Base first, with an acquire on
-// arm64). No other field may change while updates may run. Cells that were
-// given up (Base set to nil, State no longer Live) must not be made Live
-// again with new cells while an update that loaded the old Base may still
-// be running: it would count on the old cells. Only the P of a cell ever
-// stores to it while updates may run; see Stable for reading.
-//
-// Cells is 16 bytes, so that a refcount can embed it (with State as its own
-// state word, and Flags for bits of its own) and stay small. The assembly
-// reads the fields at fixed offsets (Base 0, State 8, Last 12, Shift 14):
-// keep their order.
-type Cells struct {
-	Base  *atomic.Int64
-	State atomic.Uint32
-	Last  uint16 // the highest P id with a cell of its own
-	Shift uint8  // log2 of the distance between cells, in bytes
-	Flags uint8  // the owner's; nothing here reads or writes it
-}
-
-// Len returns the number of cells, 0 if Base is nil.
-func (c *Cells) Len() int {
-	if c.base() == nil {
-		return 0
-	}
-	return int(c.Last) + 1
-}
-
-// Cell returns cell i, for i in [0, Len()).
-func (c *Cells) Cell(i int) *atomic.Int64 {
-	return cellAt(c.base(), i, c.Shift)
-}
-
-// SetBase stores b into Base atomically, as an owner must while updates may
-// run (see Cells).
-func (c *Cells) SetBase(b *atomic.Int64) {
-	atomic.StorePointer((*unsafe.Pointer)(unsafe.Pointer(&c.Base)), unsafe.Pointer(b))
-}
-
-// base loads Base atomically: an owner may change it (with SetBase) while
-// updates run.
-func (c *Cells) base() unsafe.Pointer {
-	return atomic.LoadPointer((*unsafe.Pointer)(unsafe.Pointer(&c.Base)))
-}
-
-// AddLocal adds delta to the cell of the calling goroutine's P and reports
-// the value the cell had before the add, if c.State is Live; otherwise it
-// adds nothing and reports ok false. A P beyond c.Last adds to cell
-// p&c.Last. Any number of goroutines may call AddLocal on the same cells at
-// once: the add is one atomic read-modify-write.
-//
-// The goroutine stays pinned to its P from the State check to the add, so
-// that no stop-the-world, and so no garbage collection cycle, can begin
-// between them: a user that stops counting on the cells (State no longer
-// Live) knows that every AddLocal that saw Live has added once a GC cycle
-// has started since.
-func AddLocal(c *Cells, delta int64) (old int64, ok bool) {
+//go:linkname addLocal github.com/percpuref/percpu.addLocal
+func addLocal(c *cells.Cells, delta int64) (old int64, ok bool) {
 	p := procPin()
-	b := c.base()
-	if c.State.Load() != Live || b == nil {
+	b := c.LoadBase()
+	if c.State.Load() != cells.Live || b == nil {
 		procUnpin()
 		return 0, false
 	}
 	if p > int(c.Last) {
 		p &= int(c.Last)
 	}
-	old = cellAt(b, p, c.Shift).Add(delta) - delta
+	old = cells.At(b, p, c.Shift).Add(delta) - delta
 	procUnpin()
 	return old, true
 }
 
-// cellAt returns cell p of cells 1<<shift bytes apart from base.
-func cellAt(base unsafe.Pointer, p int, shift uint8) *atomic.Int64 {
-	return (*atomic.Int64)(unsafe.Add(base, uintptr(p)<<shift))
-}
-
-// Stable returns the count of a cell updated by UpdateLocal. While an
-// UpdateLocal is at work on the cell, the cell holds a busy mark (the count
-// plus 1<<60); Stable waits, yielding, until the update has finished, and
-// returns the count it left. Use it, not Load, to read such a cell; a cell
-// that only AddLocal updates may be read with Load.
-func Stable(cell *atomic.Int64) int64 {
-	for {
-		if v := cell.Load(); v <= CellLimit {
-			return v
-		}
-		runtime.Gosched()
-	}
-}
-
-// UpdatePinned is UpdateLocal with the P id from procPin: the generic
+// updatePinned is updateLocal with the P id from procPin: the generic
 // build's UpdateLocal, and the assembly's where the runtime layout is
 // unknown (the procPin tier). procPin keeps the goroutine on its P, and
 // keeps every other goroutine off it, from the id to procUnpin (it raises
@@ -155,13 +63,15 @@ func Stable(cell *atomic.Int64) int64 {
 // gets from running NOSPLIT. The update itself is updateExclusive, the
 // assembly's (plain stores, made safe by Quiesce's membarrier) or its
 // generic twin (sequentially consistent atomics).
-func UpdatePinned(c *Cells, delta int64) bool {
+//
+//go:linkname updatePinned github.com/percpuref/percpu.updatePinned
+func updatePinned(c *cells.Cells, delta int64) bool {
 	if c == nil {
 		return false
 	}
 	p := procPin()
-	b := c.base()
-	ok := b != nil && p <= int(c.Last) && updateExclusive(cellAt(b, p, c.Shift), &c.State, delta)
+	b := c.LoadBase()
+	ok := b != nil && p <= int(c.Last) && updateExclusive(cells.At(b, p, c.Shift), &c.State, delta)
 	procUnpin()
 	return ok
 }
@@ -175,6 +85,10 @@ var path = choosePath(pathFacts{
 	layout:  directReady(),
 }).announce()
 
+// exclusive reports whether the single-writer protocol (updateLocal and
+// quiesce) is the fast path in this process; fastpath.Exclusive reads it.
+//
+//go:linkname exclusive github.com/percpuref/percpu.exclusive
 var exclusive = path.exclusive
 
 // The names FastPath returns.
@@ -184,12 +98,6 @@ const (
 	pathGeneric = "exclusive/generic"
 	pathShared  = "shared/generic"
 )
-
-// Exclusive reports whether the single-writer protocol (UpdateLocal and
-// Quiesce) is the fast path in this process; see FastPath. Where it is
-// false, users of the cells use AddLocal, whose atomic add needs no
-// Quiesce.
-func Exclusive() bool { return exclusive }
 
 // FastPath names the fast path in use, for benchmarks and tools to print.
 // It is chosen once, at start, and does not change. From best to worst:
@@ -295,13 +203,15 @@ func joinReasons(a, b string) string {
 // importing fmt into every program that uses a Ref.
 func quote(s string) string { return strconv.Quote(s) }
 
-// Quiesce makes every store made before it visible to every goroutine's next
+// quiesce makes every store made before it visible to every goroutine's next
 // load, and every store made by a running goroutine before its current
 // instruction visible to loads that follow Quiesce. With the assembly fast
 // path it is the membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) system call,
 // a few hundred nanoseconds; in the generic build, whose UpdateLocal is made
 // of sequentially consistent atomics, it does nothing.
-func Quiesce() {
+//
+//go:linkname quiesce github.com/percpuref/percpu.quiesce
+func quiesce() {
 	if asmPath {
 		barrier()
 	}

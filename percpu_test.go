@@ -12,47 +12,48 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/percpuref/percpu/internal/cells"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
 // testCells returns Cells over n cells 1<<shift bytes apart, in fresh
-// memory, with State Live. With shift 7 they are padded; with a smaller
+// memory, with State cells.Live. With shift 7 they are padded; with a smaller
 // shift, slots of other Cells (see dense) lie between them.
-func testCells(n int, shift uint8) *Cells {
+func testCells(n int, shift uint8) *cells.Cells {
 	mem := make([]int64, (n<<shift)/8+1)
-	c := &Cells{Base: (*atomic.Int64)(unsafe.Pointer(&mem[0])), Last: uint16(n - 1), Shift: shift}
-	c.State.Store(Live)
+	c := &cells.Cells{Base: (*atomic.Int64)(unsafe.Pointer(&mem[0])), Last: uint16(n - 1), Shift: shift}
+	c.State.Store(cells.Live)
 	return c
 }
 
-// dense returns k Cells sharing slabs as package shard lays them out: cell p
+// dense returns k Cells sharing slabs as package slots lays them out: cell p
 // of Cells j is slot j of slab p, each slab 1<<shift bytes.
-func dense(n, k int, shift uint8) []*Cells {
+func dense(n, k int, shift uint8) []*cells.Cells {
 	mem := make([]int64, (n<<shift)/8)
-	cs := make([]*Cells, k)
+	cs := make([]*cells.Cells, k)
 	for j := range cs {
-		cs[j] = &Cells{Base: (*atomic.Int64)(unsafe.Pointer(&mem[j])), Last: uint16(n - 1), Shift: shift}
-		cs[j].State.Store(Live)
+		cs[j] = &cells.Cells{Base: (*atomic.Int64)(unsafe.Pointer(&mem[j])), Last: uint16(n - 1), Shift: shift}
+		cs[j].State.Store(cells.Live)
 	}
 	return cs
 }
 
-func sum(c *Cells) int64 {
+func sum(c *cells.Cells) int64 {
 	var s int64
 	for i := 0; i < c.Len(); i++ {
-		s += Stable(c.Cell(i))
+		s += cells.Stable(c.Cell(i))
 	}
 	return s
 }
 
 func TestCellsLayout(t *testing.T) {
-	assert.Equal(t, 0, new(Cells).Len(), "no Base, no cells")
+	assert.Equal(t, 0, new(cells.Cells).Len(), "no Base, no cells")
 	const ptr = unsafe.Sizeof(uintptr(0)) // 8 where the assembly runs
-	assert.Equal(t, ptr+8, unsafe.Sizeof(Cells{}), "a refcount embeds Cells")
-	assert.Equal(t, ptr, unsafe.Offsetof(Cells{}.State), "the assembly reads State at 8")
-	assert.Equal(t, ptr+4, unsafe.Offsetof(Cells{}.Last), "the assembly reads Last at 12")
-	assert.Equal(t, ptr+6, unsafe.Offsetof(Cells{}.Shift), "the assembly reads Shift at 14")
+	assert.Equal(t, ptr+8, unsafe.Sizeof(cells.Cells{}), "a refcount embeds Cells")
+	assert.Equal(t, ptr, unsafe.Offsetof(cells.Cells{}.State), "the assembly reads State at 8")
+	assert.Equal(t, ptr+4, unsafe.Offsetof(cells.Cells{}.Last), "the assembly reads Last at 12")
+	assert.Equal(t, ptr+6, unsafe.Offsetof(cells.Cells{}.Shift), "the assembly reads Shift at 14")
 	c := testCells(4, 7)
 	assert.Equal(t, 4, c.Len())
 	for i := 0; i < 4; i++ {
@@ -63,7 +64,7 @@ func TestCellsLayout(t *testing.T) {
 func TestFastPathNamed(t *testing.T) {
 	t.Logf("GOARCH=%s FastPath()=%s FastPathReason()=%q", runtime.GOARCH, FastPath(), FastPathReason())
 	require.Contains(t, []string{pathAsm, pathPin, pathGeneric, pathShared}, FastPath())
-	assert.Equal(t, Exclusive(), FastPath() != pathShared)
+	assert.Equal(t, exclusive, FastPath() != pathShared)
 	assert.Equal(t, FastPath() == pathAsm && os.Getenv("PERCPU_FASTPATH") != "" && os.Getenv("PERCPU_FASTPATH") != "exclusive",
 		FastPath() == pathAsm && FastPathReason() != "", "the assembly path has a reason only for an ignored PERCPU_FASTPATH")
 	if FastPath() != pathAsm {
@@ -100,11 +101,7 @@ func TestFastPathIsTheAssemblyOne(t *testing.T) {
 }
 
 func TestChoosePath(t *testing.T) {
-	type want struct {
-		exclusive    bool
-		name, reason string
-		warning      string
-	}
+	type want = pathChoice
 	for _, tc := range []struct {
 		facts pathFacts
 		want  want
@@ -126,7 +123,7 @@ func TestChoosePath(t *testing.T) {
 			`PERCPU_FASTPATH="Shared" ignored (want shared or exclusive); race build`, `PERCPU_FASTPATH="Shared" ignored (want shared or exclusive)`}},
 	} {
 		c := choosePath(tc.facts)
-		assert.Equal(t, tc.want, want{c.exclusive, c.name, c.reason, c.warning}, "%+v", tc.facts)
+		assert.Equal(t, tc.want, c, "%+v", tc.facts)
 	}
 }
 
@@ -152,42 +149,42 @@ func TestUnknownFastPathIsReported(t *testing.T) {
 func TestUpdateExclusiveRules(t *testing.T) {
 	var c atomic.Int64
 	var state atomic.Uint32
-	state.Store(Live)
+	state.Store(cells.Live)
 
 	assert.True(t, updateExclusive(&c, &state, 5))
 	assert.Equal(t, int64(5), c.Load())
 	assert.True(t, updateExclusive(&c, &state, -8))
 	assert.Equal(t, int64(-3), c.Load(), "a store leaves no busy mark")
 
-	state.Store(Live + 1)
-	assert.False(t, updateExclusive(&c, &state, 1), "a state other than Live refuses")
+	state.Store(cells.Live + 1)
+	assert.False(t, updateExclusive(&c, &state, 1), "a state other than cells.Live refuses")
 	assert.Equal(t, int64(-3), c.Load(), "a refusal restores the count, without the busy mark")
-	state.Store(Live)
+	state.Store(cells.Live)
 
-	c.Store(CellLimit - 1)
-	assert.True(t, updateExclusive(&c, &state, 1), "CellLimit itself is allowed")
-	assert.False(t, updateExclusive(&c, &state, 1), "past +CellLimit refuses")
-	assert.Equal(t, int64(CellLimit), c.Load())
-	c.Store(-CellLimit)
-	assert.False(t, updateExclusive(&c, &state, -1), "past -CellLimit refuses")
+	c.Store(cells.Limit - 1)
+	assert.True(t, updateExclusive(&c, &state, 1), "cells.Limit itself is allowed")
+	assert.False(t, updateExclusive(&c, &state, 1), "past +cells.Limit refuses")
+	assert.Equal(t, int64(cells.Limit), c.Load())
+	c.Store(-cells.Limit)
+	assert.False(t, updateExclusive(&c, &state, -1), "past -cells.Limit refuses")
 	assert.True(t, updateExclusive(&c, &state, 1))
-	assert.Equal(t, int64(-CellLimit+1), c.Load())
+	assert.Equal(t, int64(-cells.Limit+1), c.Load())
 }
 
 func TestUpdateLocalRefusesNoCells(t *testing.T) {
-	assert.False(t, UpdateLocal(nil, 1))
-	c := new(Cells)
-	c.State.Store(Live)
-	assert.False(t, UpdateLocal(c, 1), "a nil Base refuses")
+	assert.False(t, updateLocal(nil, 1))
+	c := new(cells.Cells)
+	c.State.Store(cells.Live)
+	assert.False(t, updateLocal(c, 1), "a nil Base refuses")
 }
 
 // TestStableWaitsOutTheBusyMark: a cell holding a busy mark is read only
 // once the update that set it has finished.
 func TestStableWaitsOutTheBusyMark(t *testing.T) {
 	var c atomic.Int64
-	c.Store(41 + busyMark)
+	c.Store(41 + cells.BusyMark)
 	done := make(chan int64)
-	go func() { done <- Stable(&c) }()
+	go func() { done <- cells.Stable(&c) }()
 	time.Sleep(5 * time.Millisecond)
 	select {
 	case v := <-done:
@@ -196,8 +193,8 @@ func TestStableWaitsOutTheBusyMark(t *testing.T) {
 	}
 	c.Store(42)
 	assert.Equal(t, int64(42), <-done)
-	c.Store(-CellLimit)
-	assert.Equal(t, int64(-CellLimit), Stable(&c))
+	c.Store(-cells.Limit)
+	assert.Equal(t, int64(-cells.Limit), cells.Stable(&c))
 }
 
 // TestUpdateLocalHandshake runs the switch handshake of the exclusive
@@ -227,11 +224,11 @@ func TestUpdateLocalHandshake(t *testing.T) {
 						<-start
 						for i := 0; i < 2000; i++ {
 							attempted.Add(1)
-							if !UpdateLocal(cs[0], 1) {
+							if !updateLocal(cs[0], 1) {
 								refused.Add(1)
 							}
 							for _, o := range cs[1:] {
-								if UpdateLocal(o, 1) {
+								if updateLocal(o, 1) {
 									others.Add(1)
 								}
 							}
@@ -243,8 +240,8 @@ func TestUpdateLocalHandshake(t *testing.T) {
 				}
 				close(start)
 				runtime.Gosched()
-				cs[0].State.Store(Live + 1)
-				Quiesce()
+				cs[0].State.Store(cells.Live + 1)
+				quiesce()
 				got := sum(cs[0])
 				wg.Wait()
 				require.Equal(t, got, sum(cs[0]), "round %d: no cell changed after the handshake", round)
@@ -264,26 +261,26 @@ func TestUpdateLocalHandshake(t *testing.T) {
 // count as it found it.
 func TestRefusedUpdateOnAnotherOwnersCell(t *testing.T) {
 	cs := dense(runtime.GOMAXPROCS(0), 1, 6)
-	stale := &Cells{Base: cs[0].Base, Last: cs[0].Last, Shift: cs[0].Shift} // same cells, a state that is not Live
-	stale.State.Store(Live + 1)
+	stale := &cells.Cells{Base: cs[0].Base, Last: cs[0].Last, Shift: cs[0].Shift} // same cells, a state that is not cells.Live
+	stale.State.Store(cells.Live + 1)
 	for i := 0; i < 1000; i++ {
-		require.True(t, UpdateLocal(cs[0], 1) || !Exclusive())
-		require.False(t, UpdateLocal(stale, 1))
+		require.True(t, updateLocal(cs[0], 1) || !exclusive)
+		require.False(t, updateLocal(stale, 1))
 	}
-	if Exclusive() {
+	if exclusive {
 		assert.Equal(t, int64(1000), sum(cs[0]))
 	}
 }
 
 func TestAddLocal(t *testing.T) {
 	c := testCells(4, 7)
-	old, ok := AddLocal(c, 5)
+	old, ok := addLocal(c, 5)
 	assert.True(t, ok)
 	assert.Equal(t, int64(0), old)
 	assert.Equal(t, int64(5), sum(c))
-	c.State.Store(Live + 1)
-	_, ok = AddLocal(c, 5)
-	assert.False(t, ok, "AddLocal refuses unless State is Live")
+	c.State.Store(cells.Live + 1)
+	_, ok = addLocal(c, 5)
+	assert.False(t, ok, "AddLocal refuses unless State is cells.Live")
 	assert.Equal(t, int64(5), sum(c))
 	// Ps beyond Last wrap onto the cells.
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(8))
@@ -294,7 +291,7 @@ func TestAddLocal(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; i < 100; i++ {
-				_, ok := AddLocal(one, 1)
+				_, ok := addLocal(one, 1)
 				assert.True(t, ok)
 			}
 		}()

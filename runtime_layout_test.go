@@ -30,10 +30,11 @@ func TestRuntimeLayoutTable(t *testing.T) {
 	if testing.Short() {
 		t.Skip("rebuilds the runtime twice: not with -short; the full run checks it")
 	}
-	goCmd := filepath.Join(runtime.GOROOT(), "bin", "go")
+	const goCmd = "go" // with GOTOOLCHAIN as the test's caller set it
 	out, err := exec.Command(goCmd, "env", "GOVERSION").Output()
-	require.NoError(t, err, "the go command of this toolchain (%s)", goCmd)
-	require.Equal(t, runtime.Version(), strings.TrimSpace(string(out)), "%s is not the toolchain that built this test", goCmd)
+	require.NoError(t, err, "the go command")
+	require.Equal(t, runtime.Version(), strings.TrimSpace(string(out)),
+		"the go command on PATH is not the toolchain that built this test: run the test with that toolchain's go, or set GOTOOLCHAIN")
 
 	rel := release(runtime.Version())
 	require.NotEmpty(t, rel, "a development build (%s) has no release to look up", runtime.Version())

@@ -1,6 +1,6 @@
 /*
  * exclusive.pml -- a Promela model of percpuref.Ref's exclusive protocol
- * (percpu.Exclusive: the single-writer update of atomic_amd64.s and
+ * (fastpath.Exclusive: the single-writer update of atomic_amd64.s and
  * atomic_arm64.s, with a busy mark packed into the cell's count, and
  * membarrier), as argued at the end of percpuref/protocol.go and coded in
  * percpu.go (UpdateLocal, Stable) and percpuref/ref.go (Init, the exclusive
@@ -106,7 +106,7 @@
 #define stAtomic   2
 #define stDying    4
 #define stReleased 16
-#define stPercpu   stInit  /* percpu.Live */
+#define stPercpu   stInit  /* cells.Live */
 
 /* ---- the Ref, in memory ---- */
 short C;              /* Ref.count                                       */
@@ -184,7 +184,7 @@ inline loadCell() {
 #define FREE(j) (wl[j] == 0 && (pc[j] == 0 || lastw[j] == u + 1))
 
 /*
- * v = percpu.Stable(w[j]), by a goroutine without buffered stores (the
+ * v = cells.Stable(w[j]), by a goroutine without buffered stores (the
  * controller, init): load until the value is not busy. Each busy load
  * checks that an update of the cell is in flight (its goroutine holds the
  * P, or its stores are still buffered), without which Stable would never
@@ -420,7 +420,7 @@ inline toAtomic(bits) {
 	:: st & stAtomic -> skip
 	:: else ->
 #ifndef MUTANT_NOBARRIER
-		/* percpu.Quiesce: membarrier; the IPI reaches each CPU at its own
+		/* fastpath.Quiesce: membarrier; the IPI reaches each CPU at its own
 		 * point, the goroutines run in between */
 		barrierOn(0);
 #if NW > 1
@@ -434,7 +434,7 @@ inline toAtomic(bits) {
 #endif
 #endif
 #ifndef MUTANT_NOWAIT
-		stable(0); sum = v;                         /* percpu.Stable(Cell(i)) */
+		stable(0); sum = v;                         /* cells.Stable(Cell(i)) */
 		stable(1); sum = sum + v;
 #else
 		sum = w[0];                                 /* Cell(i).Load() */

@@ -203,7 +203,7 @@ inline fold() {
  * fastAdd(d): ok := the add on a cell stands; otherwise redo on C.
  * live: this is TryGetLive (for the ghost check).
  *
- * In Go this is shared(d): percpu.AddLocal pins the goroutine to its P,
+ * In Go this is shared(d): fastpath.AddLocal pins the goroutine to its P,
  * loads Base and State (refusing unless State is Live and Base is not nil;
  * Base is nil once the cells are given back, which AllowReinit rules out
  * here), adds, and unpins. The load of S below is AddLocal's State check;

@@ -5,14 +5,14 @@ package percpuref
 import (
 	"unsafe"
 
-	"github.com/percpuref/percpu"
+	"github.com/percpuref/percpu/internal/fastpath"
 )
 
 // Get, Put, TryGet and TryGetLive have their fast paths in assembly
 // (fast_amd64.s) on amd64: each inlines to one direct call of the assembly,
 // which reaches the per-CPU update, a Lazy Ref's compare-and-swap, or (Get
 // and Put) the atomic add of atomic mode with no Go frame between. A Go Get
-// that calls percpu.UpdateLocal pays for two frames (Go's inliner allows a
+// that calls fastpath.UpdateLocal pays for two frames (Go's inliner allows a
 // function one call), and those frames cost as much as the update itself.
 // The assembly does what get, put and tryGet do, in the same order, and
 // jumps to them (through the functions below) for everything else: a Ref in
@@ -20,7 +20,7 @@ import (
 // under way), a Lazy Ref's failed swap, and every misuse. BenchmarkGetPut
 // and BenchmarkTryGetLive measure what this saves.
 
-// getFast is Get's fast path: in per-CPU mode the update of percpu.UpdateLocal
+// getFast is Get's fast path: in per-CPU mode the update of fastpath.UpdateLocal
 // (update_amd64.h) on r.cells, and in a usable atomic mode r.count.Add(1)
 // with get's range check; otherwise getSlow. Not go:noescape: its slow
 // path may hand r to runtime.AddCleanup (a Lazy Ref taking its slot).
@@ -60,28 +60,28 @@ func putSpread(r *Ref) bool { r.spread(); return r.put(true) }
 
 // getUntried, putUntried, tryGetUntried and tryGetLiveUntried follow a
 // runtime layout that the assembly does not know (its mOffP is 0): the
-// exclusive protocol's procPin tier, where percpu.UpdatePinned finds the P
+// exclusive protocol's procPin tier, where fastpath.UpdatePinned finds the P
 // with procPin, or the shared protocol. The per-CPU update is tried here,
 // then the rest of get, put and tryGet as after the assembly's refusal.
 func getUntried(r *Ref) {
-	if !percpu.Exclusive() || !percpu.UpdatePinned(&r.cells, 1) {
-		r.get(percpu.Exclusive())
+	if !fastpath.Exclusive() || !fastpath.UpdatePinned(&r.cells, 1) {
+		r.get(fastpath.Exclusive())
 	}
 }
 
 func putUntried(r *Ref) bool {
-	if percpu.Exclusive() && percpu.UpdatePinned(&r.cells, -1) {
+	if fastpath.Exclusive() && fastpath.UpdatePinned(&r.cells, -1) {
 		return false
 	}
-	return r.put(percpu.Exclusive())
+	return r.put(fastpath.Exclusive())
 }
 
 func tryGetUntried(r *Ref) bool {
-	return percpu.Exclusive() && percpu.UpdatePinned(&r.cells, 1) || r.tryGet(percpu.Exclusive(), false)
+	return fastpath.Exclusive() && fastpath.UpdatePinned(&r.cells, 1) || r.tryGet(fastpath.Exclusive(), false)
 }
 
 func tryGetLiveUntried(r *Ref) bool {
-	return percpu.Exclusive() && percpu.UpdatePinned(&r.cells, 1) || r.tryGet(percpu.Exclusive(), true)
+	return fastpath.Exclusive() && fastpath.UpdatePinned(&r.cells, 1) || r.tryGet(fastpath.Exclusive(), true)
 }
 
 func tryGetSlow(r *Ref) bool       { return r.tryGet(true, false) }
@@ -105,12 +105,12 @@ var mOffP uintptr
 var percpuMOffP uintptr
 
 func init() {
-	if percpu.Exclusive() {
+	if fastpath.Exclusive() {
 		mOffP = percpuMOffP
 	}
 }
 
-// The assembly reads a Ref at fixed offsets: cells at 0 (percpu.Cells:
+// The assembly reads a Ref at fixed offsets: cells at 0 (cells.Cells:
 // Base 0, State 8, Last 12, Shift 14) and count at 16. Both lines fail to
 // compile if the layout moves.
 var (

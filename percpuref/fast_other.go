@@ -4,7 +4,7 @@ package percpuref
 
 // Without the assembly of fast_amd64.s, Get, Put, TryGet and TryGetLive
 // are get, put and tryGet; the single-writer update is then
-// percpu.UpdateLocal's (assembly on arm64, Go for -tags purego, -race and
+// fastpath.UpdateLocal's (assembly on arm64, Go for -tags purego, -race and
 // other architectures).
 
 func getFast(r *Ref)      { r.get(false) }

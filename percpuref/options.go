@@ -1,6 +1,6 @@
 package percpuref
 
-import "github.com/percpuref/percpu/shard"
+import "github.com/percpuref/percpu/internal/slots"
 
 // An Option configures a Ref at New or Init.
 type Option func(*config)
@@ -33,7 +33,7 @@ func AllowReinit() Option { return func(c *config) { c.allowReinit = true } }
 
 // WithShards gives the Ref n per-CPU shards of its own, each padded to a
 // cache line, instead of slots in the shared per-P slabs (see Init). n is
-// rounded up to a power of two and clamped to [1, shard.MaxCells]; n <= 0
+// rounded up to a power of two and clamped to [1, slots.MaxCells]; n <= 0
 // means GOMAXPROCS rounded up. Ps beyond the last shard share shards. Padded
 // shards cost 128 bytes each, against 8 for a slot, and neither measures
 // faster than the other in our benchmarks (BenchmarkLayout); they keep a Ref
@@ -69,5 +69,5 @@ func (c *config) shards() int {
 	if c.cells > 0 {
 		return c.cells
 	}
-	return shard.DefaultCells()
+	return slots.DefaultCells()
 }

@@ -1,13 +1,13 @@
 package percpuref
 
-import "github.com/percpuref/percpu"
+import "github.com/percpuref/percpu/internal/cells"
 
 // The switch protocols.
 //
 // This is the argument for why a Ref never loses a Get or Put, never
 // releases early and releases exactly once, with one mutex that is never
 // held on the fast path. There are two protocols for the per-CPU cells, and
-// a process uses one of them (percpu.Exclusive(), chosen at start):
+// a process uses one of them (fastpath.Exclusive(), chosen at start):
 //
 //   - shared, below: every cell update is an atomic add, and a switch
 //     swaps each cell to a dead sentinel. Only sync/atomic. This is the
@@ -67,7 +67,7 @@ import "github.com/percpuref/percpu"
 // Why release cannot run early: release runs only in the operation whose
 // add on C returns exactly 0. Until step 3, C - bias = L - Σ c[i], where L is
 // the logical count (never below 0 without misuse). Each cell is kept within
-// liveLimit (2^48, see Drift) and there are at most shard.MaxCells (2^10) of
+// liveLimit (2^48, see Drift) and there are at most slots.MaxCells (2^10) of
 // them, so |Σ c[i]| < 2^59 and C > bias - 2^59 = 3·2^59: C cannot reach 0.
 // Nor can it overflow: C < bias + MaxCount + 2^59 < 2^63. After
 // step 3 the bias is gone and every harvested add is in C, so C is the
@@ -129,7 +129,7 @@ import "github.com/percpuref/percpu"
 // on C and on the cells (through the swaps of step 2 and the add of step 3),
 // so everything written before any Put happens before release runs.
 //
-// # The exclusive protocol (percpu.UpdateLocal)
+// # The exclusive protocol (fastpath.UpdateLocal)
 //
 // A cell is written only by a goroutine running on its P, inside the
 // assembly routine: the routine reads the P id from the runtime's g.m.p, and
@@ -139,7 +139,7 @@ import "github.com/percpuref/percpu"
 // needs no locked instruction. The generic twin pins with procPin instead.
 // P ids above the last cell (GOMAXPROCS grew after the Ref was made) are
 // refused and take the central count. The update, in assembly (UPDATE in
-// update_amd64.h, which percpu.UpdateLocal and, on amd64, Get and Put in
+// update_amd64.h, which fastpath.UpdateLocal and, on amd64, Get and Put in
 // fast_amd64.s share; atomic_arm64.s), with plain loads and stores:
 //
 //	v = c; c = v + busyMark
@@ -148,11 +148,11 @@ import "github.com/percpuref/percpu"
 // and if it stored v (refused) the operation is redone on C, as a dead cell
 // is in the shared protocol. The busy mark (2^60, far above any count) sits
 // in the count word itself, so that cells can be dense 8-byte slots; a cell
-// reads as busy while it holds more than CellLimit, and percpu.Stable reads
+// reads as busy while it holds more than CellLimit, and cells.Stable reads
 // a cell by waiting until it does not. Per-CPU to atomic becomes:
 //
 //  1. S |= stAtomic (a sequentially consistent store).
-//  2. percpu.Quiesce: membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED), a full
+//  2. fastpath.Quiesce: membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED), a full
 //     barrier on every CPU running a thread of this process.
 //  3. sum = Σ Stable(c[i]); C.Add(sum - bias).
 //
@@ -181,11 +181,11 @@ import "github.com/percpuref/percpu"
 // the logical count is C - bias + Σ c[i], as in the shared protocol. Init
 // does the same with a slot's leftovers. The bound on the bias argument
 // holds because the update refuses to leave a cell outside ±CellLimit, which
-// is liveLimit, so |left| <= shard.MaxCells · CellLimit = 2^58.
+// is liveLimit, so |left| <= slots.MaxCells · CellLimit = 2^58.
 //
 // # Slots and their reuse
 //
-// By default a Ref's cells are slots in package shard's arena: slot j of
+// By default a Ref's cells are slots in package slots' arena: slot j of
 // each P's slab. Neighbouring slots belong to other Refs but are written,
 // in the fast path, only by the slab's P. A Ref gives its slot back when it
 // switches to atomic mode for good (Kill without AllowReinit, Exit): it sets
@@ -194,7 +194,7 @@ import "github.com/percpuref/percpu"
 // retired slot becomes free only after a grace period: the next GC cycle
 // that begins after the retirement. A GC cycle begins with a stop-the-world,
 // which waits until every P reaches a safe point, and there is none inside
-// the assembly update or inside percpu.AddLocal's pinned window (from its
+// the assembly update or inside fastpath.AddLocal's pinned window (from its
 // state check to its add). The exclusive protocol would not even need the
 // grace period, as a stale update there only stores back what it loaded; the
 // shared protocol does, as its adds are permanent. A Ref that is dropped
@@ -226,7 +226,7 @@ const (
 	bias      = 1 << 61
 	deadCell  = -(1 << 62)
 	deadBelow = -(1 << 61)
-	liveLimit = percpu.CellLimit
+	liveLimit = cells.Limit
 	poison    = MaxCount + MaxCount/2
 )
 

@@ -35,7 +35,9 @@ import (
 	"unsafe"
 
 	"github.com/percpuref/percpu"
-	"github.com/percpuref/percpu/shard"
+	"github.com/percpuref/percpu/internal/cells"
+	"github.com/percpuref/percpu/internal/fastpath"
+	"github.com/percpuref/percpu/internal/slots"
 )
 
 // A Ref is a reference count with per-CPU fast paths. Create one with New,
@@ -58,7 +60,7 @@ type Ref struct {
 	// cells.State is the Ref's state word (st* bits, stPercpu exactly in
 	// per-CPU mode) and cells.Flags its options (opt* bits, guarded by the
 	// Ref's lock).
-	cells percpu.Cells
+	cells cells.Cells
 	count atomic.Int64 // the central count; carries bias in per-CPU mode
 
 	// hook is release, or, once the Ref has a misuse handler or a Done
@@ -164,7 +166,7 @@ func (r *Ref) lock() *sync.Mutex {
 }
 
 // State bits. The fast path counts on the cells only when state == stPercpu
-// (percpu.Live).
+// (cells.Live).
 const (
 	stInit     = 1 << iota // set up by New or Init
 	stAtomic               // C is authoritative (see protocol.go)
@@ -200,7 +202,7 @@ func New(release func(), opts ...Option) *Ref {
 // or one that has been Exited.
 //
 // By default the per-CPU counts are 8-byte slots in per-P slabs shared with
-// other Refs (package shard's arena), so that a Ref costs its 32 bytes, 8
+// other Refs (package slots' arena), so that a Ref costs its 32 bytes, 8
 // per P, and the 24 bytes of heap that runtime.AddCleanup allocates. The
 // slots go back to the arena when the Ref is killed (unless AllowReinit
 // keeps them), when it is Exited, or, if neither happens, when it becomes
@@ -227,7 +229,7 @@ func (r *Ref) Init(release func(), opts ...Option) {
 	r.cells.SetBase(nil)
 	switch {
 	case c.padded:
-		base, last, shift := shard.NewSet(c.shards()).Layout()
+		base, last, shift := slots.NewSet(c.shards()).Layout()
 		r.cells.Last, r.cells.Shift = last, shift
 		r.cells.SetBase(base)
 	case !c.lazy:
@@ -249,9 +251,9 @@ func (r *Ref) Init(release func(), opts ...Option) {
 // takeSlot takes a slot of the arena for r and describes it in c, which
 // must not be published yet. If r is lost without Exit, the slot goes back
 // when the garbage collector finds r unreachable.
-func (r *Ref) takeSlot(c *percpu.Cells) {
-	c.Base, c.Last, c.Shift = shard.TakeSlot()
-	runtime.AddCleanup(r, shard.DropSlot, c.Base)
+func (r *Ref) takeSlot(c *cells.Cells) {
+	c.Base, c.Last, c.Shift = slots.TakeSlot()
+	runtime.AddCleanup(r, slots.DropSlot, c.Base)
 }
 
 // lazy counts d on C for a Ref in per-CPU mode that has no cells yet
@@ -288,7 +290,7 @@ func (r *Ref) spread() {
 	if r.cells.State.Load() != stPercpu || r.cells.Base != nil || r.cells.Flags&optFreed != 0 {
 		return
 	}
-	var fresh percpu.Cells // State is not Live: nothing counts on it
+	var fresh cells.Cells // State is not Live: nothing counts on it
 	r.takeSlot(&fresh)
 	r.count.Add(-settle(&fresh))
 	r.cells.Last, r.cells.Shift = fresh.Last, fresh.Shift
@@ -301,7 +303,7 @@ func (r *Ref) freeCells() {
 	r.cells.Flags |= optFreed
 	if b := r.cells.Base; b != nil {
 		r.cells.SetBase(nil)
-		shard.RetireSlot(b) // padded shards (not a slot) are left to the GC
+		slots.RetireSlot(b) // padded shards (not a slot) are left to the GC
 	}
 }
 
@@ -313,10 +315,10 @@ func (r *Ref) freeCells() {
 // could be undone. In the shared protocol every update is an atomic add
 // that the switch's dead cells, or a grace period, keep away, and the cells
 // are swapped to 0.
-func settle(c *percpu.Cells) (sum int64) {
+func settle(c *cells.Cells) (sum int64) {
 	for i := 0; i < c.Len(); i++ {
-		if percpu.Exclusive() {
-			sum += percpu.Stable(c.Cell(i))
+		if fastpath.Exclusive() {
+			sum += cells.Stable(c.Cell(i))
 		} else {
 			c.Cell(i).Swap(0)
 		}
@@ -327,11 +329,11 @@ func settle(c *percpu.Cells) (sum int64) {
 // The fast path tries to count delta d on the caller's shard and reports
 // whether it did; false means the caller must redo the operation on the
 // central count. Which of the two protocols of protocol.go runs is fixed for
-// the process by percpu.Exclusive(), and every operation spells the choice out
+// the process by fastpath.Exclusive(), and every operation spells the choice out
 // as
 //
-//	st == stPercpu && (percpu.Exclusive() && r.exclusive(d) ||
-//		!percpu.Exclusive() && r.shared(d))
+//	st == stPercpu && (fastpath.Exclusive() && r.exclusive(d) ||
+//		!fastpath.Exclusive() && r.shared(d))
 //
 // so that exclusive, the assembly path, inlines into the operation: one call
 // in all, straight to the assembly. The state check is the assembly's own
@@ -342,12 +344,12 @@ func settle(c *percpu.Cells) (sum int64) {
 
 // exclusive is the fast path of the exclusive protocol.
 func (r *Ref) exclusive(d int64) bool {
-	return percpu.UpdateLocal(&r.cells, d) // nil Base (cells given back): refused
+	return fastpath.UpdateLocal(&r.cells, d) // nil Base (cells given back): refused
 }
 
 // shared is the fast path of the shared protocol.
 func (r *Ref) shared(d int64) bool {
-	old, ok := percpu.AddLocal(&r.cells, d)
+	old, ok := fastpath.AddLocal(&r.cells, d)
 	return ok && (isLive(old) || r.offRange(old))
 }
 
@@ -387,7 +389,7 @@ func (r *Ref) Get() {
 func (r *Ref) get(tried bool) {
 	st := r.cells.State.Load()
 	if st == stPercpu {
-		if !tried && percpu.Exclusive() && r.exclusive(1) || !percpu.Exclusive() && r.shared(1) || r.lazy(1) {
+		if !tried && fastpath.Exclusive() && r.exclusive(1) || !fastpath.Exclusive() && r.shared(1) || r.lazy(1) {
 			return
 		}
 		st = r.cells.State.Load()
@@ -409,7 +411,7 @@ func (r *Ref) GetMany(n int) {
 		return
 	}
 	debugGet(r, n)
-	if r.cells.State.Load() == stPercpu && (percpu.Exclusive() && r.exclusive(int64(n)) || !percpu.Exclusive() && r.shared(int64(n)) || r.lazy(int64(n))) {
+	if r.cells.State.Load() == stPercpu && (fastpath.Exclusive() && r.exclusive(int64(n)) || !fastpath.Exclusive() && r.shared(int64(n)) || r.lazy(int64(n))) {
 		return
 	}
 	r.getCentral("GetMany", int64(n))
@@ -429,7 +431,7 @@ func (r *Ref) Put() bool {
 func (r *Ref) put(tried bool) bool {
 	st := r.cells.State.Load()
 	if st == stPercpu {
-		if !tried && percpu.Exclusive() && r.exclusive(-1) || !percpu.Exclusive() && r.shared(-1) || r.lazy(-1) {
+		if !tried && fastpath.Exclusive() && r.exclusive(-1) || !fastpath.Exclusive() && r.shared(-1) || r.lazy(-1) {
 			return false
 		}
 		st = r.cells.State.Load()
@@ -452,7 +454,7 @@ func (r *Ref) PutMany(n int) bool {
 		return false
 	}
 	debugPut(r, n)
-	if r.cells.State.Load() == stPercpu && (percpu.Exclusive() && r.exclusive(-int64(n)) || !percpu.Exclusive() && r.shared(-int64(n)) || r.lazy(-int64(n))) {
+	if r.cells.State.Load() == stPercpu && (fastpath.Exclusive() && r.exclusive(-int64(n)) || !fastpath.Exclusive() && r.shared(-int64(n)) || r.lazy(-int64(n))) {
 		return false
 	}
 	return r.putCentral("PutMany", int64(n))
@@ -466,7 +468,7 @@ func (r *Ref) PutMany(n int) bool {
 // other references remain, which is every Put in per-CPU mode.
 func (r *Ref) PutLocked(mu sync.Locker) bool {
 	debugPut(r, 1)
-	if r.cells.State.Load() == stPercpu && (percpu.Exclusive() && r.exclusive(-1) || !percpu.Exclusive() && r.shared(-1) || r.lazy(-1)) {
+	if r.cells.State.Load() == stPercpu && (fastpath.Exclusive() && r.exclusive(-1) || !fastpath.Exclusive() && r.shared(-1) || r.lazy(-1)) {
 		return false
 	}
 	return r.putLockedCentral("PutLocked", 1, mu)
@@ -490,7 +492,7 @@ func (r *Ref) TryGet() bool {
 // path of fast_amd64.s, or all of it where that fast path is not built;
 // tried is as for get.
 func (r *Ref) tryGet(tried, live bool) bool {
-	if r.cells.State.Load() == stPercpu && (!tried && percpu.Exclusive() && r.exclusive(1) || !percpu.Exclusive() && r.shared(1) || r.lazy(1)) {
+	if r.cells.State.Load() == stPercpu && (!tried && fastpath.Exclusive() && r.exclusive(1) || !fastpath.Exclusive() && r.shared(1) || r.lazy(1)) {
 		return true
 	}
 	if live {
@@ -504,7 +506,7 @@ func (r *Ref) TryGetMany(n int) bool {
 	if !r.validDelta("TryGetMany", n) {
 		return false
 	}
-	ok := r.cells.State.Load() == stPercpu && (percpu.Exclusive() && r.exclusive(int64(n)) || !percpu.Exclusive() && r.shared(int64(n)) || r.lazy(int64(n))) || r.tryGetCentral("TryGetMany", int64(n), false)
+	ok := r.cells.State.Load() == stPercpu && (fastpath.Exclusive() && r.exclusive(int64(n)) || !fastpath.Exclusive() && r.shared(int64(n)) || r.lazy(int64(n))) || r.tryGetCentral("TryGetMany", int64(n), false)
 	debugTryGet(r, n, ok)
 	return ok
 }
@@ -711,12 +713,12 @@ func (r *Ref) toAtomicLocked(op string, bits uint32) *MisuseError {
 		return nil
 	}
 	var sum int64
-	if percpu.Exclusive() {
+	if fastpath.Exclusive() {
 		if r.cells.Len() > 0 { // a Lazy Ref without cells has no update to wait for
-			percpu.Quiesce()
+			fastpath.Quiesce()
 		}
 		for i := 0; i < r.cells.Len(); i++ {
-			sum += percpu.Stable(r.cells.Cell(i))
+			sum += cells.Stable(r.cells.Cell(i))
 		}
 	} else {
 		for i := 0; i < r.cells.Len(); i++ {
@@ -748,7 +750,7 @@ func (r *Ref) toPercpuLocked(op string) *MisuseError {
 		return nil
 	}
 	var left int64 // what the cells hold (exclusive protocol)
-	if percpu.Exclusive() {
+	if fastpath.Exclusive() {
 		left = settle(&r.cells)
 	}
 	for {
@@ -760,7 +762,7 @@ func (r *Ref) toPercpuLocked(op string) *MisuseError {
 			break
 		}
 	}
-	if !percpu.Exclusive() {
+	if !fastpath.Exclusive() {
 		settle(&r.cells)
 	}
 	r.cells.State.And(^uint32(stAtomic))
@@ -992,8 +994,8 @@ func (r *Ref) countLocked() int64 {
 	}
 	v -= bias
 	for i := 0; i < r.cells.Len(); i++ {
-		if percpu.Exclusive() {
-			v += percpu.Stable(r.cells.Cell(i))
+		if fastpath.Exclusive() {
+			v += cells.Stable(r.cells.Cell(i))
 		} else {
 			v += r.cells.Cell(i).Load()
 		}

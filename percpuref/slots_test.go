@@ -14,12 +14,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/percpuref/percpu"
-	"github.com/percpuref/percpu/shard"
+	"github.com/percpuref/percpu/internal/cells"
+	"github.com/percpuref/percpu/internal/fastpath"
+	"github.com/percpuref/percpu/internal/slots"
 )
 
-// Tests of the Refs' slots in package shard's arena: given back when lost,
+// Tests of the Refs' slots in package slots' arena: given back when lost,
 // killed or exited, reused with the last owner's leftovers, and counted
-// exactly through all of it. They watch shard.Stats, which is global, so
+// exactly through all of it. They watch slots.Stats, which is global, so
 // each starts by letting the garbage collector finish what earlier tests
 // left (slotSettle).
 
@@ -36,7 +38,7 @@ func slotGCUntil(t *testing.T, what string, cond func() bool) {
 	deadline := time.Now().Add(slotDeadline)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("after %v of GC cycles, %s never happened (arena %+v)", slotDeadline, what, shard.Stats())
+			t.Fatalf("after %v of GC cycles, %s never happened (arena %+v)", slotDeadline, what, slots.Stats())
 		}
 		runtime.GC()
 		runtime.Gosched()
@@ -52,14 +54,14 @@ func slotGCUntil(t *testing.T, what string, cond func() bool) {
 // cleanup that the sweeper queued on a P that a GOMAXPROCS decrease then
 // removed runs only once that P is back (see "Cleanups held back" in
 // shard/arena_test.go), and other tests here move GOMAXPROCS up to 16.
-func slotSettle(t *testing.T) shard.ArenaStats {
+func slotSettle(t *testing.T) slots.ArenaStats {
 	t.Helper()
 	old := runtime.GOMAXPROCS(max(runtime.GOMAXPROCS(0), slotProcsCeiling))
 	defer runtime.GOMAXPROCS(old)
-	var last shard.ArenaStats
+	var last slots.ArenaStats
 	same := 0
 	slotGCUntil(t, "the arena settled", func() bool {
-		s := shard.Stats()
+		s := slots.Stats()
 		if s == last && s.Retired == 0 {
 			same++
 		} else {
@@ -87,7 +89,7 @@ func slotLayoutOf(r *Ref) slotLayout {
 func (l slotLayout) values() []int64 {
 	v := make([]int64, int(l.last)+1)
 	for p := range v {
-		v[p] = percpu.Stable((*atomic.Int64)(unsafe.Add(unsafe.Pointer(l.base), uintptr(p)<<l.shift)))
+		v[p] = cells.Stable((*atomic.Int64)(unsafe.Add(unsafe.Pointer(l.base), uintptr(p)<<l.shift)))
 	}
 	return v
 }
@@ -120,9 +122,9 @@ func slotSpreadOp(n int, op func()) {
 func TestSlotRefTakesASlot(t *testing.T) {
 	before := slotSettle(t)
 	r := New(nil)
-	require.True(t, shard.IsSlot(r.cells.Base), "a default Ref's cells are an arena slot")
-	assert.Equal(t, uint16(min(runtime.GOMAXPROCS(0), shard.MaxCells)-1), r.cells.Last)
-	s := shard.Stats()
+	require.True(t, slots.IsSlot(r.cells.Base), "a default Ref's cells are an arena slot")
+	assert.Equal(t, uint16(min(runtime.GOMAXPROCS(0), slots.MaxCells)-1), r.cells.Last)
+	s := slots.Stats()
 	assert.Equal(t, before.Live+1, s.Live)
 	r.Kill()
 	runtime.KeepAlive(r)
@@ -135,24 +137,24 @@ func TestSlotLostRefGivesItBack(t *testing.T) {
 	var released atomic.Int32
 	for i := range refs {
 		refs[i] = New(func() { released.Add(1) })
-		require.True(t, shard.IsSlot(refs[i].cells.Base))
+		require.True(t, slots.IsSlot(refs[i].cells.Base))
 		slotSpread(refs[i], 10+i)
 		slotUnspread(refs[i], 5)
 		require.Equal(t, int64(1+10+i-5), refs[i].Read())
 	}
-	assert.Equal(t, before.Live+n, shard.Stats().Live)
+	assert.Equal(t, before.Live+n, slots.Stats().Live)
 	refs = nil // lost, in per-CPU mode, holding references
-	slotGCUntil(t, "the lost Refs' slots came back", func() bool { return shard.Stats().Live <= before.Live })
-	assert.Equal(t, before.Live, shard.Stats().Live, "each slot counted down once")
+	slotGCUntil(t, "the lost Refs' slots came back", func() bool { return slots.Stats().Live <= before.Live })
+	assert.Equal(t, before.Live, slots.Stats().Live, "each slot counted down once")
 	assert.Zero(t, released.Load(), "a lost Ref is not released")
 
 	// The slots are free: as many new Refs take no new slot.
-	mid := shard.Stats()
+	mid := slots.Stats()
 	for i := range n {
 		refs = append(refs, New(nil))
 		require.Equal(t, int64(1), refs[i].Read(), "a Ref on a reused slot starts at 1")
 	}
-	assert.Equal(t, mid.Slots, shard.Stats().Slots, "new Refs reuse the lost Refs' slots")
+	assert.Equal(t, mid.Slots, slots.Stats().Slots, "new Refs reuse the lost Refs' slots")
 	for _, r := range refs {
 		r.Kill()
 	}
@@ -166,11 +168,11 @@ func TestSlotKilledRefRetiresIt(t *testing.T) {
 	var released atomic.Int32
 	r := New(func() { released.Add(1) })
 	l := slotLayoutOf(r)
-	require.True(t, shard.IsSlot(l.base))
+	require.True(t, slots.IsSlot(l.base))
 	r.Get()
 	r.Kill()
 	assert.Nil(t, r.cells.Base, "Kill without AllowReinit gives the cells back")
-	s := shard.Stats()
+	s := slots.Stats()
 	assert.Equal(t, before.Live, s.Live, "the slot is no longer live")
 	assert.Equal(t, before.Retired+1, s.Retired, "the slot waits for a grace period")
 	assert.Zero(t, released.Load())
@@ -178,16 +180,16 @@ func TestSlotKilledRefRetiresIt(t *testing.T) {
 	assert.True(t, r.Put())
 	assert.Equal(t, int32(1), released.Load())
 
-	slotGCUntil(t, "the retired slot became free", func() bool { return shard.Stats().Retired == 0 })
+	slotGCUntil(t, "the retired slot became free", func() bool { return slots.Stats().Retired == 0 })
 	// The next Ref takes the slot freed last: r's. r is still reachable,
 	// and its cleanup, when it runs, must not take the slot from r2.
 	r2 := New(nil)
 	require.Same(t, l.base, r2.cells.Base, "the freed slot is handed out next")
 	assert.Equal(t, int64(1), r2.Read())
-	assert.Equal(t, before.Live+1, shard.Stats().Live)
+	assert.Equal(t, before.Live+1, slots.Stats().Live)
 
 	slotDropAndWait(t, &r)
-	assert.Equal(t, before.Live+1, shard.Stats().Live, "r2 still owns the slot after r's cleanup")
+	assert.Equal(t, before.Live+1, slots.Stats().Live, "r2 still owns the slot after r's cleanup")
 	r3 := New(nil)
 	assert.NotSame(t, l.base, r3.cells.Base, "r's cleanup freed the slot that r2 owns")
 	slotSpread(r2, 9)
@@ -202,7 +204,7 @@ func TestSlotKilledRefRetiresIt(t *testing.T) {
 	r3 = nil
 	slotDropAndWait(t, &r2)
 	slotGCUntil(t, "r2's and r3's slots came back", func() bool {
-		s := shard.Stats()
+		s := slots.Stats()
 		return s.Live == before.Live && s.Retired == 0
 	})
 }
@@ -227,17 +229,17 @@ func TestSlotExitedRefRetiresIt(t *testing.T) {
 	before := slotSettle(t)
 	for _, opts := range [][]Option{nil, {AllowReinit()}, {InitDead()}, {InitAtomic()}} {
 		r := New(nil, opts...)
-		require.True(t, shard.IsSlot(r.cells.Base))
+		require.True(t, slots.IsSlot(r.cells.Base))
 		if !r.IsDying() {
 			r.Get()
 		}
 		r.Exit()
 		assert.Nil(t, r.cells.Base, "Exit gives the cells back")
-		assert.Equal(t, before.Live, shard.Stats().Live)
+		assert.Equal(t, before.Live, slots.Stats().Live)
 		runtime.KeepAlive(r)
 	}
-	slotGCUntil(t, "the exited Refs' slots became free", func() bool { return shard.Stats().Retired == 0 })
-	assert.Equal(t, before.Live, shard.Stats().Live)
+	slotGCUntil(t, "the exited Refs' slots became free", func() bool { return slots.Stats().Retired == 0 })
+	assert.Equal(t, before.Live, slots.Stats().Live)
 }
 
 func TestSlotAllowReinitKeepsIt(t *testing.T) {
@@ -248,7 +250,7 @@ func TestSlotAllowReinitKeepsIt(t *testing.T) {
 	r.Kill()
 	assert.Equal(t, int32(1), released.Load())
 	assert.Same(t, base, r.cells.Base, "AllowReinit keeps the slot through Kill")
-	assert.Equal(t, before.Live+1, shard.Stats().Live)
+	assert.Equal(t, before.Live+1, slots.Stats().Live)
 	r.Reinit()
 	assert.True(t, r.IsPercpu())
 	slotSpread(r, 6)
@@ -256,19 +258,19 @@ func TestSlotAllowReinitKeepsIt(t *testing.T) {
 	slotUnspread(r, 6)
 	r.Exit()
 	assert.Nil(t, r.cells.Base)
-	assert.Equal(t, before.Live, shard.Stats().Live)
+	assert.Equal(t, before.Live, slots.Stats().Live)
 
 	// Init after Exit takes a slot again (perhaps the same one, once its
 	// grace period is over): the Ref now has two cleanups for its slots,
 	// and when it is lost both run, and the slot it owns is counted down
 	// once.
-	slotGCUntil(t, "the exited slot became free", func() bool { return shard.Stats().Retired == 0 })
+	slotGCUntil(t, "the exited slot became free", func() bool { return slots.Stats().Retired == 0 })
 	r.Init(nil)
 	assert.Same(t, base, r.cells.Base, "the freed slot is taken again")
 	assert.Equal(t, int64(1), r.Read())
-	assert.Equal(t, before.Live+1, shard.Stats().Live)
+	assert.Equal(t, before.Live+1, slots.Stats().Live)
 	r = nil
-	slotGCUntil(t, "the re-initialised Ref's slot came back", func() bool { return shard.Stats().Live == before.Live })
+	slotGCUntil(t, "the re-initialised Ref's slot came back", func() bool { return slots.Stats().Live == before.Live })
 	n := make([]*Ref, 4)
 	for i := range n {
 		n[i] = New(nil)
@@ -323,9 +325,9 @@ func TestSlotReuseLeftovers(t *testing.T) {
 	}
 	require.NotZero(t, nonzero, "the killed Refs left counts in their slots")
 	olds = nil
-	slotGCUntil(t, "the killed Refs' slots became free", func() bool { return shard.Stats().Retired == 0 })
+	slotGCUntil(t, "the killed Refs' slots became free", func() bool { return slots.Stats().Retired == 0 })
 
-	mid := shard.Stats()
+	mid := slots.Stats()
 	reused := 0
 	news := make([]*Ref, n)
 	for i := range news {
@@ -338,7 +340,7 @@ func TestSlotReuseLeftovers(t *testing.T) {
 		if v, ok := leftovers[r.cells.Base]; ok {
 			reused++
 			l := slotLayoutOf(r)
-			if percpu.Exclusive() {
+			if fastpath.Exclusive() {
 				assert.Equal(t, v, l.values(), "the exclusive protocol keeps a reused slot's counts and absorbs them")
 			} else {
 				assert.Equal(t, make([]int64, len(v)), l.values(), "the shared protocol swaps a reused slot's counts to 0")
@@ -348,7 +350,7 @@ func TestSlotReuseLeftovers(t *testing.T) {
 		require.True(t, r.IsPercpu())
 	}
 	assert.Equal(t, n, reused, "every new Ref took a freed slot")
-	assert.Equal(t, mid.Slots, shard.Stats().Slots, "no new slot was made")
+	assert.Equal(t, mid.Slots, slots.Stats().Slots, "no new slot was made")
 
 	for i, r := range news {
 		var released atomic.Int32
@@ -384,9 +386,9 @@ func TestSlotWithShardsLeavesTheArena(t *testing.T) {
 	for i := range refs {
 		refs[i] = New(func() { released.Add(1) }, WithShards(i))
 		require.NotNil(t, refs[i].cells.Base)
-		assert.False(t, shard.IsSlot(refs[i].cells.Base), "padded shards are not a slot")
+		assert.False(t, slots.IsSlot(refs[i].cells.Base), "padded shards are not a slot")
 	}
-	assert.Equal(t, before, shard.Stats(), "WithShards Refs take nothing from the arena")
+	assert.Equal(t, before, slots.Stats(), "WithShards Refs take nothing from the arena")
 	for i, r := range refs {
 		slotSpread(r, 12)
 		require.Equal(t, int64(13), r.Read())
@@ -401,12 +403,12 @@ func TestSlotWithShardsLeavesTheArena(t *testing.T) {
 		}
 	}
 	assert.Equal(t, int32(4), released.Load())
-	assert.Equal(t, before, shard.Stats(), "giving padded shards back leaves the arena alone")
+	assert.Equal(t, before, slots.Stats(), "giving padded shards back leaves the arena alone")
 	lost := New(nil, WithShards(4))
 	lost.Get()
 	slotDropAndWait(t, &lost)
-	assert.Equal(t, before.Live, shard.Stats().Live, "a lost WithShards Ref gives nothing back")
-	assert.Equal(t, before.Slots, shard.Stats().Slots)
+	assert.Equal(t, before.Live, slots.Stats().Live, "a lost WithShards Ref gives nothing back")
+	assert.Equal(t, before.Slots, slots.Stats().Slots)
 }
 
 func TestSlotLazyTakesOneWhenItSpreads(t *testing.T) {
@@ -414,18 +416,18 @@ func TestSlotLazyTakesOneWhenItSpreads(t *testing.T) {
 	var released atomic.Int32
 	r := New(func() { released.Add(1) }, Lazy())
 	assert.Nil(t, r.cells.Base, "a Lazy Ref starts without cells")
-	assert.Equal(t, before.Live, shard.Stats().Live, "and takes no slot")
+	assert.Equal(t, before.Live, slots.Stats().Live, "and takes no slot")
 	r.GetMany(5)
 	r.spread() // what the first failed compare-and-swap does
-	require.True(t, shard.IsSlot(r.cells.Base), "a Lazy Ref spreads onto a slot")
-	assert.Equal(t, before.Live+1, shard.Stats().Live)
+	require.True(t, slots.IsSlot(r.cells.Base), "a Lazy Ref spreads onto a slot")
+	assert.Equal(t, before.Live+1, slots.Stats().Live)
 	slotSpread(r, 7)
 	assert.Equal(t, int64(13), r.Read(), "counts taken before and after the spread")
 	slotUnspread(r, 12)
 	r.Kill()
 	assert.Nil(t, r.cells.Base)
 	assert.Equal(t, int32(1), released.Load())
-	assert.Equal(t, before.Live, shard.Stats().Live, "Kill gave the slot back")
+	assert.Equal(t, before.Live, slots.Stats().Live, "Kill gave the slot back")
 
 	never := New(nil, Lazy()) // lost before it spread
 	never.Get()
@@ -436,7 +438,7 @@ func TestSlotLazyTakesOneWhenItSpreads(t *testing.T) {
 	slotDropAndWait(t, &never)
 	slotDropAndWait(t, &spread)
 	slotGCUntil(t, "the lost Lazy Ref's slot came back", func() bool {
-		s := shard.Stats()
+		s := slots.Stats()
 		return s.Live == before.Live && s.Retired == 0
 	})
 	runtime.KeepAlive(r)
@@ -674,7 +676,7 @@ func TestSlotReuseStress(t *testing.T) {
 	// With every P the test used back (see slotSettle).
 	runtime.GOMAXPROCS(4)
 	slotGCUntil(t, "every slot the test took came back", func() bool {
-		s := shard.Stats()
+		s := slots.Stats()
 		return s.Live == before.Live && s.Retired == 0
 	})
 	runtime.GOMAXPROCS(oldProcs)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/percpuref/percpu/internal/baseline"
 	"github.com/percpuref/percpu/internal/heapmeter"
+	"github.com/percpuref/percpu/internal/slots"
 	"github.com/percpuref/percpu/percpuref"
 	"github.com/percpuref/percpu/shard"
 )
@@ -202,7 +203,7 @@ func noRelease() {}
 // others). The slice that holds the objects is allocated before the first
 // reading, so it is not counted.
 func bytesPerObject(impl string, n int) (heap, offHeap float64, cells int, err error) {
-	if s := shard.Stats(); s.Chunks != 0 {
+	if s := slots.Stats(); s.Chunks != 0 {
 		return 0, 0, 0, fmt.Errorf("the slot arena is not fresh: %+v", s)
 	}
 	var before, after runtime.MemStats

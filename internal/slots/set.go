@@ -6,7 +6,7 @@
 // indexed by the P hint of package percpu. Counter is a striped counter built
 // on a Set that needs nothing else. Package percpuref builds its refcount on
 // Sets.
-package shard
+package slots
 
 import (
 	"math/bits"
@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 
 	"github.com/percpuref/percpu"
+	"github.com/percpuref/percpu/internal/cells"
+	"github.com/percpuref/percpu/internal/fastpath"
 )
 
 // MaxCells bounds the number of cells in a Set. Beyond it, Ps share cells;
@@ -35,7 +37,7 @@ type Cell struct {
 // A Set never grows: when GOMAXPROCS exceeds its length, P ids wrap around
 // and several Ps share a cell.
 type Set struct {
-	c     percpu.Cells // Base is &cells[0]; State is Live
+	c     cells.Cells // Base is &cells[0]; State is Live
 	cells []Cell
 }
 
@@ -63,7 +65,7 @@ func NewSet(n int) *Set {
 	s.c.Base = &s.cells[0].Int64
 	s.c.Last = uint16(n - 1)
 	s.c.Shift = padShift
-	s.c.State.Store(percpu.Live)
+	s.c.State.Store(cells.Live)
 	return s
 }
 
@@ -79,12 +81,12 @@ func (s *Set) Cell(i int) *atomic.Int64 { return &s.cells[i&int(s.c.Last)].Int64
 // AddLocal adds delta to the cell of the caller's P and returns the cell's
 // value before the add, in one atomic read-modify-write.
 func (s *Set) AddLocal(delta int64) (old int64) {
-	old, _ = percpu.AddLocal(&s.c, delta) // State is always Live
+	old, _ = fastpath.AddLocal(&s.c, delta) // State is always Live
 	return old
 }
 
 // Layout returns the Base, Last and Shift that describe the cells in a
-// percpu.Cells. The Set's memory stays alive as long as a pointer to it
+// cells.Cells. The Set's memory stays alive as long as a pointer to it
 // (Base) does.
 func (s *Set) Layout() (base *atomic.Int64, last uint16, shift uint8) {
 	return s.c.Base, s.c.Last, s.c.Shift

@@ -1,4 +1,4 @@
-package shard
+package slots
 
 import (
 	"runtime"
@@ -20,7 +20,7 @@ import (
 //	chunk: | slab 0: slot 0, slot 1, ... slot n-1 | slab 1: ... | slab procs-1 |
 //
 // Slot j of the chunk is one owner's: its cell for P p is slot j of slab p,
-// at base + p<<shift, which is how percpu.Cells addresses cells. Neighbours
+// at base + p<<shift, which is how cells.Cells addresses cells. Neighbours
 // in a slab belong to different owners but are written (in the fast path)
 // only by that slab's P, so a slab's lines stay in its P's cache.
 //
@@ -30,7 +30,7 @@ import (
 // becomes free only after a grace period: a garbage collection cycle that
 // started after the retirement. Every GC cycle begins with a stop-the-world,
 // which waits for every P to reach a safe point, and neither the assembly
-// update nor the pinned window of percpu.AddLocal contains one; so once such
+// update nor the pinned window of fastpath.AddLocal contains one; so once such
 // a cycle has begun, no update that saw the owner's cells as live can still
 // be running. The arena stamps a retired slot with a number of completed GC
 // cycles n (runtime/metrics) read at or after its retirement, and frees it
@@ -46,7 +46,7 @@ import (
 //
 // The arena never clears a slot: a new owner finds whatever counts the last
 // one left and must account for them itself (percpuref absorbs them into its
-// central count with percpu.Stable, or swaps them to 0 in the shared
+// central count with cells.Stable, or swaps them to 0 in the shared
 // protocol). Clearing from another P could race with a stale refused update,
 // which restores the value it loaded with a plain store.
 
@@ -155,7 +155,7 @@ func Stats() ArenaStats {
 func slabAlign() int { return max(percpu.CacheLinePad, percpu.CacheLineSize()) }
 
 // TakeSlot gives the caller a slot with one cell for each P of the current
-// GOMAXPROCS (at most MaxCells), and returns its layout for percpu.Cells: the
+// GOMAXPROCS (at most MaxCells), and returns its layout for cells.Cells: the
 // caller's cell for P p is at base + p<<shift, for p <= last. The cells hold
 // whatever their last owner left (see above). Give the slot back with
 // RetireSlot, or let DropSlot do it when the owner is unreachable.
