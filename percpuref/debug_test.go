@@ -43,7 +43,7 @@ func TestDebugMisuseNamesReleaseSite(t *testing.T) {
 	require.ErrorAs(t, got[0], &me)
 	assert.Equal(t, siteAt(relLine), me.ReleaseSite())
 	assert.Contains(t, me.Error(), "Ref released at "+siteAt(relLine), "the message names the release site")
-	assert.Equal(t, &MisuseError{Op: "Put", Count: -1, Err: ErrUnderflow}, me, "same error as without the tag")
+	assert.Equal(t, &MisuseError{Op: "Put", Count: 0, Err: ErrUnderflow}, me, "same error as without the tag")
 }
 
 // A Get after a release made inside Kill names the Kill's caller; a panic

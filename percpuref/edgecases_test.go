@@ -391,8 +391,8 @@ func TestEdge13_TryGetLiveForcedAtomic(t *testing.T) {
 
 // Item 14. TryGetMany in atomic mode: at 0, false and unchanged. Kernel:
 // after an underflow the count is negative and TryGetMany succeeds. Ours:
-// the underflow poisons the count (pinned far above 0), and TryGetMany still
-// succeeds (increment-unless-zero), without a further report.
+// the underflow poisons the count (pinned at poison, far below 0), and
+// TryGetMany fails, as on a count of zero, without a further report.
 func TestEdge14_TryGetManyAtomic(t *testing.T) {
 	var rel semRel
 	var log semLog
@@ -405,9 +405,9 @@ func TestEdge14_TryGetManyAtomic(t *testing.T) {
 	r2 := New(rel.fn(), InitAtomic(), log.option())
 	r2.PutMany(3) // underflow: 1 - 3
 	require.Len(t, log.all(), 1)
-	assert.ErrorIs(t, log.all()[0], ErrUnderflow)
-	assert.Greater(t, r2.Read(), int64(MaxCount), "poisoned")
-	assert.True(t, r2.TryGetMany(4))
+	semRequireMisuse(t, log.all()[0], ErrUnderflow, "PutMany", 1)
+	assert.True(t, isPoisoned(r2))
+	assert.False(t, r2.TryGetMany(4), "a poisoned count is never incremented")
 	assert.Len(t, log.all(), 1, "no further report")
 	assert.Equal(t, 1, rel.calls(), "only r released")
 }
@@ -527,9 +527,10 @@ func TestEdge18_SwitchCyclesUnderTraffic(t *testing.T) {
 // Item 19. Without AllowReinit the shards are freed at the first switch to
 // atomic. Kernel: the Ref then reports dying, SwitchToPercpu is a no-op and
 // a Reinit is a BUG_ON. Ours: IsDying stays false after a plain switch (the
-// Ref is not killed); SwitchToPercpu on the live Ref reports ErrNoReinit and
-// stays atomic; on a dying Ref it is a silent no-op (the dying check wins,
-// as in the kernel); Reinit reports ErrNoReinit and changes nothing.
+// Ref is not killed); SwitchToPercpu reports ErrNoReinit and changes nothing
+// (not even the stickiness of the switch), on the live Ref and on a dying
+// one alike; Reinit of a sticky atomic Ref needs no shards, and Reinit of
+// one that would go per-CPU reports ErrNoReinit and changes nothing.
 func TestEdge19_NoAllowReinitFreesShards(t *testing.T) {
 	var rel semRel
 	var log semLog
@@ -545,16 +546,21 @@ func TestEdge19_NoAllowReinitFreesShards(t *testing.T) {
 	r.Get()
 	r.Kill()
 	r.SwitchToPercpu()
-	assert.Len(t, log.all(), 1, "SwitchToPercpu on a dying Ref: no report")
+	require.Len(t, log.all(), 2, "SwitchToPercpu on a dying Ref is reported too")
+	semRequireMisuse(t, log.all()[1], ErrNoReinit, "SwitchToPercpu", 1)
 	assert.False(t, r.IsPercpu())
 	assert.True(t, r.Put())
 	assert.Equal(t, 1, rel.calls())
 
+	// The refused SwitchToPercpus left the Ref sticky atomic (from
+	// SwitchToAtomicSync), so Reinit needs no shards: a new life, atomic.
 	r.Reinit()
 	require.Len(t, log.all(), 2)
-	semRequireMisuse(t, log.all()[1], ErrNoReinit, "Reinit", 0)
-	assert.True(t, r.IsZero())
-	assert.True(t, r.IsDying())
+	assert.Equal(t, int64(1), r.Read())
+	assert.False(t, r.IsDying())
+	assert.False(t, r.IsPercpu())
+	r.Kill()
+	assert.Equal(t, 2, rel.calls())
 
 	r2 := New(nil)
 	r2.Kill()
@@ -654,7 +660,8 @@ func TestEdge23_PercpuUnderflowFoundAtKill(t *testing.T) {
 		require.Len(t, log.all(), 1)
 		semRequireMisuse(t, log.all()[0], ErrUnderflow, "Kill", 0)
 		assert.Equal(t, 0, rel.calls(), "release never runs")
-		assert.Greater(t, r.Read(), int64(MaxCount), "poisoned")
+		assert.True(t, isPoisoned(r))
+		assert.Equal(t, int64(MaxCount), r.Read(), "poisoned without release: leaked")
 		assert.False(t, r.IsZero())
 		assert.False(t, semClosed(r.Done()))
 	})
@@ -670,7 +677,8 @@ func TestEdge23_PercpuUnderflowFoundAtKill(t *testing.T) {
 }
 
 // Item 24. An extra Put in atomic mode past zero. Kernel: silent, negative
-// count, no second release. Ours: ErrUnderflow, poisoned, no second release.
+// count, no second release. Ours: ErrUnderflow naming the count found (0),
+// poisoned, no second release, and every later Put reported too.
 func TestEdge24_ExtraPutPastZero(t *testing.T) {
 	var rel semRel
 	var log semLog
@@ -678,14 +686,20 @@ func TestEdge24_ExtraPutPastZero(t *testing.T) {
 	assert.True(t, r.Put())
 	assert.False(t, r.Put())
 	require.Len(t, log.all(), 1)
-	semRequireMisuse(t, log.all()[0], ErrUnderflow, "Put", -1)
+	semRequireMisuse(t, log.all()[0], ErrUnderflow, "Put", 0)
 	assert.Equal(t, 1, rel.calls())
-	assert.Greater(t, r.Read(), int64(MaxCount), "poisoned")
+	assert.True(t, isPoisoned(r))
+	assert.Equal(t, int64(0), r.Read(), "released: reads as 0")
+	assert.True(t, r.IsZero())
+	assert.False(t, r.Put())
+	require.Len(t, log.all(), 2)
+	semRequirePoisoned(t, log.all()[1], ErrUnderflow, "Put")
+	assert.Equal(t, int64(poison), r.count.Load(), "a poisoned count never moves")
 }
 
 // Item 25. A Get in atomic mode at count 0 (after release). Kernel: silent
-// increment. Ours: ErrReleased, poisoned, and the matching Put does not
-// release again.
+// increment. Ours: ErrReleased naming the count found (0), poisoned, and the
+// matching Put is reported too and does not release again.
 func TestEdge25_GetAtZero(t *testing.T) {
 	var rel semRel
 	var log semLog
@@ -693,10 +707,13 @@ func TestEdge25_GetAtZero(t *testing.T) {
 	assert.True(t, r.Put())
 	r.Get()
 	require.Len(t, log.all(), 1)
-	semRequireMisuse(t, log.all()[0], ErrReleased, "Get", 1)
+	semRequireMisuse(t, log.all()[0], ErrReleased, "Get", 0)
 	assert.False(t, r.Put())
+	require.Len(t, log.all(), 2)
+	semRequirePoisoned(t, log.all()[1], ErrUnderflow, "Put")
 	assert.Equal(t, 1, rel.calls())
-	assert.Greater(t, r.Read(), int64(MaxCount), "poisoned")
+	assert.True(t, isPoisoned(r))
+	assert.Equal(t, int64(poison), r.count.Load(), "a poisoned count never moves")
 }
 
 // Item 26. IsZero is false in per-CPU mode; after Exit it reports the count
@@ -813,9 +830,10 @@ func TestEdge29_ExitFromRelease(t *testing.T) {
 
 // Item 30. Underflow accounting. Kernel: the WARN prints once, extra dumps
 // for the first 3. Ours: the first misuse that breaks the count is reported
-// and poisons it; later Puts and Gets on the poisoned count are not
-// reported again (nor can they reach zero).
-func TestEdge30_UnderflowReportedOnce(t *testing.T) {
+// and poisons it; every later Put and Get on the poisoned count is reported
+// too, with the cause of the poisoning, and leaves the count where it is (so
+// none can reach zero).
+func TestEdge30_UnderflowReportedEveryTime(t *testing.T) {
 	t.Run("atomic-puts", func(t *testing.T) {
 		var rel semRel
 		var log semLog
@@ -824,8 +842,13 @@ func TestEdge30_UnderflowReportedOnce(t *testing.T) {
 		for i := 0; i < 5; i++ {
 			assert.False(t, r.Put())
 		}
-		assert.Len(t, log.all(), 1)
+		require.Len(t, log.all(), 5)
+		semRequireMisuse(t, log.all()[0], ErrUnderflow, "Put", 0)
+		for _, err := range log.all()[1:] {
+			semRequirePoisoned(t, err, ErrUnderflow, "Put")
+		}
 		assert.Equal(t, 1, rel.calls())
+		assert.Equal(t, int64(poison), r.count.Load())
 	})
 	t.Run("gets-at-zero", func(t *testing.T) {
 		var log semLog
@@ -834,7 +857,12 @@ func TestEdge30_UnderflowReportedOnce(t *testing.T) {
 		for i := 0; i < 5; i++ {
 			r.Get()
 		}
-		assert.Len(t, log.all(), 1)
+		require.Len(t, log.all(), 5)
+		semRequireMisuse(t, log.all()[0], ErrReleased, "Get", 0)
+		for _, err := range log.all()[1:] {
+			semRequirePoisoned(t, err, ErrReleased, "Get")
+		}
+		assert.Equal(t, int64(poison), r.count.Load())
 	})
 	t.Run("percpu-then-kill", func(t *testing.T) {
 		var rel semRel
@@ -845,8 +873,13 @@ func TestEdge30_UnderflowReportedOnce(t *testing.T) {
 		for i := 0; i < 5; i++ {
 			r.Put()
 		}
-		assert.Len(t, log.all(), 1)
+		require.Len(t, log.all(), 6)
+		semRequireMisuse(t, log.all()[0], ErrUnderflow, "Kill", -2)
+		for _, err := range log.all()[1:] {
+			semRequirePoisoned(t, err, ErrUnderflow, "Put")
+		}
 		assert.Equal(t, 0, rel.calls())
+		assert.Equal(t, int64(poison), r.count.Load())
 	})
 }
 

@@ -13,12 +13,17 @@ var (
 	// (the folded count is zero or less while the initial reference should
 	// still be held).
 	ErrUnderflow = errors.New("reference count underflow")
-	// ErrReleased: a Get on a count of zero (use after release), or a
-	// Resurrect of a Ref that has already been released.
+	// ErrReleased: a Get on a count of zero (use after release), a Put
+	// that took a released count to zero again, or a Kill or Resurrect of
+	// a Ref that has already been released.
 	ErrReleased = errors.New("use after release")
+	// ErrNeverLive: a Get or Resurrect on a Ref made with InitDead that no
+	// Reinit has made live yet: nothing was released, nothing is held.
+	ErrNeverLive = errors.New("Ref made dead and never made live")
 	// ErrKilled: Kill on a Ref that is already dying.
 	ErrKilled = errors.New("Ref already killed")
-	// ErrLive: Resurrect on a Ref that is not dying.
+	// ErrLive: Resurrect on a Ref that is not dying, or Init on a Ref that
+	// is live (neither released nor exited).
 	ErrLive = errors.New("Ref is live")
 	// ErrNotZero: Reinit while references are still held.
 	ErrNotZero = errors.New("Reinit while references are held")
@@ -37,16 +42,29 @@ var (
 )
 
 // A MisuseError reports a misuse of a Ref: which operation, the count the
-// Ref saw, and which rule was broken (one of the Err* sentinels, reachable
-// with errors.Is or errors.Unwrap).
+// operation found, and which rule was broken (one of the Err* sentinels,
+// reachable with errors.Is or errors.Unwrap).
 type MisuseError struct {
 	Op    string // the method, such as "Put" or "Kill"
-	Count int64  // the count when the misuse was detected (after the operation's own change, if it made one); for ErrBadDelta, the rejected n
-	Err   error  // one of the Err* sentinels
+	Count int64  // the count the operation found, before its own change; for ErrBadDelta, the rejected n; 0 when Poisoned
+	Err   error  // one of the Err* sentinels: the cause
+	// Poisoned: an earlier misuse poisoned the count, so there is no count
+	// to report; Err is that misuse's cause (ErrReleased or ErrNeverLive
+	// for a Get and ErrUnderflow for a Put on a released Ref, ErrSaturated
+	// on a saturated one). The operation changed nothing.
+	Poisoned bool
 }
 
 func (e *MisuseError) Error() string {
-	msg := fmt.Sprintf("percpuref: %s: %v (count %d)", e.Op, e.Err, e.Count)
+	var msg string
+	switch {
+	case e.Poisoned:
+		msg = fmt.Sprintf("percpuref: %s: %v (count poisoned by an earlier misuse)", e.Op, e.Err)
+	case errors.Is(e.Err, ErrBadDelta):
+		msg = fmt.Sprintf("percpuref: %s: %v (n %d)", e.Op, e.Err, e.Count)
+	default:
+		msg = fmt.Sprintf("percpuref: %s: %v (count %d)", e.Op, e.Err, e.Count)
+	}
 	if site := e.ReleaseSite(); site != "" { // only with -tags percpurefdebug
 		msg += "; Ref released at " + site
 	}

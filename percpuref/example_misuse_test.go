@@ -14,7 +14,8 @@ import (
 )
 
 // With a misuse handler, an extra Put is reported instead of panicking, and
-// the count is poisoned: the Ref leaks rather than releasing again.
+// the count is poisoned: the released Ref stays released, and every later
+// Get and Put is reported too.
 func ExampleWithMisuseHandler() {
 	r := percpuref.New(
 		func() { fmt.Println("released") },
@@ -28,10 +29,12 @@ func ExampleWithMisuseHandler() {
 	)
 	r.Kill()
 	r.Put() // one Put too many
-	fmt.Println("zero:", r.IsZero())
+	r.Get() // and a Get after release
+	fmt.Println("zero:", r.IsZero(), "get:", r.TryGet())
 	// Output:
 	// released
-	// misuse: percpuref: Put: reference count underflow (count -1)
-	// op: Put count: -1
-	// zero: false
+	// misuse: percpuref: Put: reference count underflow (count 0)
+	// op: Put count: 0
+	// misuse: percpuref: Get: use after release (count poisoned by an earlier misuse)
+	// zero: true get: false
 }

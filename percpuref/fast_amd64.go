@@ -50,7 +50,7 @@ func putAddedAX(r *Ref) bool
 func getSlow(r *Ref)                { r.get(true) }
 func putSlow(r *Ref) bool           { return r.put(true) }
 func getAdded(r *Ref, v int64)      { r.getChecked("Get", 1, v) }
-func putAdded(r *Ref, v int64) bool { return r.putChecked("Put", v) }
+func putAdded(r *Ref, v int64) bool { return r.putChecked("Put", 1, v) }
 
 // getSpread and putSpread follow a Lazy Ref's failed compare-and-swap, as
 // lazy does: take the cells, then count on C (get and put, whose lazy now

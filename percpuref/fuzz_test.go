@@ -81,18 +81,19 @@ const (
 	fzOptLazy // Lazy
 )
 
-// wantErr is one misuse report the model allows: sentinel, Op and Count.
+// wantErr is one misuse report the model allows: sentinel, Op and Count,
+// or, on a poisoned count, the poisoning's cause and Poisoned.
 type wantErr struct {
-	err    error
-	op     string
-	count  int64
-	anyCnt bool // the count is not known: the Ref is poisoned
+	err      error
+	op       string
+	count    int64
+	poisoned bool // MisuseError.Poisoned; Count is then 0
 }
 
 func (w wantErr) String() string {
 	c := fmt.Sprint(w.count)
-	if w.anyCnt {
-		c = "any"
+	if w.poisoned {
+		c = "poisoned"
 	}
 	return fmt.Sprintf("%s: %v (count %s)", w.op, w.err, c)
 }
@@ -106,8 +107,9 @@ type refModel struct {
 	allowReinit bool
 	shardsFreed bool
 	exited      bool
-	poisoned    bool
+	poisoned    bool // by misuse: every Get and Put is reported, the count never moves
 	released    bool // release ran in this life (Done is closed)
+	neverLive   bool // made with InitDead, not yet Reinit
 	releases    int
 	reinitInRel bool
 	exitInRel   bool
@@ -126,7 +128,7 @@ func newRefModel(opt byte) *refModel {
 	}
 	switch {
 	case opt&fzOptDead != 0:
-		m.count, m.dying = 0, true
+		m.count, m.dying, m.neverLive = 0, true, true
 	case opt&fzOptAtomic != 0:
 		m.count = 1
 	default:
@@ -139,14 +141,54 @@ func newRefModel(opt byte) *refModel {
 // other reports the specification allows instead (its precedence between
 // two misuses that both change nothing is not fixed).
 func (m *refModel) misuse(w wantErr, alternatives ...wantErr) {
-	if m.poisoned {
-		w.anyCnt = true
-	}
 	m.alts = append(m.alts, append([]wantErr{w}, alternatives...))
 }
 
 func (m *refModel) errAt(op string, err error) wantErr {
-	return wantErr{err: err, op: op, count: m.count, anyCnt: m.poisoned}
+	return wantErr{err: err, op: op, count: m.read()}
+}
+
+// ended reports whether this life is over: released, or never begun.
+func (m *refModel) ended() bool { return m.released || m.neverLive }
+
+// zeroCause is why a Get on a count of zero is misuse.
+func (m *refModel) zeroCause() error {
+	if m.neverLive {
+		return percpuref.ErrNeverLive
+	}
+	return percpuref.ErrReleased
+}
+
+// read is what Read returns.
+func (m *refModel) read() int64 {
+	switch {
+	case !m.poisoned:
+		return m.count
+	case m.ended():
+		return 0
+	}
+	return percpuref.MaxCount
+}
+
+// onPoisoned is the report of a Get (get) or Put on the poisoned count.
+func (m *refModel) onPoisoned(op string, get bool) wantErr {
+	err := percpuref.ErrUnderflow
+	if m.ended() && get {
+		err = m.zeroCause()
+	}
+	return wantErr{err: err, op: op, poisoned: true}
+}
+
+// onEnded is the report of a control operation that needs a live count, on
+// a Ref whose life ended or whose count was poisoned.
+func (m *refModel) onEnded(op string) wantErr {
+	switch {
+	case !m.ended(): // poisoned by an underflow found at a switch
+		return wantErr{err: percpuref.ErrUnderflow, op: op, poisoned: true}
+	case m.poisoned:
+		return wantErr{err: m.zeroCause(), op: op, poisoned: true}
+	}
+	return m.errAt(op, m.zeroCause())
 }
 
 func (m *refModel) poison() { m.poisoned = true }
@@ -178,11 +220,11 @@ func (m *refModel) get(op string, n int, many bool) {
 		return
 	}
 	if m.poisoned {
+		m.misuse(m.onPoisoned(op, true))
 		return
 	}
 	if m.count <= 0 {
-		m.count += int64(n)
-		m.misuse(m.errAt(op, percpuref.ErrReleased))
+		m.misuse(m.errAt(op, m.zeroCause()))
 		m.poison()
 		return
 	}
@@ -217,24 +259,27 @@ func (m *refModel) putCentral(op string, n int64) bool {
 		return false
 	}
 	if m.poisoned {
+		m.misuse(m.onPoisoned(op, false))
+		return false
+	}
+	if m.count < n {
+		m.misuse(m.errAt(op, percpuref.ErrUnderflow))
+		m.poison()
 		return false
 	}
 	m.count -= n
-	switch {
-	case m.count == 0:
+	if m.count == 0 {
 		m.release()
 		return true
-	case m.count < 0:
-		m.misuse(m.errAt(op, percpuref.ErrUnderflow))
-		m.poison()
 	}
 	return false
 }
 
 // putLockedTakesLock reports whether PutLocked must take the lock: only
-// when this may be the last reference, in atomic mode.
+// when this may be the last reference, in atomic mode (not for a misuse on
+// a released or poisoned count, which cannot release).
 func (m *refModel) putLockedTakesLock() bool {
-	return !m.percpu && !m.exited && !m.poisoned && m.count <= 1
+	return !m.percpu && !m.exited && !m.poisoned && m.count == 1
 }
 
 func (m *refModel) tryGet(op string, n int, many, live bool) bool {
@@ -253,11 +298,8 @@ func (m *refModel) tryGet(op string, n int, many, live bool) bool {
 	if live && m.dying {
 		return false
 	}
-	if m.poisoned {
-		return true
-	}
-	if m.count == 0 {
-		return false
+	if m.poisoned || m.count == 0 {
+		return false // released, or never live
 	}
 	m.count += int64(n)
 	return true
@@ -285,7 +327,7 @@ func (m *refModel) toPercpu(op string) {
 		m.misuse(m.errAt(op, percpuref.ErrNoReinit))
 		return
 	}
-	if m.poisoned || m.count == 0 {
+	if m.count == 0 {
 		return
 	}
 	m.percpu = true
@@ -302,16 +344,26 @@ func (m *refModel) kill(confirm func()) {
 		m.misuse(m.errAt(op, percpuref.ErrKilled))
 		return
 	}
+	if m.ended() || m.poisoned {
+		m.misuse(m.onEnded(op))
+		return
+	}
 	m.dying = true
 	m.toAtomic(op)
 	confirm()
-	m.putCentral(op, 1)
+	if !m.poisoned { // a count poisoned at the fold keeps every reference
+		m.putCentral(op, 1)
+	}
 }
 
 func (m *refModel) switchToAtomic(confirm func()) {
 	const op = "SwitchToAtomic"
 	if m.exited {
 		m.misuse(m.errAt(op, percpuref.ErrExited))
+		return
+	}
+	if m.poisoned {
+		m.misuse(m.onEnded(op))
 		return
 	}
 	m.sticky = true
@@ -325,6 +377,14 @@ func (m *refModel) switchToPercpu() {
 		m.misuse(m.errAt(op, percpuref.ErrExited))
 		return
 	}
+	switch {
+	case m.poisoned:
+		m.misuse(m.onEnded(op))
+		return
+	case m.shardsFreed:
+		m.misuse(m.errAt(op, percpuref.ErrNoReinit))
+		return
+	}
 	m.sticky = false
 	if m.percpu || m.dying {
 		return
@@ -334,56 +394,42 @@ func (m *refModel) switchToPercpu() {
 
 func (m *refModel) resurrect() {
 	const op = "Resurrect"
-	if m.exited {
+	switch {
+	case m.exited:
 		m.misuse(m.errAt(op, percpuref.ErrExited))
-		return
-	}
-	noReinit := !m.sticky && m.shardsFreed
-	var ws []wantErr
-	if !m.dying {
-		ws = append(ws, m.errAt(op, percpuref.ErrLive))
-	}
-	if noReinit {
-		ws = append(ws, m.errAt(op, percpuref.ErrNoReinit))
-	}
-	if !m.poisoned && m.count <= 0 {
-		ws = append(ws, m.errAt(op, percpuref.ErrReleased))
-	}
-	if len(ws) > 0 {
-		m.misuse(ws[0], ws[1:]...)
-		return
-	}
-	if !m.poisoned {
+	case m.ended() || m.poisoned:
+		m.misuse(m.onEnded(op))
+	case !m.dying:
+		m.misuse(m.errAt(op, percpuref.ErrLive))
+	case !m.sticky && m.shardsFreed:
+		m.misuse(m.errAt(op, percpuref.ErrNoReinit))
+	default:
 		m.count++
-	}
-	m.dying = false
-	if !m.sticky {
-		m.toPercpu(op)
+		m.dying = false
+		if !m.sticky {
+			m.toPercpu(op)
+		}
 	}
 }
 
 func (m *refModel) reinit() {
 	const op = "Reinit"
-	if m.exited {
+	switch {
+	case m.exited:
 		m.misuse(m.errAt(op, percpuref.ErrExited))
-		return
-	}
-	var ws []wantErr
-	if !m.sticky && m.shardsFreed {
-		ws = append(ws, m.errAt(op, percpuref.ErrNoReinit))
-	}
-	if m.percpu || m.poisoned || m.count != 0 {
-		ws = append(ws, m.errAt(op, percpuref.ErrNotZero))
-	}
-	if len(ws) > 0 {
-		m.misuse(ws[0], ws[1:]...)
-		return
-	}
-	m.count = 1
-	m.released = false
-	m.dying = false
-	if !m.sticky {
-		m.toPercpu(op)
+	case m.poisoned && !m.ended():
+		m.misuse(m.onEnded(op))
+	case !m.sticky && m.shardsFreed:
+		m.misuse(m.errAt(op, percpuref.ErrNoReinit))
+	case !m.ended():
+		m.misuse(m.errAt(op, percpuref.ErrNotZero))
+	default:
+		m.count = 1
+		m.released, m.neverLive, m.poisoned = false, false, false
+		m.dying = false
+		if !m.sticky {
+			m.toPercpu(op)
+		}
 	}
 }
 
@@ -396,7 +442,9 @@ func (m *refModel) exit() {
 	m.exited = true
 }
 
-func (m *refModel) isZero() bool { return !m.percpu && !m.poisoned && m.count == 0 }
+func (m *refModel) isZero() bool {
+	return m.ended() || !m.percpu && !m.poisoned && m.count == 0
+}
 
 // recLocker is a sync.Locker that records whether it is held.
 type recLocker struct {
@@ -503,10 +551,8 @@ func fuzzRun(data []byte, trace bool) (log string, failure string) {
 		if g, w := ref.IsZero(), model.isZero(); g != w {
 			failf("%s: IsZero = %v, want %v", step, g, w)
 		}
-		if !model.poisoned {
-			if g, w := ref.Read(), model.count; g != w {
-				failf("%s: Read = %d, want %d", step, g, w)
-			}
+		if g, w := ref.Read(), model.read(); g != w {
+			failf("%s: Read = %d, want %d", step, g, w)
 		}
 		if g, w := isClosed(ref.Done()), model.released; g != w {
 			failf("%s: Done closed = %v, want %v", step, g, w)
@@ -653,7 +699,7 @@ func matchMisuse(e error, alts []wantErr) bool {
 		return false
 	}
 	for _, w := range alts {
-		if errors.Is(e, w.err) && me.Op == w.op && (w.anyCnt || me.Count == w.count) {
+		if errors.Is(e, w.err) && me.Op == w.op && me.Poisoned == w.poisoned && me.Count == w.count {
 			return true
 		}
 	}

@@ -139,28 +139,33 @@ func misuseCases() []misuseCase {
 	for _, m := range misuseLiveAtomic {
 		add(misuseCase{row: "put-below-zero", mode: m, op: "PutMany(3)",
 			do:  func(r *Ref, _ *sync.Mutex) { mustFalse(r.PutMany(3)) },
-			err: ErrUnderflow, opName: "PutMany", count: m.count - 3, poisoned: true})
+			err: ErrUnderflow, opName: "PutMany", count: m.count, poisoned: true})
 	}
 	for _, m := range misuseReleased {
 		add(misuseCase{row: "put-below-zero", mode: m, op: "Put",
 			do:  func(r *Ref, _ *sync.Mutex) { mustFalse(r.Put()) },
-			err: ErrUnderflow, opName: "Put", count: -1, poisoned: true})
+			err: ErrUnderflow, opName: "Put", count: 0, poisoned: true})
 		add(misuseCase{row: "put-below-zero", mode: m, op: "PutMany(2)",
 			do:  func(r *Ref, _ *sync.Mutex) { mustFalse(r.PutMany(2)) },
-			err: ErrUnderflow, opName: "PutMany", count: -2, poisoned: true})
+			err: ErrUnderflow, opName: "PutMany", count: 0, poisoned: true})
 		add(misuseCase{row: "put-below-zero", mode: m, op: "PutLocked",
 			do:  func(r *Ref, mu *sync.Mutex) { mustFalse(r.PutLocked(mu)) },
-			err: ErrUnderflow, opName: "PutLocked", count: -1, poisoned: true})
+			err: ErrUnderflow, opName: "PutLocked", count: 0, poisoned: true})
 	}
 
-	// Get/GetMany on a count of 0: at that Get, in atomic mode.
+	// Get/GetMany on a count of 0: at that Get, in atomic mode. The cause
+	// is true: released, or (InitDead) never made live.
 	for _, m := range misuseReleased {
+		cause := ErrReleased
+		if m.name == mInitDead.name {
+			cause = ErrNeverLive
+		}
 		add(misuseCase{row: "get-at-zero", mode: m, op: "Get",
 			do:  func(r *Ref, _ *sync.Mutex) { r.Get() },
-			err: ErrReleased, opName: "Get", count: 1, poisoned: true})
+			err: cause, opName: "Get", count: 0, poisoned: true})
 		add(misuseCase{row: "get-at-zero", mode: m, op: "GetMany(3)",
 			do:  func(r *Ref, _ *sync.Mutex) { r.GetMany(3) },
-			err: ErrReleased, opName: "GetMany", count: 3, poisoned: true})
+			err: cause, opName: "GetMany", count: 0, poisoned: true})
 	}
 
 	// Net underflow in per-CPU mode: at the next switch to atomic, the
@@ -214,12 +219,14 @@ func misuseCases() []misuseCase {
 			do:  func(r *Ref, _ *sync.Mutex) { r.Reinit() },
 			err: ErrNotZero, opName: "Reinit", count: m.count})
 	}
-	// Resurrect after release (errors.go: ErrReleased); nothing changes.
-	for _, m := range []misuseMode{mRelDying, mInitDead} {
-		add(misuseCase{row: "resurrect-released", mode: m, op: "Resurrect",
-			do:  func(r *Ref, _ *sync.Mutex) { r.Resurrect() },
-			err: ErrReleased, opName: "Resurrect", count: 0})
-	}
+	// Resurrect after release (ErrReleased), or of an InitDead Ref that was
+	// never live (ErrNeverLive); nothing changes.
+	add(misuseCase{row: "resurrect-released", mode: mRelDying, op: "Resurrect",
+		do:  func(r *Ref, _ *sync.Mutex) { r.Resurrect() },
+		err: ErrReleased, opName: "Resurrect", count: 0})
+	add(misuseCase{row: "resurrect-released", mode: mInitDead, op: "Resurrect",
+		do:  func(r *Ref, _ *sync.Mutex) { r.Resurrect() },
+		err: ErrNeverLive, opName: "Resurrect", count: 0})
 
 	// SwitchToPercpu/Reinit/Resurrect after the shards were freed: at once;
 	// stays atomic.
@@ -264,20 +271,20 @@ func misuseCases() []misuseCase {
 	for _, m := range []misuseMode{mSatAtomic, mSatDying} {
 		add(misuseCase{row: "saturate", mode: m, op: "Get",
 			do:  func(r *Ref, _ *sync.Mutex) { r.Get() },
-			err: ErrSaturated, opName: "Get", count: MaxCount + 1, poisoned: true})
+			err: ErrSaturated, opName: "Get", count: MaxCount, poisoned: true})
 		add(misuseCase{row: "saturate", mode: m, op: "GetMany(5)",
 			do:  func(r *Ref, _ *sync.Mutex) { r.GetMany(5) },
-			err: ErrSaturated, opName: "GetMany", count: MaxCount + 5, poisoned: true})
+			err: ErrSaturated, opName: "GetMany", count: MaxCount, poisoned: true})
 		add(misuseCase{row: "saturate", mode: m, op: "TryGet",
 			do:  func(r *Ref, _ *sync.Mutex) { r.TryGet() },
-			err: ErrSaturated, opName: "TryGet", count: MaxCount + 1, poisoned: true})
+			err: ErrSaturated, opName: "TryGet", count: MaxCount, poisoned: true})
 		add(misuseCase{row: "saturate", mode: m, op: "TryGetMany(3)",
 			do:  func(r *Ref, _ *sync.Mutex) { r.TryGetMany(3) },
-			err: ErrSaturated, opName: "TryGetMany", count: MaxCount + 3, poisoned: true})
+			err: ErrSaturated, opName: "TryGetMany", count: MaxCount, poisoned: true})
 	}
 	add(misuseCase{row: "saturate", mode: mSatAtomic, op: "TryGetLive",
 		do:  func(r *Ref, _ *sync.Mutex) { r.TryGetLive() },
-		err: ErrSaturated, opName: "TryGetLive", count: MaxCount + 1, poisoned: true})
+		err: ErrSaturated, opName: "TryGetLive", count: MaxCount, poisoned: true})
 	for _, sw := range []struct {
 		label, op string
 		do        func(*Ref)
@@ -319,14 +326,18 @@ func TestMisuseTableDefaultPanics(t *testing.T) {
 			assert.Contains(t, me.Error(), c.opName)
 			if !c.skipCount {
 				assert.Equal(t, c.count, me.Count)
-				assert.Contains(t, me.Error(), fmt.Sprintf("(count %d)", c.count))
+				want := fmt.Sprintf("(count %d)", c.count)
+				if c.err == ErrBadDelta {
+					want = fmt.Sprintf("(n %d)", c.count) // the rejected n, not a count
+				}
+				assert.Contains(t, me.Error(), want)
 			}
 			assert.Equal(t, c.mode.releases, rel.calls(), "a misuse ran release")
 			assert.True(t, mu.TryLock(), "PutLocked left the caller's mutex locked")
 			if !c.poisoned {
 				assert.Equal(t, before, misuseSnapOf(r), "nothing changes")
 			} else {
-				assert.Greater(t, r.Read(), int64(MaxCount), "poisoned")
+				assert.True(t, isPoisoned(r))
 			}
 		})
 	}
@@ -360,22 +371,31 @@ func TestMisuseTableWithHandler(t *testing.T) {
 				assert.Equal(t, before, misuseSnapOf(r), "nothing changes")
 				return
 			}
-			// Poisoned: pinned far from zero, never released, no further
-			// reports from the count.
-			v := r.Read()
-			assert.Greater(t, v, int64(MaxCount), "poisoned")
-			assert.False(t, r.IsZero())
+			// Poisoned: pinned far from zero, never released again, and
+			// every later Get and Put reported, changing nothing.
+			assert.True(t, isPoisoned(r))
+			assert.Equal(t, r.cells.State.Load()&stReleased != 0, r.IsZero(), "IsZero is true exactly when released")
 			assert.False(t, semClosed(r.Done()) && c.mode.releases == 0, "Done closed without a release")
 			if c.exits {
 				return
 			}
+			assert.Equal(t, int64(poison), r.count.Load())
 			for i := 0; i < 3; i++ {
 				assert.False(t, r.Put())
 			}
 			r.PutMany(MaxDelta)
-			assert.True(t, r.TryGet(), "a poisoned count is not zero")
+			r.Get()
+			r.GetMany(MaxDelta)
+			assert.False(t, r.TryGet(), "a poisoned count is never incremented")
+			assert.False(t, r.TryGetLive())
+			assert.Equal(t, int64(poison), r.count.Load(), "a poisoned count never moves")
 			assert.Equal(t, c.mode.releases, rel.calls(), "a poisoned Ref released")
-			assert.Len(t, log.all(), 1, "a poisoned count reported again")
+			require.Len(t, log.all(), 7, "every Get and Put on a poisoned count is reported")
+			for _, err := range log.all()[1:] {
+				var pe *MisuseError
+				require.ErrorAs(t, err, &pe)
+				assert.True(t, pe.Poisoned, "%v", err)
+			}
 			if !r.IsDying() {
 				r.Kill()
 				assert.Equal(t, c.mode.releases, rel.calls(), "Kill released a poisoned Ref")
@@ -412,12 +432,17 @@ func TestMisuseSaturationBoundary(t *testing.T) {
 	assert.Empty(t, log.all())
 	r.Get()
 	require.Len(t, log.all(), 1)
-	semRequireMisuse(t, log.all()[0], ErrSaturated, "Get", MaxCount+1)
+	semRequireMisuse(t, log.all()[0], ErrSaturated, "Get", MaxCount)
 	for i := 0; i < 10; i++ {
 		r.GetMany(MaxDelta)
 	}
-	assert.Len(t, log.all(), 1, "saturation is reported once")
-	assert.Greater(t, r.Read(), int64(MaxCount), "pinned, never wrapped")
+	require.Len(t, log.all(), 11, "every Get on a saturated count is reported")
+	semRequirePoisoned(t, log.all()[10], ErrSaturated, "GetMany")
+	assert.Equal(t, int64(MaxCount), r.Read(), "pinned, never wrapped")
+	assert.Equal(t, int64(poison), r.count.Load())
+	r.Reinit()
+	require.Len(t, log.all(), 12)
+	semRequirePoisoned(t, log.all()[11], ErrSaturated, "Reinit")
 }
 
 // Concurrent misuse: many goroutines Put past zero at once. Exactly one Put
@@ -436,17 +461,19 @@ func TestMisuseConcurrentExtraPutsReleaseOnce(t *testing.T) {
 		}
 		wg.Wait()
 		assert.Equal(t, 1, rel.calls())
-		assert.NotEmpty(t, log.all())
+		assert.Len(t, log.all(), 8, "each of the 8 extra Puts is reported")
 		for _, err := range log.all() {
 			assert.ErrorIs(t, err, ErrUnderflow)
 		}
-		assert.Greater(t, r.Read(), int64(MaxCount), "poisoned")
+		assert.True(t, isPoisoned(r))
+		assert.Equal(t, int64(poison), r.count.Load())
 	}
 }
 
 // A poisoned Ref never goes back to per-CPU mode (its count is not a count
-// any more): SwitchToPercpu leaves it atomic without a further report, and
-// Reinit refuses it as not zero.
+// any more): every control operation on it is reported and changes nothing,
+// and a Ref poisoned by an underflow found at a switch (references may
+// still be held) refuses Reinit.
 func TestMisusePoisonedStaysAtomic(t *testing.T) {
 	var rel semRel
 	var log semLog
@@ -457,15 +484,193 @@ func TestMisusePoisonedStaysAtomic(t *testing.T) {
 	semRequireMisuse(t, log.all()[0], ErrUnderflow, "SwitchToAtomic", -1)
 	r.SwitchToPercpu()
 	assert.False(t, r.IsPercpu())
-	assert.Len(t, log.all(), 1)
+	require.Len(t, log.all(), 2)
+	semRequirePoisoned(t, log.all()[1], ErrUnderflow, "SwitchToPercpu")
 	r.Kill()
+	assert.False(t, r.IsDying(), "a refused Kill changes nothing")
+	require.Len(t, log.all(), 3)
+	semRequirePoisoned(t, log.all()[2], ErrUnderflow, "Kill")
 	assert.Equal(t, 0, rel.calls())
 	r.Resurrect()
-	assert.False(t, r.IsDying())
-	assert.False(t, r.IsPercpu(), "Resurrect of a poisoned Ref stays atomic")
-	r.Kill()
+	assert.False(t, r.IsDying(), "a refused Resurrect changes nothing")
+	require.Len(t, log.all(), 4)
+	semRequirePoisoned(t, log.all()[3], ErrUnderflow, "Resurrect")
 	r.Reinit()
-	require.Len(t, log.all(), 2)
-	assert.ErrorIs(t, log.all()[1], ErrNotZero)
+	require.Len(t, log.all(), 5)
+	semRequirePoisoned(t, log.all()[4], ErrUnderflow, "Reinit")
 	assert.Equal(t, 0, rel.calls())
+	assert.Equal(t, int64(poison), r.count.Load())
+}
+
+// A Ref whose release has run stays released, whatever misuse follows:
+// every TryGet fails, every Get and Put is reported (each time, with a true
+// cause), the count never moves, release never runs again, and IsZero, Read
+// and Done agree. Each path that can release: Kill of a per-CPU Ref (slots,
+// padded shards, Lazy), and the last Put of an InitAtomic Ref.
+func TestMisuseReleasedIsTerminal(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts []Option
+		end  func(r *Ref)
+	}{
+		{"kill", nil, func(r *Ref) { r.Kill() }},
+		{"kill-shards", []Option{WithShards(4)}, func(r *Ref) { r.Kill() }},
+		{"kill-lazy", []Option{Lazy()}, func(r *Ref) { r.Kill() }},
+		{"kill-allowreinit", []Option{AllowReinit()}, func(r *Ref) { r.Kill() }},
+		{"initatomic-put", []Option{InitAtomic()}, func(r *Ref) { r.Put() }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var rel semRel
+			var log semLog
+			r := New(rel.fn(), append(tc.opts, log.option())...)
+			tc.end(r)
+			require.Equal(t, 1, rel.calls())
+			require.Empty(t, log.all())
+
+			assert.False(t, r.Put())
+			require.Len(t, log.all(), 1)
+			semRequireMisuse(t, log.all()[0], ErrUnderflow, "Put", 0)
+			for i := 0; i < 5; i++ {
+				r.Get()
+			}
+			for i := 0; i < 20; i++ {
+				assert.False(t, r.Put())
+			}
+			r.GetMany(3)
+			assert.False(t, r.PutMany(3))
+			var mu sync.Mutex
+			assert.False(t, r.PutLocked(&mu))
+			assert.False(t, r.TryGet())
+			assert.False(t, r.GetUnlessZero())
+			assert.False(t, r.TryGetMany(2))
+			assert.False(t, r.TryGetLive())
+			require.Len(t, log.all(), 1+5+20+3, "every Get and Put reported")
+			for _, err := range log.all()[1:6] {
+				semRequirePoisoned(t, err, ErrReleased, "Get")
+			}
+			for _, err := range log.all()[6:26] {
+				semRequirePoisoned(t, err, ErrUnderflow, "Put")
+			}
+			assert.Equal(t, int64(poison), r.count.Load(), "a poisoned count never moves")
+			assert.Equal(t, 1, rel.calls())
+			assert.True(t, r.IsZero())
+			assert.Equal(t, int64(0), r.Read())
+			assert.True(t, semClosed(r.Done()))
+
+			n := len(log.all())
+			r.Resurrect()
+			r.SwitchToPercpu()
+			require.Len(t, log.all(), n+2)
+			semRequirePoisoned(t, log.all()[n], ErrReleased, "Resurrect")
+			assert.False(t, r.IsPercpu())
+			assert.Equal(t, 1, rel.calls())
+		})
+	}
+}
+
+// TryGetLive on a released Ref that was never killed fails, after misuse
+// too (an InitAtomic Ref released by its last Put, then a Get).
+func TestMisuseTryGetLiveAfterRelease(t *testing.T) {
+	var log semLog
+	r := New(nil, InitAtomic(), log.option())
+	require.True(t, r.Put())
+	r.Get()
+	require.Len(t, log.all(), 1)
+	semRequireMisuse(t, log.all()[0], ErrReleased, "Get", 0)
+	assert.False(t, r.TryGetLive())
+	assert.False(t, r.TryGet())
+	r.Kill()
+	require.Len(t, log.all(), 2)
+	semRequirePoisoned(t, log.all()[1], ErrReleased, "Kill")
+	assert.False(t, r.IsDying(), "a refused Kill changes nothing")
+}
+
+// A pooled object whose Ref was misused after its release starts a new life
+// with Reinit (the caller asserts that no holder remains), as grpc-go's
+// buffers do when they come back from a sync.Pool.
+func TestMisuseReinitAfterPoisonedRelease(t *testing.T) {
+	var rel semRel
+	var log semLog
+	r := New(rel.fn(), AllowReinit(), log.option())
+	for life := 1; life <= 3; life++ {
+		r.Get()
+		r.Kill()
+		require.True(t, r.Put())
+		require.Equal(t, life, rel.calls())
+		r.Put() // misuse: poisons the released Ref
+		require.True(t, isPoisoned(r))
+		r.Reinit()
+		require.False(t, isPoisoned(r), "life %d", life)
+		assert.True(t, r.IsPercpu())
+		assert.Equal(t, int64(1), r.Read())
+		assert.True(t, r.TryGetLive())
+		r.Put()
+	}
+	require.Len(t, log.all(), 3, "one report per life, for its extra Put")
+	r.Kill()
+	assert.Equal(t, 4, rel.calls())
+}
+
+// Init on a live Ref is reported and changes nothing: the holder's reference
+// still counts, and release runs once, after it is dropped. Init on a
+// released Ref starts a new life.
+func TestMisuseInitOnLiveRef(t *testing.T) {
+	var rel semRel
+	var log semLog
+	r := New(rel.fn(), log.option())
+	r.Get()
+	r.Init(rel.fn())
+	require.Len(t, log.all(), 1)
+	semRequireMisuse(t, log.all()[0], ErrLive, "Init", 2)
+	r.Kill()
+	assert.Equal(t, 0, rel.calls(), "release ran while a reference was held")
+	assert.True(t, r.Put())
+	assert.Equal(t, 1, rel.calls())
+
+	r.Init(rel.fn(), log.option())
+	assert.Len(t, log.all(), 1, "Init on a released Ref is allowed")
+	assert.True(t, r.IsPercpu())
+	assert.Equal(t, int64(1), r.Read())
+	r.Kill()
+	assert.Equal(t, 2, rel.calls())
+}
+
+// A Ref that was never set up has count 0 and is zero, and says so in
+// agreement (its operations report ErrUninitialized: TestMisuseUninitialized).
+func TestMisuseZeroRefIsZero(t *testing.T) {
+	var r Ref
+	assert.True(t, r.IsZero())
+	assert.Equal(t, int64(0), r.Read())
+}
+
+// SetMisuseHandler serves every Ref without a handler of its own, with no
+// record per Ref; a Ref's own handler wins; nil restores the panic.
+func TestSetMisuseHandler(t *testing.T) {
+	var all semLog
+	SetMisuseHandler(all.handle)
+	defer SetMisuseHandler(nil)
+	refs := make([]*Ref, 10)
+	for i := range refs {
+		refs[i] = New(nil)
+		assert.Zero(t, refs[i].hook, "no record for a Ref without release or handler")
+		refs[i].Kill()
+		assert.NotPanics(t, func() { refs[i].Put() })
+	}
+	require.Len(t, all.all(), 10)
+	for _, err := range all.all() {
+		assert.ErrorIs(t, err, ErrUnderflow)
+	}
+	var own semLog
+	r := New(nil, own.option())
+	r.Kill()
+	r.Put()
+	assert.Len(t, own.all(), 1, "the Ref's own handler wins")
+	assert.Len(t, all.all(), 10)
+
+	SetMisuseHandler(nil)
+	r2 := New(nil)
+	r2.Kill()
+	me := semCatch(func() { r2.Put() })
+	require.NotNil(t, me, "nil restores the panic")
+	assert.ErrorIs(t, me, ErrUnderflow)
 }

@@ -75,9 +75,14 @@ import "github.com/percpuref/percpu/internal/cells"
 //
 // Why release runs once: a zero is reached by one add on C. A second zero
 // needs a Get on a count of 0, which is misuse: it is reported and the count
-// is poisoned (pinned at poison, far from 0). Even so, release is guarded by
-// the stReleased bit, set with an atomic Or, so a second zero can never run
-// it again; only Reinit clears the bit.
+// is poisoned (pinned at poison, -2^62, as the kernel's refcount_t saturates
+// at INT_MIN/2). A poisoned count takes every Get (its result is at most 1)
+// and every Put (its result is below 0) off the fast path, in the assembly
+// too, and each of them is reported and undoes its own add, so the count
+// never moves from poison once the operations in flight have finished, and
+// can never come near 0 or MaxCount. Even so, release is guarded by the
+// stReleased bit, set with an atomic Or, so a second zero can never run it
+// again; only Reinit clears the bit.
 //
 // Why no Get or Put is lost when the switch races them: see "The fast
 // path". The one dead cell outlives the switch; late adds pile up on it,
@@ -227,7 +232,13 @@ const (
 	deadCell  = -(1 << 62)
 	deadBelow = -(1 << 61)
 	liveLimit = cells.Limit
-	poison    = MaxCount + MaxCount/2
+	poison    = -(1 << 62)
+	// poisonZone: an atomic-mode count below it is poisoned. A valid count
+	// is in [0, MaxCount]; the first misuse that breaks it stores poison,
+	// and every later operation that moves it undoes its own delta, so
+	// operations in flight leave it within MaxDelta times the number of
+	// goroutines of poison, far below poisonZone and far from 0.
+	poisonZone = -(1 << 61)
 )
 
 // MaxCount is the largest count a Ref holds. A Get that would pass it is

@@ -168,12 +168,13 @@ func (r *Ref) lock() *sync.Mutex {
 // State bits. The fast path counts on the cells only when state == stPercpu
 // (cells.Live).
 const (
-	stInit     = 1 << iota // set up by New or Init
-	stAtomic               // C is authoritative (see protocol.go)
-	stDying                // killed, or made with InitDead
-	stExited               // Exit has run
-	stReleased             // release has started in this life; Reinit clears it
-	stPoisoned             // the count was corrupted by misuse and is pinned
+	stInit      = 1 << iota // set up by New or Init
+	stAtomic                // C is authoritative (see protocol.go)
+	stDying                 // killed, or made with InitDead
+	stExited                // Exit has run
+	stReleased              // release has started in this life; Reinit clears it
+	stPoisoned              // the count was corrupted by misuse and is pinned
+	stSaturated             // stPoisoned by saturation (else by release misuse or underflow)
 
 	stPercpu = stInit
 )
@@ -198,8 +199,10 @@ func New(release func(), opts ...Option) *Ref {
 }
 
 // Init sets up r as New does, for a Ref embedded in its owner's struct. It
-// must not run concurrently with any other use of r, and only on a zero Ref
-// or one that has been Exited.
+// must not run concurrently with any other use of r, and only on a zero Ref,
+// one that has been Exited, or one whose release has run (its cells, if it
+// kept them, go back first). Init on a live Ref is reported as ErrLive and
+// changes nothing: it would drop the references its holders still count on.
 //
 // By default the per-CPU counts are 8-byte slots in per-P slabs shared with
 // other Refs (package slots' arena), so that a Ref costs its 32 bytes, 8
@@ -208,6 +211,17 @@ func New(release func(), opts ...Option) *Ref {
 // keeps them), when it is Exited, or, if neither happens, when it becomes
 // unreachable. WithShards gives the Ref padded shards of its own.
 func (r *Ref) Init(release func(), opts ...Option) {
+	if st := r.cells.State.Load(); st&stInit != 0 && st&stExited == 0 {
+		m := r.lock()
+		if st&stReleased == 0 {
+			r.unlockReport(m, &MisuseError{Op: "Init", Count: r.countLocked(), Err: ErrLive})
+			return
+		}
+		if r.cells.Flags&optFreed == 0 {
+			r.freeCells()
+		}
+		m.Unlock()
+	}
 	var c config
 	for _, o := range opts {
 		o(&c)
@@ -442,7 +456,7 @@ func (r *Ref) put(tried bool) bool {
 		return false
 	}
 	if v := r.count.Add(-1); v <= 0 {
-		return r.putChecked("Put", v)
+		return r.putChecked("Put", 1, v)
 	}
 	return false
 }
@@ -530,7 +544,7 @@ func (r *Ref) unusable(op string, st uint32) {
 	if st&stExited != 0 {
 		err = ErrExited
 	}
-	r.report(op, r.count.Load(), err)
+	r.report(op, shownCount(st, r.count.Load()), err)
 }
 
 func (r *Ref) validDelta(op string, n int) bool {
@@ -553,14 +567,19 @@ func (r *Ref) getCentral(op string, n int64) {
 	}
 }
 
-// getChecked handles a central Get whose result v is out of the ordinary:
-// the count was zero (use after release) or may have saturated.
+// getChecked handles a central Get of n whose result v is out of the
+// ordinary: the count it found was poisoned by an earlier misuse, or zero
+// (use after release), or the Get may have saturated it.
 func (r *Ref) getChecked(op string, n, v int64) {
-	if v-n <= 0 {
-		r.corrupt(op, v, ErrReleased)
-		return
+	switch found := v - n; {
+	case found < poisonZone:
+		r.count.Add(-n) // a poisoned count never moves: undo
+		r.reportPoisoned(op, true)
+	case found <= 0:
+		r.corrupt(op, found, r.zeroCause())
+	default:
+		r.saturated(op, found)
 	}
-	r.saturated(op)
 }
 
 // putCentral counts a Put of n on the central count and runs release if it
@@ -571,21 +590,26 @@ func (r *Ref) putCentral(op string, n int64) bool {
 		return false
 	}
 	if v := r.count.Add(-n); v <= 0 {
-		return r.putChecked(op, v)
+		return r.putChecked(op, n, v)
 	}
 	return false
 }
 
-// putChecked handles a central Put whose result v is zero (release) or
-// below (underflow).
-func (r *Ref) putChecked(op string, v int64) bool {
-	if v == 0 {
+// putChecked handles a central Put of n whose result v is zero (release)
+// or below: underflow, or a count poisoned by an earlier misuse.
+func (r *Ref) putChecked(op string, n, v int64) bool {
+	switch {
+	case v == 0:
 		if testHookZero != nil {
 			testHookZero()
 		}
-		return r.runRelease()
+		return r.runRelease(op)
+	case v+n < poisonZone:
+		r.count.Add(n) // a poisoned count never moves: undo
+		r.reportPoisoned(op, false)
+	default:
+		r.corrupt(op, v+n, ErrUnderflow)
 	}
-	r.corrupt(op, v, ErrUnderflow)
 	return false
 }
 
@@ -604,6 +628,11 @@ func (r *Ref) putLockedCentral(op string, n int64, mu sync.Locker) bool {
 	}
 	for {
 		v := r.count.Load()
+		if v <= 0 {
+			// Released or poisoned: no release can follow, so mu is not
+			// needed to report the misuse.
+			return r.putCentral(op, n)
+		}
 		if v <= n {
 			break
 		}
@@ -627,28 +656,32 @@ func (r *Ref) tryGetCentral(op string, n int64, live bool) bool {
 	}
 	for {
 		v := r.count.Load()
-		if v == 0 {
-			return false
+		if v <= 0 {
+			return false // zero, or poisoned: released or saturated
 		}
 		if r.count.CompareAndSwap(v, v+n) {
 			if v+n > MaxCount {
-				r.saturated(op)
+				r.saturated(op, v)
 			}
 			return true
 		}
 	}
 }
 
-// runRelease runs release for the add that took the count to zero, at most
-// once per life of the Ref.
-func (r *Ref) runRelease() bool {
+// runRelease runs release for the add of op that took the count to zero,
+// at most once per life of the Ref.
+func (r *Ref) runRelease(op string) bool {
 	// Claim the release and take this life's release and Done channel in
 	// one step under the lock, so that a Reinit cannot start the next life
 	// in between.
 	m := r.lock()
 	if r.cells.State.Or(stReleased)&stReleased != 0 {
+		// A second zero: a Get on the released count (reported, and about
+		// to poison it) was matched by this Put before the poison landed.
+		// This Put is misuse too.
 		m.Unlock()
-		return false // a second zero, after misuse that was reported
+		r.corrupt(op, 1, ErrReleased)
+		return false
 	}
 	release, done := r.releaseLocked(), r.doneLocked()
 	m.Unlock()
@@ -660,21 +693,54 @@ func (r *Ref) runRelease() bool {
 	return true
 }
 
-// corrupt reports a misuse that broke the count and poisons the Ref so that
-// it can never reach zero again: a leak instead of a wrong release.
+// corrupt reports a misuse that broke the count, which the operation found
+// at count, and poisons the Ref so that it can never reach zero again: a
+// leak instead of a wrong release.
 func (r *Ref) corrupt(op string, count int64, err error) {
 	r.poison()
 	r.report(op, count, err)
 }
 
+// poison pins the count at poison, far below zero; the state bit says so
+// first, so that whoever sees the poisoned count sees the bit.
 func (r *Ref) poison() {
 	r.cells.State.Or(stPoisoned)
 	r.count.Store(poison)
 }
 
+// zeroCause is why a Get on a count of zero is misuse: the Ref was released,
+// or it was made with InitDead and never made live.
+func (r *Ref) zeroCause() error {
+	m := r.lock()
+	defer m.Unlock()
+	return r.zeroCauseLocked()
+}
+
+func (r *Ref) zeroCauseLocked() error {
+	if r.cells.Flags&optFreshDead != 0 {
+		return ErrNeverLive
+	}
+	return ErrReleased
+}
+
+// reportPoisoned reports op, a Get (get) or a Put, on a poisoned count,
+// with the cause of the poisoning: the Ref was released (or never made
+// live), or its count saturated.
+func (r *Ref) reportPoisoned(op string, get bool) {
+	st := r.cells.State.Load()
+	err := ErrUnderflow
+	switch {
+	case st&stSaturated != 0:
+		err = ErrSaturated
+	case st&stReleased != 0 && get:
+		err = r.zeroCause()
+	}
+	r.send(&MisuseError{Op: op, Err: err, Poisoned: true})
+}
+
 // saturated checks, with the Ref's lock held so that no switch is half
 // done, whether the count has really passed MaxCount, and pins it if so.
-func (r *Ref) saturated(op string) {
+func (r *Ref) saturated(op string, found int64) {
 	m := r.lock()
 	st := r.cells.State.Load()
 	v := r.count.Load()
@@ -682,27 +748,54 @@ func (r *Ref) saturated(op string) {
 		m.Unlock() // per-CPU mode: the central count carries the bias
 		return
 	}
+	r.cells.State.Or(stSaturated)
 	r.poison()
 	m.Unlock()
 	if st&stPoisoned == 0 {
-		r.report(op, v, ErrSaturated)
+		r.report(op, found, ErrSaturated)
 	}
 }
 
 func (r *Ref) report(op string, count int64, err error) {
-	e := &MisuseError{Op: op, Count: count, Err: err}
+	r.send(&MisuseError{Op: op, Count: count, Err: err})
+}
+
+// send delivers e to the Ref's misuse handler, or else the process's (see
+// SetMisuseHandler), or else panics with it.
+func (r *Ref) send(e *MisuseError) {
 	var h func(error)
 	m := r.lock()
 	if x := r.extraLocked(false); x != nil {
 		h = x.onMisuse
 	}
 	m.Unlock()
+	if h == nil {
+		if p := defaultMisuseHandler.Load(); p != nil {
+			h = *p
+		}
+	}
 	debugMisuse(r, e, h != nil)
 	if h != nil {
 		h(e)
 		return
 	}
 	panic(e)
+}
+
+// defaultMisuseHandler is SetMisuseHandler's handler, or nil.
+var defaultMisuseHandler atomic.Pointer[func(error)]
+
+// SetMisuseHandler makes every Ref that has no WithMisuseHandler of its own
+// report misuse to h instead of panicking, or, with nil, panic again. One
+// handler so serves any number of Refs at no cost per Ref (WithMisuseHandler
+// takes a record per Ref). It may be called at any time, from any
+// goroutine; a report uses the handler set when it is made.
+func SetMisuseHandler(h func(error)) {
+	if h == nil {
+		defaultMisuseHandler.Store(nil)
+		return
+	}
+	defaultMisuseHandler.Store(&h)
 }
 
 // toAtomicLocked sets bits and switches to atomic mode if the Ref is per-CPU
@@ -734,6 +827,7 @@ func (r *Ref) toAtomicLocked(op string, bits uint32) *MisuseError {
 		r.poison()
 		return &MisuseError{Op: op, Count: v, Err: ErrUnderflow}
 	case v > MaxCount:
+		r.cells.State.Or(stSaturated)
 		r.poison()
 		return &MisuseError{Op: op, Count: v, Err: ErrSaturated}
 	}
@@ -787,8 +881,22 @@ func (r *Ref) lockControl(op string) (m *sync.Mutex, st uint32, ok bool) {
 func (r *Ref) unlockReport(m *sync.Mutex, err *MisuseError) {
 	m.Unlock()
 	if err != nil {
-		r.report(err.Op, err.Count, err.Err)
+		r.send(err)
 	}
+}
+
+// releasedLocked is the misuse of op, a control operation that needs a
+// live count, on a Ref in state st that was released or poisoned.
+func (r *Ref) releasedLocked(op string, st uint32) *MisuseError {
+	switch {
+	case st&stSaturated != 0:
+		return &MisuseError{Op: op, Err: ErrSaturated, Poisoned: true}
+	case st&stReleased == 0: // poisoned by an underflow found at a switch
+		return &MisuseError{Op: op, Err: ErrUnderflow, Poisoned: true}
+	case st&stPoisoned != 0:
+		return &MisuseError{Op: op, Err: r.zeroCauseLocked(), Poisoned: true}
+	}
+	return &MisuseError{Op: op, Count: r.count.Load(), Err: r.zeroCauseLocked()}
 }
 
 // Kill is KillAndConfirm(nil).
@@ -811,11 +919,18 @@ func (r *Ref) KillAndConfirm(confirm func()) {
 		r.unlockReport(m, &MisuseError{Op: "Kill", Count: r.countLocked(), Err: ErrKilled})
 		return
 	}
-	r.unlockReport(m, r.toAtomicLocked("Kill", stDying))
+	if st&(stReleased|stPoisoned) != 0 { // released without Kill, or poisoned
+		r.unlockReport(m, r.releasedLocked("Kill", st))
+		return
+	}
+	err := r.toAtomicLocked("Kill", stDying)
+	r.unlockReport(m, err)
 	if confirm != nil {
 		confirm()
 	}
-	r.putCentral("Kill", 1)
+	if err == nil { // a count poisoned at the fold keeps every reference
+		r.putCentral("Kill", 1)
+	}
 }
 
 // SwitchToAtomic switches the Ref to atomic mode without killing it, then
@@ -826,8 +941,12 @@ func (r *Ref) KillAndConfirm(confirm func()) {
 // Concurrent switches are serialised; each confirm runs before its own
 // call returns, but two racing calls may run their confirms in either order.
 func (r *Ref) SwitchToAtomic(confirm func()) {
-	m, _, ok := r.lockControl("SwitchToAtomic")
+	m, st, ok := r.lockControl("SwitchToAtomic")
 	if !ok {
+		return
+	}
+	if st&stPoisoned != 0 {
+		r.unlockReport(m, r.releasedLocked("SwitchToAtomic", st))
 		return
 	}
 	r.cells.Flags |= optSticky
@@ -845,10 +964,19 @@ func (r *Ref) SwitchToAtomicSync() { r.SwitchToAtomic(nil) }
 // stickiness of InitAtomic and SwitchToAtomic. On a dying Ref it only clears
 // the stickiness: the next Resurrect or Reinit goes per-CPU. A Ref whose
 // count is zero stays atomic until Reinit. If the shards were freed (no
-// AllowReinit), it reports ErrNoReinit and the Ref stays atomic.
+// AllowReinit), in any state, or the count was poisoned by misuse, it is
+// reported (ErrNoReinit, or the poisoning's cause) and changes nothing.
 func (r *Ref) SwitchToPercpu() {
 	m, st, ok := r.lockControl("SwitchToPercpu")
 	if !ok {
+		return
+	}
+	if st&stPoisoned != 0 {
+		r.unlockReport(m, r.releasedLocked("SwitchToPercpu", st))
+		return
+	}
+	if r.cells.Flags&optFreed != 0 { // never per-CPU again, in any state
+		r.unlockReport(m, &MisuseError{Op: "SwitchToPercpu", Count: r.countLocked(), Err: ErrNoReinit})
 		return
 	}
 	r.cells.Flags &^= optSticky
@@ -870,6 +998,10 @@ func (r *Ref) Resurrect() {
 	if !ok {
 		return
 	}
+	if st&(stReleased|stPoisoned) != 0 {
+		r.unlockReport(m, r.releasedLocked(op, st))
+		return
+	}
 	if st&stDying == 0 {
 		r.unlockReport(m, &MisuseError{Op: op, Count: r.countLocked(), Err: ErrLive})
 		return
@@ -882,6 +1014,7 @@ func (r *Ref) Resurrect() {
 	for {
 		v := r.count.Load()
 		if v <= 0 {
+			// Reached zero, and its Put is about to claim the release.
 			r.unlockReport(m, &MisuseError{Op: op, Count: v, Err: ErrReleased})
 			return
 		}
@@ -927,10 +1060,21 @@ func (r *Ref) Reinit() {
 			return
 		}
 	}
+	if st&(stPoisoned|stReleased) == stPoisoned {
+		// Saturated, or an underflow found at a switch: references may
+		// still be held, so no new life.
+		r.unlockReport(m, r.releasedLocked(op, st))
+		return
+	}
 	percpuNext := r.cells.Flags&optSticky == 0
 	if percpuNext && r.cells.Flags&optFreed != 0 {
-		r.unlockReport(m, &MisuseError{Op: op, Count: r.count.Load(), Err: ErrNoReinit})
+		r.unlockReport(m, &MisuseError{Op: op, Count: r.countLocked(), Err: ErrNoReinit})
 		return
+	}
+	if st&stPoisoned != 0 {
+		// Released, then misused: the caller asserts, as for every Reinit,
+		// that no holder remains, so the poison has done its work.
+		r.count.Store(0)
 	}
 	if st&stReleased == 0 || !r.count.CompareAndSwap(0, 1) {
 		r.unlockReport(m, &MisuseError{Op: op, Count: r.countLocked(), Err: ErrNotZero})
@@ -940,7 +1084,7 @@ func (r *Ref) Reinit() {
 		x.done = nil // the old life's channel, closed or about to be
 	}
 	r.cells.Flags &^= optFreshDead
-	r.cells.State.And(^uint32(stDying | stReleased))
+	r.cells.State.And(^uint32(stDying | stReleased | stPoisoned | stSaturated))
 	var err *MisuseError
 	if percpuNext {
 		err = r.toPercpuLocked(op)
@@ -965,10 +1109,19 @@ func (r *Ref) Exit() {
 }
 
 // IsZero reports whether the count is zero. It is false in per-CPU mode,
-// where the owner's initial reference is held, and after release has begun
-// (even while it still runs) it is true.
+// where the owner's initial reference is held, and false on a Ref whose
+// count saturated. It is true once release has begun (even while it still
+// runs, and after later misuse), on a Ref made with InitDead until Reinit,
+// and on a zero Ref that was never set up, whose count is 0 (Read).
 func (r *Ref) IsZero() bool {
-	return r.cells.State.Load()&stAtomic != 0 && r.count.Load() == 0
+	st := r.cells.State.Load()
+	switch {
+	case st&stInit == 0:
+		return r.count.Load() == 0
+	case st&stReleased != 0:
+		return true
+	}
+	return st&(stAtomic|stPoisoned) == stAtomic && r.count.Load() == 0
 }
 
 // IsDying reports whether the Ref has been killed (or made with InitDead)
@@ -981,6 +1134,8 @@ func (r *Ref) IsPercpu() bool { return r.cells.State.Load()&(stInit|stAtomic) ==
 // Read returns the count. In atomic mode it is exact; in per-CPU mode it is
 // the sum of the shards and the central count, taken while other goroutines
 // may move them, so it is exact only when no Get or Put runs concurrently.
+// A count poisoned by misuse reads as 0 if the Ref was released (or never
+// made live) and as MaxCount if it saturated.
 func (r *Ref) Read() int64 {
 	defer r.lock().Unlock()
 	return r.countLocked()
@@ -988,6 +1143,9 @@ func (r *Ref) Read() int64 {
 
 func (r *Ref) countLocked() int64 {
 	v := r.count.Load() // 0 in a Ref that was never set up
+	if st := r.cells.State.Load(); st&stPoisoned != 0 {
+		return shownCount(st, v)
+	}
 
 	if r.cells.State.Load()&(stInit|stAtomic) != stInit {
 		return v
@@ -1001,6 +1159,20 @@ func (r *Ref) countLocked() int64 {
 		}
 	}
 	return v
+}
+
+// shownCount is the count a Ref in atomic state st with central count v
+// shows: v, but for a count poisoned by misuse, 0 if the Ref was released
+// (or never made live) and MaxCount otherwise (saturated, or an underflow
+// found at a switch: the Ref leaks).
+func shownCount(st uint32, v int64) int64 {
+	switch {
+	case st&stPoisoned == 0:
+		return v
+	case st&stReleased != 0:
+		return 0
+	}
+	return MaxCount
 }
 
 // Done returns a channel that is closed when release has returned. After

@@ -99,8 +99,27 @@ func semRequireMisuse(t *testing.T, err error, want error, op string, count int6
 	assert.Equal(t, op, me.Op)
 	assert.Equal(t, count, me.Count)
 	assert.Contains(t, me.Error(), op)
-	assert.Contains(t, me.Error(), fmt.Sprintf("count %d", count))
+	if want == ErrBadDelta {
+		assert.Contains(t, me.Error(), fmt.Sprintf("(n %d)", count))
+	} else {
+		assert.Contains(t, me.Error(), fmt.Sprintf("(count %d)", count))
+	}
 }
+
+// semRequirePoisoned asserts that err is a *MisuseError on a count poisoned
+// by an earlier misuse, with the given cause and op.
+func semRequirePoisoned(t *testing.T, err error, want error, op string) {
+	t.Helper()
+	var me *MisuseError
+	require.True(t, errors.As(err, &me), "want *MisuseError, got %T %v", err, err)
+	assert.ErrorIs(t, err, want)
+	assert.Equal(t, op, me.Op)
+	assert.True(t, me.Poisoned)
+	assert.Contains(t, me.Error(), "poisoned by an earlier misuse")
+}
+
+// isPoisoned reports whether an earlier misuse poisoned r's count.
+func isPoisoned(r *Ref) bool { return r.cells.State.Load()&stPoisoned != 0 }
 
 // ---------------------------------------------------------------------------
 // New / Init and the Options
@@ -171,12 +190,12 @@ func TestNewWithMisuseHandlerReportsInsteadOfPanicking(t *testing.T) {
 	r := New(nil, InitAtomic(), log.option())
 	assert.NotPanics(t, func() { r.PutMany(2) })
 	require.Len(t, log.all(), 1)
-	semRequireMisuse(t, log.all()[0], ErrUnderflow, "PutMany", -1)
+	semRequireMisuse(t, log.all()[0], ErrUnderflow, "PutMany", 1)
 
 	r2 := New(nil, InitAtomic())
 	me := semCatch(func() { r2.PutMany(2) })
 	require.NotNil(t, me)
-	semRequireMisuse(t, me, ErrUnderflow, "PutMany", -1)
+	semRequireMisuse(t, me, ErrUnderflow, "PutMany", 1)
 }
 
 func TestNewNilReleaseIsAllowed(t *testing.T) {
