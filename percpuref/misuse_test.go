@@ -674,3 +674,49 @@ func TestSetMisuseHandler(t *testing.T) {
 	require.NotNil(t, me, "nil restores the panic")
 	assert.ErrorIs(t, me, ErrUnderflow)
 }
+
+// An Exit that comes while a Kill runs (from its confirm, or from another
+// goroutine) leaves the Ref as one order of the two calls would: Kill then
+// Exit (the initial reference dropped, release run if it was the last), or
+// Exit then Kill (Kill reported as ErrExited, nothing dropped). Never a
+// dying Ref that kept its initial reference without a report.
+func TestMisuseExitDuringKill(t *testing.T) {
+	t.Run("from-confirm", func(t *testing.T) {
+		var rel semRel
+		var log semLog
+		r := New(rel.fn(), log.option())
+		r.KillAndConfirm(func() { r.Exit() })
+		assert.Empty(t, log.all())
+		assert.Equal(t, 1, rel.calls(), "Kill happened whole: release ran")
+		assert.Equal(t, int64(0), r.Read())
+		assert.True(t, r.IsZero())
+	})
+	t.Run("racing", func(t *testing.T) {
+		for i := 0; i < 3000; i++ {
+			var rel semRel
+			var log semLog
+			r := New(rel.fn(), log.option())
+			start := make(chan struct{})
+			done := make(chan struct{})
+			go func() {
+				<-start
+				r.Exit()
+				close(done)
+			}()
+			close(start)
+			r.Kill()
+			<-done
+			switch len(log.all()) {
+			case 0: // Kill, then Exit
+				require.Equal(t, 1, rel.calls(), "round %d", i)
+				require.Equal(t, int64(0), r.Read())
+			case 1: // Exit, then Kill
+				require.ErrorIs(t, log.all()[0], ErrExited, "round %d", i)
+				require.Equal(t, 0, rel.calls())
+				require.Equal(t, int64(1), r.Read())
+			default:
+				t.Fatalf("round %d: reports %v", i, log.all())
+			}
+		}
+	})
+}

@@ -929,7 +929,17 @@ func (r *Ref) KillAndConfirm(confirm func()) {
 		confirm()
 	}
 	if err == nil { // a count poisoned at the fold keeps every reference
-		r.putCentral("Kill", 1)
+		r.dropInitial()
+	}
+}
+
+// dropInitial drops the initial reference for Kill, which has switched the
+// Ref to atomic mode. An Exit since then (from confirm, or from another
+// goroutine) does not stop it: Kill has begun, and happens whole, as if the
+// Exit had come after it; the count Exit left is the one Kill drops from.
+func (r *Ref) dropInitial() {
+	if v := r.count.Add(-1); v <= 0 {
+		r.putChecked("Kill", 1, v)
 	}
 }
 
