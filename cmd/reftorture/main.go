@@ -13,7 +13,11 @@
 // that returned true or by the Kill it ran inside; a TryGetLive that
 // starts after Kill returned (and before Resurrect or Reinit) never
 // succeeds; no TryGet succeeds on a released Ref; no misuse is reported
-// (the torture makes none). After it stops the goroutines it checks that
+// on the tortured Refs (the torture makes none). Beside them, a misuser
+// misuses Refs of its own after their release (Puts, Gets, PutManys and
+// PutLockeds from several goroutines at once) and checks that every misused
+// call is reported, that release ran once and no TryGet succeeds (misuse.go).
+// After it stops the goroutines it checks that
 // every count is exact. It prints the operations made, per second, and the
 // number of violations, and exits with status 1 if there was any violation,
 // 2 if the flags are wrong, 0 otherwise.

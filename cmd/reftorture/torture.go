@@ -54,6 +54,9 @@ type tortureRun struct {
 
 	// Controller totals.
 	kills, resurrects, reinits, replaced, switches, procChanges int64
+
+	// The misuser's totals (misuse.go).
+	misusedRefs, misuseReports atomic.Int64
 }
 
 // result is what a run reports.
@@ -71,6 +74,8 @@ type result struct {
 	procs      int64
 	refs       int
 	goroutines int
+	misused    int64 // Refs the misuser misused
+	reports    int64 // misuse reports on them
 }
 
 func (r result) print(w io.Writer) {
@@ -82,6 +87,7 @@ func (r result) print(w io.Writer) {
 	fmt.Fprintf(w, "operations: %d total, %.0f/s\n", r.ops, float64(r.ops)/secs)
 	fmt.Fprintf(w, "controller: %d kills, %d resurrects, %d reinits, %d Refs replaced, %d switches, %d GOMAXPROCS changes; %d releases\n",
 		r.kills, r.resurrects, r.reinits, r.replaced, r.switches, r.procs, r.releases)
+	fmt.Fprintf(w, "misuse: %d Refs misused after release, %d misuse reports\n", r.misused, r.reports)
 	fmt.Fprintf(w, "violations: %d\n", r.violations)
 	if r.violations == 0 {
 		fmt.Fprintln(w, "PASS")
@@ -445,6 +451,8 @@ func torture(cfg config, stdout, stderr io.Writer) result {
 		t.wg.Add(1)
 		go t.worker(rand.New(rand.NewPCG(cfg.seed, uint64(i)+1)), i)
 	}
+	t.wg.Add(1)
+	go t.misuser(rand.New(rand.NewPCG(cfg.seed, 1<<33)))
 	t.controller(ctl, start.Add(cfg.duration))
 	runtime.GOMAXPROCS(procs)
 
@@ -495,5 +503,6 @@ func torture(cfg config, stdout, stderr io.Writer) result {
 		releases: t.releases.Load(), kills: t.kills, resurrects: t.resurrects, reinits: t.reinits,
 		replaced: t.replaced, switches: t.switches, procs: t.procChanges,
 		refs: cfg.refs, goroutines: cfg.goroutines,
+		misused: t.misusedRefs.Load(), reports: t.misuseReports.Load(),
 	}
 }
