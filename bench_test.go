@@ -15,11 +15,7 @@ package percpu_test
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"runtime"
-	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -355,15 +351,16 @@ func BenchmarkMemory(b *testing.B) {
 							heap := make([]float64, b.N)
 							off := make([]float64, b.N)
 							for i := range b.N {
-								var err error
-								if heap[i], off[i], err = memoryChild(im, n, procs); err != nil {
+								s, err := memoryChild.Run(im, n, procs)
+								if err != nil {
 									b.Fatal(err)
 								}
+								heap[i], off[i] = s.Heap, s.OffHeap
 							}
-							b.ReportMetric(median(heap), "B/ref")
+							b.ReportMetric(heapmeter.Median(heap), "B/ref")
 							b.ReportMetric(float64(64+8*procs), "target-B/ref")
 							if n >= 1000 {
-								b.ReportMetric(median(off), "offheap-B/ref")
+								b.ReportMetric(heapmeter.Median(off), "offheap-B/ref")
 							}
 							b.ReportMetric(0, "ns/op")
 						})
@@ -374,78 +371,29 @@ func BenchmarkMemory(b *testing.B) {
 	}
 }
 
-// median returns the median of xs, which it sorts.
-func median(xs []float64) float64 {
-	slices.Sort(xs)
-	m := len(xs) / 2
-	if len(xs)%2 == 0 {
-		return (xs[m-1] + xs[m]) / 2
-	}
-	return xs[m]
-}
-
-// memoryChildEnv, set to "impl,refs", makes TestMemoryChild measure.
-const memoryChildEnv = "PERCPU_MEMORY_CHILD"
-
-// memoryChildPrefix starts the line on which the child reports.
-const memoryChildPrefix = "memory-child:"
-
-// memoryChild runs TestMemoryChild in a new process of this test binary,
-// at GOMAXPROCS procs, and returns its heap and off-heap bytes per object.
-func memoryChild(impl string, n, procs int) (heap, offHeap float64, err error) {
-	cmd := exec.Command(os.Args[0], "-test.run=^TestMemoryChild$", "-test.count=1")
-	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s,%d", memoryChildEnv, impl, n), fmt.Sprintf("GOMAXPROCS=%d", procs))
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return 0, 0, fmt.Errorf("memory child %s: %v\n%s", impl, err, out)
-	}
-	for _, line := range strings.Split(string(out), "\n") {
-		rest, ok := strings.CutPrefix(line, memoryChildPrefix)
-		if !ok {
-			continue
-		}
-		var got int
-		if _, err := fmt.Sscan(rest, &got, &heap, &offHeap); err != nil {
-			return 0, 0, fmt.Errorf("memory child %s: bad line %q: %v", impl, line, err)
-		}
-		if got != procs {
-			return 0, 0, fmt.Errorf("memory child %s ran at GOMAXPROCS %d, want %d", impl, got, procs)
-		}
-		return heap, offHeap, nil
-	}
-	return 0, 0, fmt.Errorf("memory child %s reported nothing:\n%s", impl, out)
-}
+// memoryChild runs each measurement of BenchmarkMemory in a new process of
+// this test binary, running TestMemoryChild only; PERCPU_MEMORY_CHILD,
+// set to "impl,refs", carries the request.
+var memoryChild = heapmeter.Child{Test: "TestMemoryChild", Env: "PERCPU_MEMORY_CHILD"}
 
 // TestMemoryChild is the child process of BenchmarkMemory; without
-// PERCPU_MEMORY_CHILD in the environment it skips.
+// PERCPU_MEMORY_CHILD in the environment it skips. It checks that the slot
+// arena is empty before it measures.
 func TestMemoryChild(t *testing.T) {
-	spec := os.Getenv(memoryChildEnv)
-	if spec == "" {
-		t.Skip("the child process of BenchmarkMemory; runs only with " + memoryChildEnv + " set")
+	if !memoryChild.Requested() {
+		t.Skip("the child process of BenchmarkMemory; runs only with " + memoryChild.Env + " set")
 	}
-	impl, refs, _ := strings.Cut(spec, ",")
-	n, err := strconv.Atoi(refs)
-	if err != nil || n < 1 {
-		t.Fatalf("%s=%q: want impl,refs", memoryChildEnv, spec)
+	if s := slots.Stats(); s.Chunks != 0 {
+		t.Fatalf("the slot arena is not fresh: %+v", s)
 	}
-	heap, off, err := bytesPerObject(impl, n)
-	if err != nil {
+	if err := memoryChild.Serve(os.Stdout, newMemoryObjects); err != nil {
 		t.Fatal(err)
 	}
-	fmt.Printf("%s %d %g %g\n", memoryChildPrefix, runtime.GOMAXPROCS(0), heap, off)
 }
 
-// bytesPerObject makes n objects of impl, keeps them live, and returns the
-// growth of HeapAlloc and of OtherSys across, after a GC, per object. The
-// slice that holds them is allocated before the first reading.
-func bytesPerObject(impl string, n int) (heap, offHeap float64, err error) {
-	if s := slots.Stats(); s.Chunks != 0 {
-		return 0, 0, fmt.Errorf("the slot arena is not fresh: %+v", s)
-	}
-	keep := make([]any, n)
-	var before, after runtime.MemStats
-	heapmeter.WarmThreads()
-	heapmeter.Settle(&before)
+// newMemoryObjects fills keep with new objects of impl, one of
+// memoryImpls, for TestMemoryChild to measure.
+func newMemoryObjects(impl string, keep []any) error {
 	switch impl {
 	case "atomic":
 		for i := range keep {
@@ -460,14 +408,9 @@ func bytesPerObject(impl string, n int) (heap, offHeap float64, err error) {
 			keep[i] = percpuref.New(noRelease, percpuref.WithShards(0))
 		}
 	default:
-		return 0, 0, fmt.Errorf("unknown impl %q", impl)
+		return fmt.Errorf("unknown impl %q", impl)
 	}
-	runtime.GC()
-	runtime.ReadMemStats(&after)
-	runtime.KeepAlive(keep)
-	heap = (float64(after.HeapAlloc) - float64(before.HeapAlloc)) / float64(n)
-	offHeap = (float64(after.OtherSys) - float64(before.OtherSys)) / float64(n)
-	return heap, offHeap, nil
+	return nil
 }
 
 // BenchmarkLayout is Get+Put on a live Ref with its per-CPU counts in the

@@ -3,11 +3,6 @@ package compare_test
 import (
 	"fmt"
 	"os"
-	"os/exec"
-	"runtime"
-	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"testing"
 
@@ -158,12 +153,13 @@ func BenchmarkMemory(b *testing.B) {
 						b.Run("impl="+im, func(b *testing.B) {
 							heap := make([]float64, b.N)
 							for i := range b.N {
-								var err error
-								if heap[i], err = memoryChild(im, n, procs); err != nil {
+								s, err := memoryChild.Run(im, n, procs)
+								if err != nil {
 									b.Fatal(err)
 								}
+								heap[i] = s.Heap
 							}
-							b.ReportMetric(median(heap), "B/ref")
+							b.ReportMetric(heapmeter.Median(heap), "B/ref")
 							b.ReportMetric(0, "ns/op")
 						})
 					}
@@ -173,90 +169,39 @@ func BenchmarkMemory(b *testing.B) {
 	}
 }
 
-// median returns the median of xs, which it sorts.
-func median(xs []float64) float64 {
-	slices.Sort(xs)
-	m := len(xs) / 2
-	if len(xs)%2 == 0 {
-		return (xs[m-1] + xs[m]) / 2
-	}
-	return xs[m]
-}
-
-// memoryChildEnv, set to "impl,refs", makes TestMemoryChild measure.
-const memoryChildEnv = "PERCPU_COMPARE_MEMORY_CHILD"
-
-// memoryChildPrefix starts the line on which the child reports.
-const memoryChildPrefix = "memory-child:"
-
-// memoryChild runs TestMemoryChild in a new process of this test binary,
-// at GOMAXPROCS procs, and returns its heap bytes per object.
-func memoryChild(impl string, n, procs int) (float64, error) {
-	cmd := exec.Command(os.Args[0], "-test.run=^TestMemoryChild$", "-test.count=1")
-	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s,%d", memoryChildEnv, impl, n), fmt.Sprintf("GOMAXPROCS=%d", procs))
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return 0, fmt.Errorf("memory child %s: %v\n%s", impl, err, out)
-	}
-	for _, line := range strings.Split(string(out), "\n") {
-		rest, ok := strings.CutPrefix(line, memoryChildPrefix)
-		if !ok {
-			continue
-		}
-		var got int
-		var heap float64
-		if _, err := fmt.Sscan(rest, &got, &heap); err != nil {
-			return 0, fmt.Errorf("memory child %s: bad line %q: %v", impl, line, err)
-		}
-		if got != procs {
-			return 0, fmt.Errorf("memory child %s ran at GOMAXPROCS %d, want %d", impl, got, procs)
-		}
-		return heap, nil
-	}
-	return 0, fmt.Errorf("memory child %s reported nothing:\n%s", impl, out)
-}
+// memoryChild runs each measurement of BenchmarkMemory in a new process of
+// this test binary, running TestMemoryChild only;
+// PERCPU_COMPARE_MEMORY_CHILD, set to "impl,refs", carries the request.
+var memoryChild = heapmeter.Child{Test: "TestMemoryChild", Env: "PERCPU_COMPARE_MEMORY_CHILD"}
 
 // TestMemoryChild is the child process of BenchmarkMemory; without
 // PERCPU_COMPARE_MEMORY_CHILD in the environment it skips.
 func TestMemoryChild(t *testing.T) {
-	spec := os.Getenv(memoryChildEnv)
-	if spec == "" {
-		t.Skip("the child process of BenchmarkMemory; runs only with " + memoryChildEnv + " set")
+	if !memoryChild.Requested() {
+		t.Skip("the child process of BenchmarkMemory; runs only with " + memoryChild.Env + " set")
 	}
-	impl, refs, _ := strings.Cut(spec, ",")
-	n, err := strconv.Atoi(refs)
-	if err != nil || n < 1 {
-		t.Fatalf("%s=%q: want impl,refs", memoryChildEnv, spec)
-	}
-	heap, err := bytesPerObject(impl, n)
-	if err != nil {
+	if err := memoryChild.Serve(os.Stdout, newMemoryObjects); err != nil {
 		t.Fatal(err)
 	}
-	fmt.Printf("%s %d %g\n", memoryChildPrefix, runtime.GOMAXPROCS(0), heap)
 }
 
 // TestMemory runs one small measurement of each implementation through a
 // child process, so that go test checks the path BenchmarkMemory takes.
 func TestMemory(t *testing.T) {
 	for _, im := range memoryImpls {
-		heap, err := memoryChild(im, 1000, 2)
+		s, err := memoryChild.Run(im, 1000, 2)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if heap < 8 {
-			t.Errorf("%s: %g heap bytes per object, want at least 8", im, heap)
+		if s.Heap < 8 {
+			t.Errorf("%s: %g heap bytes per object, want at least 8", im, s.Heap)
 		}
 	}
 }
 
-// bytesPerObject makes n objects of impl, keeps them live, and returns the
-// growth of HeapAlloc across, after a GC, per object. The slice that holds
-// them is allocated before the first reading.
-func bytesPerObject(impl string, n int) (float64, error) {
-	keep := make([]any, n)
-	var before, after runtime.MemStats
-	heapmeter.WarmThreads()
-	heapmeter.Settle(&before)
+// newMemoryObjects fills keep with new objects of impl, one of
+// memoryImpls, for TestMemoryChild to measure.
+func newMemoryObjects(impl string, keep []any) error {
 	switch impl {
 	case "atomic":
 		for i := range keep {
@@ -267,10 +212,7 @@ func bytesPerObject(impl string, n int) (float64, error) {
 			keep[i] = xsync.NewCounter()
 		}
 	default:
-		return 0, fmt.Errorf("unknown impl %q", impl)
+		return fmt.Errorf("unknown impl %q", impl)
 	}
-	runtime.GC()
-	runtime.ReadMemStats(&after)
-	runtime.KeepAlive(keep)
-	return (float64(after.HeapAlloc) - float64(before.HeapAlloc)) / float64(n), nil
+	return nil
 }
