@@ -21,8 +21,12 @@
 //
 // Misuse (more Puts than Gets, a Get after release, a second Kill, and so
 // on) is reported as a *MisuseError wrapping one of the Err* sentinels: by
-// default with a panic, or to a handler given with WithMisuseHandler. A
-// misused Ref never runs release twice or while a reference is held.
+// default with a panic, or to a handler given with WithMisuseHandler or
+// SetMisuseHandler. Release runs at most once per life of a Ref, whatever
+// the misuse, and never before the count that the Ref can see reaches zero;
+// but no count can tell an extra Put from the Put of a reference still
+// held, so a holder whose reference another goroutine dropped twice may
+// outlive the release (docs/semantics.md lists every misuse).
 package percpuref
 
 // fast_amd64.s includes a copy of the root package's update_amd64.h.

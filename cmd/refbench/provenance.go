@@ -57,15 +57,15 @@ func (p Provenance) writeText(w io.Writer) {
 	fmt.Fprintf(w, "# cpu:        %s (%d logical CPUs, GOMAXPROCS=%d)\n", p.CPU, p.NumCPU, p.GOMAXPROCS)
 	fmt.Fprintf(w, "# topology:   %s\n", p.CPUTopology)
 	fmt.Fprintf(w, "# features:   %s\n", strings.Join(p.CPUFeatures, " "))
-	env := ""
-	if p.FastPathEnv != "" {
-		env = ", PERCPU_FASTPATH=" + p.FastPathEnv
+	// The reason names PERCPU_FASTPATH when the setting mattered.
+	note := "PERCPU_FASTPATH=shared or -tags purego measure the others"
+	switch {
+	case p.FastPathWhy != "":
+		note = "why: " + p.FastPathWhy
+	case p.FastPathEnv != "":
+		note = "PERCPU_FASTPATH=" + p.FastPathEnv
 	}
-	why := ""
-	if p.FastPathWhy != "" {
-		why = "; " + p.FastPathWhy
-	}
-	fmt.Fprintf(w, "# fast path:  %s (percpu.FastPath()%s%s; PERCPU_FASTPATH=shared or -tags purego measure the others)\n", p.FastPath, why, env)
+	fmt.Fprintf(w, "# fast path:  %s (%s)\n", p.FastPath, note)
 }
 
 // topology describes the CPU as CPUID sees it. In a virtual machine the
