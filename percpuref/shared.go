@@ -85,9 +85,13 @@ type sharedNode[T any] struct {
 // A Lease is a reference to the value that was current when Acquire
 // returned it. The value stays valid (its release does not run) until the
 // Lease is released. Each Lease from a successful Acquire must be released
-// exactly once; a Lease is a small value, and releasing two copies of it is
-// a second Put, which the node's Ref reports as misuse. The zero Lease holds
-// nothing and must not be used.
+// exactly once. A Lease is a small value, and releasing it twice (or two
+// copies of it) is a second Put on the value's Ref: it is not detected at
+// that Release, and the value may be released while another Lease still
+// reads it (the misuse is reported later, at the Put that finds the count
+// broken). The zero Lease (from an Acquire that reported false) holds
+// nothing: its Value is the zero T and its Release does nothing, so
+// "l, ok := s.Acquire(); defer l.Release()" is safe.
 type Lease[T any] struct {
 	n *sharedNode[T]
 }
@@ -144,12 +148,24 @@ func (s *Shared[T]) Acquire() (Lease[T], bool) {
 }
 
 // Value returns the leased value. It may be called any number of times
-// until the Lease is released, and never after.
-func (l Lease[T]) Value() T { return l.n.v }
+// until the Lease is released, and never after. On the zero Lease it
+// returns the zero T.
+func (l Lease[T]) Value() T {
+	if l.n == nil {
+		var zero T
+		return zero
+	}
+	return l.n.v
+}
 
 // Release drops the Lease. If the value has been swapped out and this was
 // its last Lease, its release function runs before Release returns.
-func (l Lease[T]) Release() { l.n.ref.Put() }
+// Release of the zero Lease does nothing.
+func (l Lease[T]) Release() {
+	if l.n != nil {
+		l.n.ref.Put()
+	}
+}
 
 // Swap makes v the current value. The value it replaces is released once
 // its last Lease is released (at once, inside Swap, if none is held). Swaps

@@ -286,3 +286,22 @@ func TestRefWait(t *testing.T) {
 	cancel2()
 	assert.NoError(t, r.Wait(cancelled))
 }
+
+// The zero Lease, from an Acquire that reported false, is safe to Release
+// (a no-op) and reads the zero value, so the deferred pattern works.
+func TestLeaseZero(t *testing.T) {
+	var released int
+	s := NewShared("a", func(string) { released++ })
+	require.NoError(t, s.Close(context.Background()))
+	func() {
+		l, ok := s.Acquire()
+		defer l.Release()
+		assert.False(t, ok)
+		assert.Equal(t, "", l.Value())
+	}()
+	var zero Shared[string]
+	l, ok := zero.Acquire()
+	assert.False(t, ok)
+	assert.NotPanics(t, l.Release)
+	assert.Equal(t, 1, released, "the closed Shared released its value once")
+}
