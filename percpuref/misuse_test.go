@@ -720,3 +720,32 @@ func TestMisuseExitDuringKill(t *testing.T) {
 		}
 	})
 }
+
+// Two Gets that pass MaxCount at once are both reported: the second finds
+// the count already poisoned by the first, whose poison erased its add
+// (white-box: the two saturation checks in the order of that race).
+func TestMisuseRacingSaturationsBothReported(t *testing.T) {
+	var log semLog
+	r := New(nil, InitAtomic(), log.option())
+	r.count.Store(MaxCount + 2) // both Gets have added
+	r.saturated("Get", MaxCount+1)
+	r.saturated("Get", MaxCount)
+	require.Len(t, log.all(), 2)
+	semRequireMisuse(t, log.all()[0], ErrSaturated, "Get", MaxCount+1)
+	semRequirePoisoned(t, log.all()[1], ErrSaturated, "Get")
+	assert.Equal(t, int64(poison), r.count.Load())
+
+	// And for real, from many goroutines at once: one report per Get past
+	// MaxCount, the count pinned.
+	var log2 semLog
+	r2 := New(nil, InitAtomic(), log2.option())
+	r2.count.Store(MaxCount)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() { defer wg.Done(); r2.Get() }()
+	}
+	wg.Wait()
+	assert.Len(t, log2.all(), 8, "every Get past MaxCount is reported")
+	assert.Equal(t, int64(poison), r2.count.Load())
+}

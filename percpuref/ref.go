@@ -748,16 +748,21 @@ func (r *Ref) saturated(op string, found int64) {
 	m := r.lock()
 	st := r.cells.State.Load()
 	v := r.count.Load()
-	if st&stAtomic == 0 || v <= MaxCount {
+	switch {
+	case st&stPoisoned != 0:
+		// A racing Get saturated the count first, and its poison erased
+		// this one's add: still a misuse, reported as such.
+		m.Unlock()
+		r.reportPoisoned(op, true)
+		return
+	case st&stAtomic == 0 || v <= MaxCount:
 		m.Unlock() // per-CPU mode: the central count carries the bias
 		return
 	}
 	r.cells.State.Or(stSaturated)
 	r.poison()
 	m.Unlock()
-	if st&stPoisoned == 0 {
-		r.report(op, found, ErrSaturated)
-	}
+	r.report(op, found, ErrSaturated)
 }
 
 func (r *Ref) report(op string, count int64, err error) {
