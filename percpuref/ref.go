@@ -580,7 +580,10 @@ func (r *Ref) getChecked(op string, n, v int64) {
 		r.count.Add(-n) // a poisoned count never moves: undo
 		r.reportPoisoned(op, true)
 	case found <= 0:
-		r.corrupt(op, found, r.zeroCause())
+		// Poison first, then look up the cause (under the lock): the
+		// window in which others see this Get's add is kept short.
+		r.poison()
+		r.report(op, found, r.zeroCause())
 	default:
 		r.saturated(op, found)
 	}
@@ -1054,7 +1057,8 @@ func (r *Ref) Resurrect() {
 // sticky atomic; Done then returns a new channel. This is the resurrection
 // of a cached object after release; the caller must serialise Reinit
 // against lookups that could Get the Ref (for example by holding the lock of
-// the cache). It may be called from release, or while release still runs
+// the cache), and asserts that no goroutine still uses the old life: a Get
+// or Put of the old life still in flight (misuse) may count in the new one. It may be called from release, or while release still runs
 // elsewhere; if the Put that reached zero has not yet begun release, Reinit
 // waits the few instructions until it has, so the old life's release always
 // runs, once, and is never counted as the new life's. Reinit while the count
