@@ -715,6 +715,12 @@ func (r *Ref) poison() {
 	r.count.Store(poison)
 }
 
+// saturate poisons a count that passed MaxCount, saying so.
+func (r *Ref) saturate() {
+	r.cells.State.Or(stSaturated)
+	r.poison()
+}
+
 // zeroCause is why a Get on a count of zero is misuse: the Ref was released,
 // or it was made with InitDead and never made live.
 func (r *Ref) zeroCause() error {
@@ -734,15 +740,24 @@ func (r *Ref) zeroCauseLocked() error {
 // with the cause of the poisoning: the Ref was released (or never made
 // live), or its count saturated.
 func (r *Ref) reportPoisoned(op string, get bool) {
-	st := r.cells.State.Load()
-	err := ErrUnderflow
+	m := r.lock()
+	err := r.poisonCauseLocked(r.cells.State.Load(), get)
+	m.Unlock()
+	r.send(&MisuseError{Op: op, Err: err, Poisoned: true})
+}
+
+// poisonCauseLocked is the cause that a report on a count poisoned in state
+// st names: the saturation; or, on a Ref that was not released, the
+// underflow found at a switch; or, on a released one, the release (for a
+// Get or a control operation: zeroCause) or the underflow (for a Put).
+func (r *Ref) poisonCauseLocked(st uint32, get bool) error {
 	switch {
 	case st&stSaturated != 0:
-		err = ErrSaturated
-	case st&stReleased != 0 && get:
-		err = r.zeroCause()
+		return ErrSaturated
+	case st&stReleased == 0 || !get:
+		return ErrUnderflow
 	}
-	r.send(&MisuseError{Op: op, Err: err, Poisoned: true})
+	return r.zeroCauseLocked()
 }
 
 // saturated checks, with the Ref's lock held so that no switch is half
@@ -762,8 +777,7 @@ func (r *Ref) saturated(op string, found int64) {
 		m.Unlock() // per-CPU mode: the central count carries the bias
 		return
 	}
-	r.cells.State.Or(stSaturated)
-	r.poison()
+	r.saturate()
 	m.Unlock()
 	r.report(op, found, ErrSaturated)
 }
@@ -839,8 +853,7 @@ func (r *Ref) toAtomicLocked(op string, bits uint32) *MisuseError {
 		r.poison()
 		return &MisuseError{Op: op, Count: v, Err: ErrUnderflow}
 	case v > MaxCount:
-		r.cells.State.Or(stSaturated)
-		r.poison()
+		r.saturate()
 		return &MisuseError{Op: op, Count: v, Err: ErrSaturated}
 	}
 	return nil
@@ -900,13 +913,8 @@ func (r *Ref) unlockReport(m *sync.Mutex, err *MisuseError) {
 // releasedLocked is the misuse of op, a control operation that needs a
 // live count, on a Ref in state st that was released or poisoned.
 func (r *Ref) releasedLocked(op string, st uint32) *MisuseError {
-	switch {
-	case st&stSaturated != 0:
-		return &MisuseError{Op: op, Err: ErrSaturated, Poisoned: true}
-	case st&stReleased == 0: // poisoned by an underflow found at a switch
-		return &MisuseError{Op: op, Err: ErrUnderflow, Poisoned: true}
-	case st&stPoisoned != 0:
-		return &MisuseError{Op: op, Err: r.zeroCauseLocked(), Poisoned: true}
+	if st&stPoisoned != 0 {
+		return &MisuseError{Op: op, Err: r.poisonCauseLocked(st, true), Poisoned: true}
 	}
 	return &MisuseError{Op: op, Count: r.count.Load(), Err: r.zeroCauseLocked()}
 }
