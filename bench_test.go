@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -24,6 +23,7 @@ import (
 
 	"github.com/percpuref/percpu"
 	"github.com/percpuref/percpu/internal/baseline"
+	"github.com/percpuref/percpu/internal/benchkit"
 	"github.com/percpuref/percpu/internal/cells"
 	"github.com/percpuref/percpu/internal/fastpath"
 	"github.com/percpuref/percpu/internal/heapmeter"
@@ -46,62 +46,19 @@ var (
 	sinkInt  int64
 )
 
-var printFastPath sync.Once
+// The scaffolding shared with cmd/compare's benchmarks (internal/benchkit).
+type impl = benchkit.Impl
 
-// header prints, once per run, the fast path under test as a benchstat
-// configuration line, so that results from -tags purego and default builds
-// stay attributable. It runs before any sub-benchmark prints a result.
-func header() {
-	printFastPath.Do(func() {
-		fmt.Printf("fastpath: %s\n", percpu.FastPath())
-		if why := percpu.FastPathReason(); why != "" {
-			fmt.Printf("fastpath-reason: %s\n", why)
-		}
-	})
-}
-
-// modes runs f serially and in parallel, as sub-benchmarks named serial and
-// parallel.
-func modes(b *testing.B, f func(b *testing.B, parallel bool)) {
-	b.Run("serial", func(b *testing.B) { f(b, false) })
-	b.Run("parallel", func(b *testing.B) { f(b, true) })
-}
-
-type impl struct {
-	name string
-	run  func(b *testing.B, parallel bool)
-}
-
-func runImpls(b *testing.B, parallel bool, impls []impl) {
-	for _, im := range impls {
-		b.Run("impl="+im.name, func(b *testing.B) { im.run(b, parallel) })
-	}
-}
+var (
+	header       = benchkit.Header
+	modes        = benchkit.Modes
+	runImpls     = benchkit.RunImpls
+	atomicAddAdd = benchkit.AtomicAddAdd
+	refGetPut    = benchkit.RefGetPut
+)
 
 // Each loop below is written out per implementation, with no closure or
 // interface call per operation, so that what is timed is the pair itself.
-
-func atomicAddAdd(b *testing.B, parallel bool) {
-	c := new(baseline.PaddedInt64)
-	c.Store(1)
-	if !parallel {
-		var v int64
-		for i := 0; i < b.N; i++ {
-			c.Add(1)
-			v = c.Add(-1)
-		}
-		sinkInt = v
-		return
-	}
-	b.RunParallel(func(pb *testing.PB) {
-		var v int64
-		for pb.Next() {
-			c.Add(1)
-			v = c.Add(-1)
-		}
-		sinkInt = v
-	})
-}
 
 func casGetPut(b *testing.B, parallel bool) {
 	c := newCAS()
@@ -121,27 +78,6 @@ func casGetPut(b *testing.B, parallel bool) {
 			if c.TryGet() {
 				ok = c.Put()
 			}
-		}
-		sinkBool = ok
-	})
-}
-
-// refGetPut measures Get+Put on r.
-func refGetPut(b *testing.B, r *percpuref.Ref, parallel bool) {
-	if !parallel {
-		ok := false
-		for i := 0; i < b.N; i++ {
-			r.Get()
-			ok = r.Put()
-		}
-		sinkBool = ok
-		return
-	}
-	b.RunParallel(func(pb *testing.PB) {
-		ok := false
-		for pb.Next() {
-			r.Get()
-			ok = r.Put()
 		}
 		sinkBool = ok
 	})
@@ -216,13 +152,13 @@ func BenchmarkGetPut(b *testing.B) {
 	header()
 	modes(b, func(b *testing.B, parallel bool) {
 		runImpls(b, parallel, []impl{
-			{"atomic", atomicAddAdd},
-			{"percpuref", func(b *testing.B, parallel bool) {
+			{Name: "atomic", Run: atomicAddAdd},
+			{Name: "percpuref", Run: func(b *testing.B, parallel bool) {
 				r := baseline.NewPaddedRef(nil)
 				refGetPut(b, r, parallel)
 				r.Kill()
 			}},
-			{"cas", casGetPut},
+			{Name: "cas", Run: casGetPut},
 		})
 	})
 }
@@ -233,13 +169,13 @@ func BenchmarkTryGetLive(b *testing.B) {
 	header()
 	modes(b, func(b *testing.B, parallel bool) {
 		runImpls(b, parallel, []impl{
-			{"atomic", atomicAddAdd},
-			{"percpuref", func(b *testing.B, parallel bool) {
+			{Name: "atomic", Run: atomicAddAdd},
+			{Name: "percpuref", Run: func(b *testing.B, parallel bool) {
 				r := baseline.NewPaddedRef(nil)
 				refTryLivePut(b, r, parallel)
 				r.Kill()
 			}},
-			{"cas", casGetPut},
+			{Name: "cas", Run: casGetPut},
 		})
 	})
 }
@@ -252,8 +188,8 @@ func BenchmarkKilled(b *testing.B) {
 	b.Run("getput", func(b *testing.B) {
 		modes(b, func(b *testing.B, parallel bool) {
 			runImpls(b, parallel, []impl{
-				{"atomic", atomicAddAdd},
-				{"percpuref", func(b *testing.B, parallel bool) {
+				{Name: "atomic", Run: atomicAddAdd},
+				{Name: "percpuref", Run: func(b *testing.B, parallel bool) {
 					r, done := killed(b)
 					refGetPut(b, r, parallel)
 					done()
@@ -264,13 +200,13 @@ func BenchmarkKilled(b *testing.B) {
 	b.Run("getunlesszero", func(b *testing.B) {
 		modes(b, func(b *testing.B, parallel bool) {
 			runImpls(b, parallel, []impl{
-				{"atomic", atomicAddAdd},
-				{"percpuref", func(b *testing.B, parallel bool) {
+				{Name: "atomic", Run: atomicAddAdd},
+				{Name: "percpuref", Run: func(b *testing.B, parallel bool) {
 					r, done := killed(b)
 					refUnlessZeroPut(b, r, parallel)
 					done()
 				}},
-				{"cas", casGetPut},
+				{Name: "cas", Run: casGetPut},
 			})
 		})
 	})
@@ -420,13 +356,13 @@ func BenchmarkLayout(b *testing.B) {
 	header()
 	modes(b, func(b *testing.B, parallel bool) {
 		runImpls(b, parallel, []impl{
-			{"atomic", atomicAddAdd},
-			{"dense", func(b *testing.B, parallel bool) {
+			{Name: "atomic", Run: atomicAddAdd},
+			{Name: "dense", Run: func(b *testing.B, parallel bool) {
 				r := baseline.NewPaddedRef(nil)
 				refGetPut(b, r, parallel)
 				r.Kill()
 			}},
-			{"padded", func(b *testing.B, parallel bool) {
+			{Name: "padded", Run: func(b *testing.B, parallel bool) {
 				r := baseline.NewPaddedRef(nil, percpuref.WithShards(0))
 				refGetPut(b, r, parallel)
 				r.Kill()
@@ -700,14 +636,14 @@ func BenchmarkPrimitives(b *testing.B) {
 	c.State.Store(cells.Live)
 	modes(b, func(b *testing.B, parallel bool) {
 		runImpls(b, parallel, []impl{
-			{"atomic", atomicAddAdd},
-			{"hint", func(b *testing.B, parallel bool) {
+			{Name: "atomic", Run: atomicAddAdd},
+			{Name: "hint", Run: func(b *testing.B, parallel bool) {
 				loop(b, parallel, func() { sinkInt += int64(percpu.Hint() + percpu.Hint()) })
 			}},
-			{"addlocal", func(b *testing.B, parallel bool) {
+			{Name: "addlocal", Run: func(b *testing.B, parallel bool) {
 				loop(b, parallel, func() { fastpath.AddLocal(&c, 1); sinkInt, _ = fastpath.AddLocal(&c, -1) })
 			}},
-			{"updatelocal", func(b *testing.B, parallel bool) {
+			{Name: "updatelocal", Run: func(b *testing.B, parallel bool) {
 				loop(b, parallel, func() { fastpath.UpdateLocal(&c, 1); sinkBool = fastpath.UpdateLocal(&c, -1) })
 			}},
 		})

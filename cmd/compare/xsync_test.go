@@ -3,88 +3,24 @@ package compare_test
 import (
 	"fmt"
 	"os"
-	"sync"
 	"testing"
 
 	"github.com/puzpuzpuz/xsync/v4"
 
-	"github.com/percpuref/percpu"
 	"github.com/percpuref/percpu/internal/baseline"
+	"github.com/percpuref/percpu/internal/benchkit"
 	"github.com/percpuref/percpu/internal/heapmeter"
 )
 
-// Sinks keep the results of the measured loops alive.
+// sinkInt keeps the results of the xsync loop alive.
+var sinkInt int64
+
+// The scaffolding shared with the root package's benchmarks
+// (internal/benchkit).
 var (
-	sinkBool bool
-	sinkInt  int64
+	header = benchkit.Header
+	modes  = benchkit.Modes
 )
-
-var printFastPath sync.Once
-
-// header prints, once per run, the fast path under test as a benchstat
-// configuration line, as the root package's benchmarks do.
-func header() {
-	printFastPath.Do(func() {
-		fmt.Printf("fastpath: %s\n", percpu.FastPath())
-		if why := percpu.FastPathReason(); why != "" {
-			fmt.Printf("fastpath-reason: %s\n", why)
-		}
-	})
-}
-
-// modes runs f serially and in parallel, as sub-benchmarks named serial and
-// parallel.
-func modes(b *testing.B, f func(b *testing.B, parallel bool)) {
-	b.Run("serial", func(b *testing.B) { f(b, false) })
-	b.Run("parallel", func(b *testing.B) { f(b, true) })
-}
-
-// Each loop below is written out per implementation, with no closure or
-// interface call per operation, so that what is timed is the pair itself.
-
-func atomicAddAdd(b *testing.B, parallel bool) {
-	c := new(baseline.PaddedInt64)
-	c.Store(1)
-	if !parallel {
-		var v int64
-		for i := 0; i < b.N; i++ {
-			c.Add(1)
-			v = c.Add(-1)
-		}
-		sinkInt = v
-		return
-	}
-	b.RunParallel(func(pb *testing.PB) {
-		var v int64
-		for pb.Next() {
-			c.Add(1)
-			v = c.Add(-1)
-		}
-		sinkInt = v
-	})
-}
-
-func refGetPut(b *testing.B, parallel bool) {
-	r := baseline.NewPaddedRef(nil)
-	defer r.Kill()
-	if !parallel {
-		ok := false
-		for i := 0; i < b.N; i++ {
-			r.Get()
-			ok = r.Put()
-		}
-		sinkBool = ok
-		return
-	}
-	b.RunParallel(func(pb *testing.PB) {
-		ok := false
-		for pb.Next() {
-			r.Get()
-			ok = r.Put()
-		}
-		sinkBool = ok
-	})
-}
 
 func xsyncIncDec(b *testing.B, parallel bool) {
 	c := xsync.NewCounter()
@@ -112,18 +48,16 @@ func xsyncIncDec(b *testing.B, parallel bool) {
 // own.
 func BenchmarkGetPut(b *testing.B) {
 	header()
-	impls := []struct {
-		name string
-		run  func(b *testing.B, parallel bool)
-	}{
-		{"atomic", atomicAddAdd},
-		{"percpuref", refGetPut},
-		{"xsync", xsyncIncDec},
-	}
 	modes(b, func(b *testing.B, parallel bool) {
-		for _, im := range impls {
-			b.Run("impl="+im.name, func(b *testing.B) { im.run(b, parallel) })
-		}
+		benchkit.RunImpls(b, parallel, []benchkit.Impl{
+			{Name: "atomic", Run: benchkit.AtomicAddAdd},
+			{Name: "percpuref", Run: func(b *testing.B, parallel bool) {
+				r := baseline.NewPaddedRef(nil)
+				defer r.Kill()
+				benchkit.RefGetPut(b, r, parallel)
+			}},
+			{Name: "xsync", Run: xsyncIncDec},
+		})
 	})
 }
 

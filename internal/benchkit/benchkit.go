@@ -1,0 +1,107 @@
+// Package benchkit is the scaffolding that the module's benchmarks share:
+// the root package's bench_test.go and cmd/compare's. It prints the fast
+// path under test once per run, runs each benchmark serially and in
+// parallel with an impl= key per implementation, and holds the loops that
+// every group measures against: the atomic.Int64 pair and a Ref's Get+Put.
+// Only test files import it.
+package benchkit
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/percpuref/percpu"
+	"github.com/percpuref/percpu/internal/baseline"
+	"github.com/percpuref/percpu/percpuref"
+)
+
+// Sinks keep the results of the measured loops alive.
+var (
+	SinkBool bool
+	SinkInt  int64
+)
+
+var printFastPath sync.Once
+
+// Header prints, once per run, the fast path under test as benchstat
+// configuration lines (fastpath:, and fastpath-reason: when it is not the
+// assembly one), so that results from -tags purego and default builds stay
+// attributable. Call it before any sub-benchmark prints a result.
+func Header() {
+	printFastPath.Do(func() {
+		fmt.Printf("fastpath: %s\n", percpu.FastPath())
+		if why := percpu.FastPathReason(); why != "" {
+			fmt.Printf("fastpath-reason: %s\n", why)
+		}
+	})
+}
+
+// Modes runs f serially and in parallel, as sub-benchmarks named serial
+// and parallel.
+func Modes(b *testing.B, f func(b *testing.B, parallel bool)) {
+	b.Run("serial", func(b *testing.B) { f(b, false) })
+	b.Run("parallel", func(b *testing.B) { f(b, true) })
+}
+
+// An Impl is one implementation of a benchmark group: its impl= name and
+// its loop.
+type Impl struct {
+	Name string
+	Run  func(b *testing.B, parallel bool)
+}
+
+// RunImpls runs each implementation as a sub-benchmark named impl=Name.
+func RunImpls(b *testing.B, parallel bool, impls []Impl) {
+	for _, im := range impls {
+		b.Run("impl="+im.Name, func(b *testing.B) { im.Run(b, parallel) })
+	}
+}
+
+// Each loop below is written out, with no closure or interface call per
+// operation, so that what is timed is the pair itself.
+
+// AtomicAddAdd is the baseline: Add(1) and Add(-1) on one shared
+// atomic.Int64 on cache lines of its own.
+func AtomicAddAdd(b *testing.B, parallel bool) {
+	c := new(baseline.PaddedInt64)
+	c.Store(1)
+	if !parallel {
+		var v int64
+		for i := 0; i < b.N; i++ {
+			c.Add(1)
+			v = c.Add(-1)
+		}
+		SinkInt = v
+		return
+	}
+	b.RunParallel(func(pb *testing.PB) {
+		var v int64
+		for pb.Next() {
+			c.Add(1)
+			v = c.Add(-1)
+		}
+		SinkInt = v
+	})
+}
+
+// RefGetPut measures Get+Put on r.
+func RefGetPut(b *testing.B, r *percpuref.Ref, parallel bool) {
+	if !parallel {
+		ok := false
+		for i := 0; i < b.N; i++ {
+			r.Get()
+			ok = r.Put()
+		}
+		SinkBool = ok
+		return
+	}
+	b.RunParallel(func(pb *testing.PB) {
+		ok := false
+		for pb.Next() {
+			r.Get()
+			ok = r.Put()
+		}
+		SinkBool = ok
+	})
+}
