@@ -54,6 +54,8 @@ RUNS=(
 	"reinit-after-zero|ok|-DNUSER=2 -DUOPS=1 -DCOPS=3 -DREINIT_AFTER_ZERO"
 	"reinit-anytime|ok|-DNUSER=2 -DUOPS=1 -DCOPS=3 -DREINIT_ANYTIME"
 	"mutant-nobias|violation|-DNUSER=2 -DUOPS=1 -DCOPS=1 -DMUTANT_NOBIAS"
+	"mutant-tightrange|violation|-DNUSER=2 -DUOPS=2 -DCOPS=1 -DMUTANT_TIGHTRANGE"
+	"excl-mutant-tightrange|violation|-DNUSER=2 -DUOPS=2 -DCOPS=1 -DNOFARCELL -DMUTANT_TIGHTRANGE"
 	"mutant-shardwise|violation|-DNUSER=2 -DUOPS=1 -DCOPS=1 -DMUTANT_SHARDWISE"
 	"mutant-nodeadcheck|violation|-DNUSER=2 -DUOPS=1 -DCOPS=1 -DMUTANT_NODEADCHECK"
 	"mutant-livenodying|violation|-DNUSER=2 -DUOPS=1 -DCOPS=3 -DMUTANT_LIVENODYING"

@@ -47,6 +47,8 @@
  *   CAP           store-buffer entries per goroutine; default the most a
  *                 goroutine can have pending (README)
  * Mutants (each must produce an assertion violation):
+ *   MUTANT_TIGHTRANGE the per-CPU range of C starts at the bias, with no
+ *                     room for what the cells hold
  *   MUTANT_NOBARRIER  the switch to atomic makes no membarrier
  *   MUTANT_NOWAIT     the switch to atomic reads the cells with plain loads,
  *                     not Stable (no wait for the busy mark)
@@ -90,6 +92,17 @@
 
 /* ---- scaled constants (Go value in the comment) ---- */
 #define BIAS      64       /* bias      = 1<<61                   */
+/* The ranges of C (protocol.go): a result of an add on C is 0, in
+ * [1, MAXC] (atomic mode) or in [PCLOW, PCHIGH] (per-CPU mode); ref.go
+ * reports anything else as misuse, so no valid run may produce it. */
+#define MAXC      32       /* MaxCount  = 1<<60                   */
+#ifdef MUTANT_TIGHTRANGE
+#define PCLOW     BIAS     /* no room for what the cells hold     */
+#else
+#define PCLOW     (BIAS - 16) /* percpuLow = bias - 1<<59         */
+#endif
+#define PCHIGH    (BIAS + MAXC + 16) /* percpuHigh                */
+#define RANGEOK(x) ((x) == 0 || ((x) >= 1 && (x) <= MAXC) || ((x) >= PCLOW && (x) <= PCHIGH))
 #define LIVE      1        /* CellLimit = liveLimit = 1<<48       */
 #define BUSY      16       /* busyMark  = 1<<60                   */
 #define inRange(x) ((x) >= -LIVE && (x) <= LIVE)
@@ -240,6 +253,7 @@ inline putCentral(owner) {
 		fi
 	};
 	assert(v >= 0);
+	assert(RANGEOK(v));                     /* no misuse reported in a valid run */
 	if
 	:: v == 0 -> v = 0; runRelease(); ok = 1
 	:: else -> v = 0; ok = 0
@@ -249,6 +263,7 @@ inline putCentral(owner) {
 inline getCentral() {
 	atomic { UDRAINED -> C = C + 1; v = C; held++ };
 	assert(v - 1 > 0);
+	assert(RANGEOK(v));
 	v = 0
 }
 
@@ -265,7 +280,7 @@ inline tryGetCentral(live) {
 				atomic {                    /* CompareAndSwap: locked */
 					UDRAINED ->
 					if
-					:: C == v -> C = v + 1; held++; ok = 1;
+					:: C == v -> C = v + 1; held++; ok = 1; assert(RANGEOK(C));
 						assert(!(live && ka && ep == epoch))
 					:: else -> ok = 0
 					fi

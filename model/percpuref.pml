@@ -30,6 +30,8 @@
  *                 assertions (shows what the finding leads to)
  * Mutants (each must produce an assertion violation):
  *   MUTANT_NOBIAS       the central count never carries the bias
+ *   MUTANT_TIGHTRANGE   the per-CPU range of C starts at the bias, with no
+ *                       room for what the cells hold
  *   MUTANT_SHARDWISE    harvest folds each cell into C as it is swapped,
  *                       with the bias removed up front
  *   MUTANT_NODEADCHECK  an add that lands on a dead cell is not redone
@@ -58,6 +60,17 @@
 #else
 #define BIAS      64       /* bias      = 1<<61 */
 #endif
+/* The ranges of C (protocol.go): a result of an add on C is 0, in
+ * [1, MAXC] (atomic mode) or in [PCLOW, PCHIGH] (per-CPU mode); ref.go
+ * reports anything else as misuse, so no valid run may produce it. */
+#define MAXC      32       /* MaxCount  = 1<<60                   */
+#ifdef MUTANT_TIGHTRANGE
+#define PCLOW     BIAS     /* no room for what the cells hold     */
+#else
+#define PCLOW     (BIAS - 16) /* percpuLow = bias - 1<<59         */
+#endif
+#define PCHIGH    (BIAS + MAXC + 16) /* percpuHigh                */
+#define RANGEOK(x) ((x) == 0 || ((x) >= 1 && (x) <= MAXC) || ((x) >= PCLOW && (x) <= PCHIGH))
 #define DEADCELL  (-128)   /* deadCell  = -(1<<62) = -2*bias */
 #define DEADBELOW (-64)    /* deadBelow = -(1<<61) = -bias   */
 #define LIVE      1        /* liveLimit = 1<<48              */
@@ -133,7 +146,8 @@ inline putCentral(owner) {
 		:: else -> skip
 		fi
 	};
-	assert(v >= 0);                         /* ErrUnderflow never without misuse */
+	assert(v >= 0);
+	assert(RANGEOK(v));                     /* no misuse reported in a valid run */                         /* ErrUnderflow never without misuse */
 	if
 	:: v == 0 -> v = 0; runRelease(); ok = 1
 	:: else -> v = 0; ok = 0
@@ -143,7 +157,8 @@ inline putCentral(owner) {
 /* getCentral(n=1) */
 inline getCentral() {
 	atomic { C = C + 1; v = C; held++ };    /* count.Add(1) */
-	assert(v - 1 > 0);                      /* ErrReleased: the caller holds one */
+	assert(v - 1 > 0);
+	assert(RANGEOK(v));                      /* ErrReleased: the caller holds one */
 	v = 0
 }
 
@@ -162,7 +177,7 @@ inline tryGetCentral(live) {
 			:: else ->
 				atomic {                    /* count.CompareAndSwap(v, v+1) */
 					if
-					:: C == v -> C = v + 1; held++; ok = 1;
+					:: C == v -> C = v + 1; held++; ok = 1; assert(RANGEOK(C));
 						assert(!(live && ka && ep == epoch))
 					:: else -> ok = 0
 					fi

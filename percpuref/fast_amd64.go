@@ -27,7 +27,7 @@ import (
 func getFast(r *Ref)
 
 // putFast is Put's fast path, as getFast is Get's: r.count.Add(-1) in
-// atomic mode, then putAdded if the count reached zero or below.
+// atomic mode, then putAdded if the result is not atomicValid.
 func putFast(r *Ref) bool
 
 // tryGetFast and tryGetLiveFast are the fast paths of TryGet and
@@ -120,8 +120,8 @@ var (
 
 // The constants the assembly spells out.
 const (
-	_ = uint(MaxCount - 1<<62)
-	_ = uint(1<<62 - MaxCount)
+	_ = uint(MaxCount - 1<<60)
+	_ = uint(1<<60 - MaxCount)
 	_ = uint(stInit - 1)
 	_ = uint(1 - stInit)
 	_ = uint(stExited - 8)

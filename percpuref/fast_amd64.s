@@ -7,7 +7,7 @@
 // The fast paths of Get, Put, TryGet and TryGetLive (see fast_amd64.go). A
 // Ref is read at fixed offsets: cells at 0 (Base 0, State 8, Last 12,
 // Shift 14), count at 16. State values: stPercpu = stInit = 1, stExited =
-// 8; usable(st) is st&(stInit|stExited) == stInit. MaxCount = 1<<62, bias =
+// 8; usable(st) is st&(stInit|stExited) == stInit. MaxCount = 1<<60, bias =
 // 1<<61, lazyRange = 1<<59. All are NOSPLIT: from LOCATE to the last store
 // of UPDATE the goroutine stays on its P (atomic_asm.go in package percpu
 // says why). They have no frame, which keeps the common path free of stack
@@ -63,7 +63,7 @@ atomic:
 	INCQ AX                     // v = r.count.Add(1)
 	CMPQ AX, $1
 	JLE  added                  // v <= 1: the count was zero or below
-	MOVQ $0x4000000000000000, R8
+	MOVQ $0x1000000000000000, R8
 	CMPQ AX, R8
 	JGT  added                  // v > MaxCount
 	RET
@@ -109,8 +109,10 @@ atomic:
 	LOCK
 	XADDQ AX, 16(R11)
 	DECQ AX                     // v = r.count.Add(-1)
-	TESTQ AX, AX
-	JLE  added                  // zero: release; below: underflow
+	LEAQ -1(AX), R8
+	MOVQ $0x1000000000000000, R9
+	CMPQ R8, R9
+	JCC  added                  // unsigned v-1 >= MaxCount: !atomicValid(v)
 	MOVB $0, ret+8(FP)
 	RET
 added:

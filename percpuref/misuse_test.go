@@ -728,8 +728,8 @@ func TestMisuseRacingSaturationsBothReported(t *testing.T) {
 	var log semLog
 	r := New(nil, InitAtomic(), log.option())
 	r.count.Store(MaxCount + 2) // both Gets have added
-	r.saturated("Get", MaxCount+1)
-	r.saturated("Get", MaxCount)
+	r.outOfRange("Get", true, MaxCount+1, MaxCount+2)
+	r.outOfRange("Get", true, MaxCount, MaxCount+1)
 	require.Len(t, log.all(), 2)
 	semRequireMisuse(t, log.all()[0], ErrSaturated, "Get", MaxCount+1)
 	semRequirePoisoned(t, log.all()[1], ErrSaturated, "Get")

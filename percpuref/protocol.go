@@ -91,6 +91,24 @@ import "github.com/percpuref/percpu/internal/cells"
 // so the dead value moves by far less than the 2^60 that separates
 // deadCell from deadBelow.
 //
+// # The ranges of C
+//
+// In atomic mode C is the count L, in [0, MaxCount] (2^60). In per-CPU mode
+// C = bias + L - Σ c[i] with |Σ c[i]| < 2^59, so C is in (percpuLow,
+// percpuHigh) = (bias - 2^59, bias + MaxCount + 2^59), which lies wholly
+// above MaxCount. Every add on C returns its result v, and v says where C
+// was: in [1, MaxCount] (atomic, valid), in the per-CPU range (valid), at or
+// below 0 (release, or misuse on an atomic count), or in the gap between
+// MaxCount and percpuLow, or above percpuHigh, which no valid count reaches
+// in either mode. In the gap, v just above MaxCount is an atomic count that a
+// Get saturated, and v just below percpuLow a per-CPU count that more Puts
+// than Gets on C took below zero: the operations in flight move C by a few
+// MaxDelta, far less than the half of the gap (2^58) that separates the two.
+// So the central path checks its range in per-CPU mode as it does in atomic
+// mode, and an operation whose result left both ranges is misuse whichever
+// mode it loaded (outOfRange). A Lazy Ref counts on C only within ±lazyRange
+// of the bias, inside the per-CPU range and so never on an atomic count.
+//
 // # Atomic to per-CPU (toPercpuLocked), with the lock held
 //
 //  1. C.Add(bias), but only if C is not 0 (a compare-and-swap loop): a
@@ -103,10 +121,10 @@ import "github.com/percpuref/percpu/internal/cells"
 //
 // Between steps 1 and 3, C carries the bias again, so operations on C
 // (which still see atomic mode) cannot take it to 0 and cannot misjudge
-// the count: their checks are for 0 and for values below 0, and C stays far
-// above both. An add that loaded S == stPercpu before an earlier switch and
-// lands only now, on a reopened cell, counts there: that is correct, since it
-// was never counted anywhere else.
+// the count: their results are in the per-CPU range, which their checks
+// accept (see "The ranges of C"). An add that loaded S == stPercpu before
+// an earlier switch and lands only now, on a reopened cell, counts there:
+// that is correct, since it was never counted anywhere else.
 //
 // # Drift
 //
@@ -239,12 +257,25 @@ const (
 	// operations in flight leave it within MaxDelta times the number of
 	// goroutines of poison, far below poisonZone and far from 0.
 	poisonZone = -(1 << 61)
+
+	// percpuLow and percpuHigh bound C in per-CPU mode (see "The ranges of
+	// C" above); gapMid splits the gap below percpuLow.
+	percpuLow  = bias - 1<<59
+	percpuHigh = bias + MaxCount + 1<<59
+	gapMid     = (MaxCount + percpuLow) / 2
 )
 
-// MaxCount is the largest count a Ref holds. A Get that would pass it is
-// reported as ErrSaturated and the count is pinned (the Ref leaks), as
-// refcount_t does; it never wraps.
-const MaxCount = 1 << 62
+// biased reports whether v, a value of C, is in the range that C holds in
+// per-CPU mode, in one compare.
+func biased(v int64) bool { return uint64(v-percpuLow) <= percpuHigh-percpuLow }
+
+// MaxCount is the largest count a Ref holds, 2^60. A Get that would pass
+// it is reported as ErrSaturated and the count is pinned (the Ref leaks),
+// as refcount_t does; it never wraps. It is far below 2^63 so that the
+// count's range in atomic mode and the central count's range in per-CPU
+// mode are disjoint: either mode's operations on the central count check
+// their result against both.
+const MaxCount = 1 << 60
 
 // MaxDelta is the largest n that GetMany, PutMany and TryGetMany accept:
 // 2^31-1, so that every valid n is an int on 32-bit platforms too.

@@ -459,7 +459,7 @@ func (r *Ref) put(tried bool) bool {
 		r.unusable("Put", st)
 		return false
 	}
-	if v := r.count.Add(-1); v <= 0 {
+	if v := r.count.Add(-1); !atomicValid(v) {
 		return r.putChecked("Put", 1, v)
 	}
 	return false
@@ -573,19 +573,22 @@ func (r *Ref) getCentral(op string, n int64) {
 
 // getChecked handles a central Get of n whose result v is out of the
 // ordinary: the count it found was poisoned by an earlier misuse, or zero
-// (use after release), or the Get may have saturated it.
+// (use after release); or v is past MaxCount, as C is in per-CPU mode
+// (valid), or out of both modes' ranges (saturation, or an underflow in
+// per-CPU mode: see "The ranges of C" in protocol.go).
 func (r *Ref) getChecked(op string, n, v int64) {
 	switch found := v - n; {
 	case found < poisonZone:
 		r.count.Add(-n) // a poisoned count never moves: undo
 		r.reportPoisoned(op, true)
 	case found <= 0:
-		// Poison first, then look up the cause (under the lock): the
-		// window in which others see this Get's add is kept short.
-		r.poison()
-		r.report(op, found, r.zeroCause())
-	default:
-		r.saturated(op, found)
+		m := r.lock()
+		r.poisonLocked()
+		err := r.zeroCauseLocked()
+		m.Unlock()
+		r.report(op, found, err)
+	case !biased(v):
+		r.outOfRange(op, true, found, v)
 	}
 }
 
@@ -596,14 +599,22 @@ func (r *Ref) putCentral(op string, n int64) bool {
 		r.unusable(op, st)
 		return false
 	}
-	if v := r.count.Add(-n); v <= 0 {
+	if v := r.count.Add(-n); !atomicValid(v) {
 		return r.putChecked(op, n, v)
 	}
 	return false
 }
 
-// putChecked handles a central Put of n whose result v is zero (release)
-// or below: underflow, or a count poisoned by an earlier misuse.
+// atomicValid reports whether v, the result of a central Put, is a count
+// that atomic mode allows after a Put, [1, MaxCount], in one compare.
+// Anything else is zero (release), misuse, or C in per-CPU mode, which
+// putChecked tells apart.
+func atomicValid(v int64) bool { return uint64(v-1) < MaxCount }
+
+// putChecked handles a central Put of n whose result v is not in [1,
+// MaxCount]: zero (release); below it, an underflow or a count poisoned by
+// an earlier misuse; or above it, C in per-CPU mode (valid, or out of
+// range: see "The ranges of C" in protocol.go).
 func (r *Ref) putChecked(op string, n, v int64) bool {
 	switch {
 	case v == 0:
@@ -614,8 +625,10 @@ func (r *Ref) putChecked(op string, n, v int64) bool {
 	case v+n < poisonZone:
 		r.count.Add(n) // a poisoned count never moves: undo
 		r.reportPoisoned(op, false)
-	default:
+	case v < 0:
 		r.corrupt(op, v+n, ErrUnderflow)
+	case !biased(v):
+		r.outOfRange(op, false, v+n, v)
 	}
 	return false
 }
@@ -635,9 +648,9 @@ func (r *Ref) putLockedCentral(op string, n int64, mu sync.Locker) bool {
 	}
 	for {
 		v := r.count.Load()
-		if v <= 0 {
-			// Released or poisoned: no release can follow, so mu is not
-			// needed to report the misuse.
+		if v <= 0 || v > MaxCount && !biased(v) {
+			// Released, poisoned or out of range: no release can follow,
+			// so mu is not needed to report the misuse.
 			return r.putCentral(op, n)
 		}
 		if v <= n {
@@ -663,12 +676,14 @@ func (r *Ref) tryGetCentral(op string, n int64, live bool) bool {
 	}
 	for {
 		v := r.count.Load()
-		if v <= 0 {
-			return false // zero, or poisoned: released or saturated
+		if v <= 0 || v > MaxCount && !biased(v) {
+			// Zero, or poisoned (released or saturated), or out of range
+			// (the operation that took it there reports).
+			return false
 		}
 		if r.count.CompareAndSwap(v, v+n) {
-			if v+n > MaxCount {
-				r.saturated(op, v)
+			if v+n > MaxCount && !biased(v+n) {
+				r.outOfRange(op, true, v, v+n)
 			}
 			return true
 		}
@@ -704,31 +719,29 @@ func (r *Ref) runRelease(op string) bool {
 // at count, and poisons the Ref so that it can never reach zero again: a
 // leak instead of a wrong release.
 func (r *Ref) corrupt(op string, count int64, err error) {
-	r.poison()
+	m := r.lock()
+	r.poisonLocked()
+	m.Unlock()
 	r.report(op, count, err)
 }
 
-// poison pins the count at poison, far below zero; the state bit says so
-// first, so that whoever sees the poisoned count sees the bit.
-func (r *Ref) poison() {
+// poisonLocked pins the count at poison, far below zero; the state bit says
+// so first, so that whoever sees the poisoned count sees the bit. The Ref's
+// lock must be held: a Reinit must not come between the two stores and
+// leave a poisoned count without the bit.
+func (r *Ref) poisonLocked() {
 	r.cells.State.Or(stPoisoned)
 	r.count.Store(poison)
 }
 
-// saturate poisons a count that passed MaxCount, saying so.
-func (r *Ref) saturate() {
+// saturateLocked poisons a count that passed MaxCount, saying so.
+func (r *Ref) saturateLocked() {
 	r.cells.State.Or(stSaturated)
-	r.poison()
+	r.poisonLocked()
 }
 
-// zeroCause is why a Get on a count of zero is misuse: the Ref was released,
-// or it was made with InitDead and never made live.
-func (r *Ref) zeroCause() error {
-	m := r.lock()
-	defer m.Unlock()
-	return r.zeroCauseLocked()
-}
-
+// zeroCauseLocked is why a Get on a count of zero is misuse: the Ref was
+// released, or it was made with InitDead and never made live.
 func (r *Ref) zeroCauseLocked() error {
 	if r.cells.Flags&optFreshDead != 0 {
 		return ErrNeverLive
@@ -760,26 +773,42 @@ func (r *Ref) poisonCauseLocked(st uint32, get bool) error {
 	return r.zeroCauseLocked()
 }
 
-// saturated checks, with the Ref's lock held so that no switch is half
-// done, whether the count has really passed MaxCount, and pins it if so.
-func (r *Ref) saturated(op string, found int64) {
+// outOfRange handles a central add of op whose result v is in neither
+// range of C ("The ranges of C" in protocol.go); found is the count the
+// operation found (v less its delta). v just past MaxCount is a saturated
+// atomic count; v below percpuLow a per-CPU count that more Puts than Gets
+// took below zero, and v above percpuHigh a saturated per-CPU one. Either
+// is misuse, whichever mode the Ref is in now: it poisons the count and is
+// reported, unless a racing operation poisoned it first, when this one is
+// reported as an operation on a poisoned count. In per-CPU mode the cells
+// are folded into C first, so that the report names the count.
+func (r *Ref) outOfRange(op string, get bool, found, v int64) {
+	cause := ErrSaturated
+	if v > gapMid && v < percpuLow {
+		cause = ErrUnderflow
+	}
 	m := r.lock()
 	st := r.cells.State.Load()
-	v := r.count.Load()
-	switch {
-	case st&stPoisoned != 0:
-		// A racing Get saturated the count first, and its poison erased
-		// this one's add: still a misuse, reported as such.
+	if st&stPoisoned != 0 {
 		m.Unlock()
-		r.reportPoisoned(op, true)
-		return
-	case st&stAtomic == 0 || v <= MaxCount:
-		m.Unlock() // per-CPU mode: the central count carries the bias
+		r.reportPoisoned(op, get)
 		return
 	}
-	r.saturate()
-	m.Unlock()
-	r.report(op, found, ErrSaturated)
+	if st&stAtomic == 0 {
+		// The fold poisons and names the count if it finds it out of range;
+		// if operations since this one brought it back, the misuse stands.
+		if err := r.toAtomicLocked(op, 0); err != nil {
+			r.unlockReport(m, err)
+			return
+		}
+		found = r.count.Load()
+	}
+	if cause == ErrSaturated {
+		r.saturateLocked()
+	} else {
+		r.poisonLocked()
+	}
+	r.unlockReport(m, &MisuseError{Op: op, Count: found, Err: cause})
 }
 
 func (r *Ref) report(op string, count int64, err error) {
@@ -850,10 +879,10 @@ func (r *Ref) toAtomicLocked(op string, bits uint32) *MisuseError {
 	}
 	switch {
 	case v <= 0:
-		r.poison()
+		r.poisonLocked()
 		return &MisuseError{Op: op, Count: v, Err: ErrUnderflow}
 	case v > MaxCount:
-		r.saturate()
+		r.saturateLocked()
 		return &MisuseError{Op: op, Count: v, Err: ErrSaturated}
 	}
 	return nil
