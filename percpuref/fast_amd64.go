@@ -32,8 +32,9 @@ func putFast(r *Ref) bool
 
 // tryGetFast and tryGetLiveFast are the fast paths of TryGet and
 // TryGetLive: in per-CPU mode, getFast's update or Lazy compare-and-swap,
-// which always succeed there; otherwise tryGetSlow and tryGetLiveSlow (the
-// central compare-and-swap loop stays in Go).
+// which always succeed there; in a usable atomic mode (not dying, for
+// TryGetLive) tryGetCentral's compare-and-swap loop on a count in [1,
+// MaxCount); otherwise tryGetSlow and tryGetLiveSlow.
 func tryGetFast(r *Ref) bool
 func tryGetLiveFast(r *Ref) bool
 
@@ -126,6 +127,10 @@ const (
 	_ = uint(1 - stInit)
 	_ = uint(stExited - 8)
 	_ = uint(8 - stExited)
+	_ = uint((stInit | stAtomic | stExited) - 11)
+	_ = uint(11 - (stInit | stAtomic | stExited))
+	_ = uint((stInit | stAtomic | stDying | stExited) - 15)
+	_ = uint(15 - (stInit | stAtomic | stDying | stExited))
 	_ = uint(bias - 1<<61)
 	_ = uint(1<<61 - bias)
 	_ = uint(lazyRange - 1<<59)

@@ -129,15 +129,21 @@ TEXT ·putAddedAX(SB), NOSPLIT, $24-9
 	MOVB AX, ret+8(FP)
 	RET
 
-// TRYGET(slowfn, untriedfn, spreadfn) is the body of tryGetFast and
-// tryGetLiveFast: in per-CPU mode they count as Get does and succeed;
-// everything else is the Go function slowfn, a runtime layout that the
-// assembly does not know is untriedfn, and a Lazy Ref's failed swap is
-// spreadfn.
-#define TRYGET(slowfn, untriedfn, spreadfn) \
+// TRYGET(mask, slowfn, untriedfn, spreadfn) is the body of tryGetFast
+// and tryGetLiveFast: in per-CPU mode they count as Get does and succeed;
+// in atomic mode, if the state's bits under mask are stInit|stAtomic (3),
+// they are tryGetCentral's increment unless zero, a compare-and-swap loop
+// on a count in [1, MaxCount); everything else is the Go function slowfn
+// (tryGet: a count at zero, poisoned, saturated or carrying the bias, a
+// dying Ref for TryGetLive, misuse), a runtime layout that the assembly
+// does not know is untriedfn, and a Lazy Ref's failed swap is spreadfn.
+// mask is stInit|stAtomic|stExited (11) for TryGet, and with stDying (15)
+// for TryGetLive, which fails on a dying Ref.
+#define TRYGET(mask, slowfn, untriedfn, spreadfn) \
 	MOVQ r+0(FP), R11 \
-	CMPL 8(R11), $1 \
-	JNE  slow                   /* not per-CPU */ \
+	MOVL 8(R11), BX             /* state */ \
+	CMPL BX, $1 \
+	JNE  atomic                 /* not per-CPU */ \
 	LOCATE(untried, slow, lazy) \
 	UPDATE(8(R11), 1(DI))       /* r.cells.State, v+1 */ \
 	MOVB $1, ret+8(FP) \
@@ -153,12 +159,28 @@ lazy: \
 	MOVB $1, ret+8(FP) \
 	RET \
 spread: \
-	JMP  spreadfn
+	JMP  spreadfn \
+atomic: \
+	ANDL $mask, BX \
+	CMPL BX, $3 \
+	JNE  slow                   /* not usable, or dying for TryGetLive */ \
+	MOVQ 16(R11), AX            /* v = r.count.Load() */ \
+	MOVQ $0x0fffffffffffffff, R9 /* MaxCount - 1 */ \
+retry: \
+	LEAQ -1(AX), R8 \
+	CMPQ R8, R9 \
+	JCC  slow                   /* unsigned v-1 >= MaxCount-1: v+1 not in [2, MaxCount] */ \
+	LEAQ 1(AX), CX \
+	LOCK \
+	CMPXCHGQ CX, 16(R11)        /* on failure AX = the count now */ \
+	JNE  retry \
+	MOVB $1, ret+8(FP) \
+	RET
 
 // func tryGetFast(r *Ref) bool
 TEXT ·tryGetFast(SB), NOSPLIT, $0-9
-	TRYGET(·tryGetSlow(SB), ·tryGetUntried(SB), ·tryGetSpread(SB))
+	TRYGET(11, ·tryGetSlow(SB), ·tryGetUntried(SB), ·tryGetSpread(SB))
 
 // func tryGetLiveFast(r *Ref) bool
 TEXT ·tryGetLiveFast(SB), NOSPLIT, $0-9
-	TRYGET(·tryGetLiveSlow(SB), ·tryGetLiveUntried(SB), ·tryGetLiveSpread(SB))
+	TRYGET(15, ·tryGetLiveSlow(SB), ·tryGetLiveUntried(SB), ·tryGetLiveSpread(SB))

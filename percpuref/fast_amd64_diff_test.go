@@ -24,6 +24,9 @@ func TestFastMatchesGo(t *testing.T) {
 		{"lazy", mmNew(Lazy()), 0, 1},
 		{"lazy-spread", mmThen(mmNew(Lazy()), func(r *Ref) { r.spread() }), 0, 1},
 		{"zero-Ref", func(rel func(), o ...Option) *Ref { return new(Ref) }, 0, 0},
+		// The edges of tryGetFast's compare-and-swap range in atomic mode.
+		{"atomic-below-max", mmThen(mmNew(InitAtomic()), func(r *Ref) { r.count.Store(MaxCount - 2) }), 0, MaxCount - 2},
+		{"dying-below-max", mmThen(mmNew(), mmGet, mmKill, func(r *Ref) { r.count.Store(MaxCount - 1) }), 0, MaxCount - 1},
 		mPercpu, mResurrected, mReinited, mAtomicInit, mAtomicSwitched, mDying, mInitDead,
 		mRelInit, mRelSwitched, mRelDying, mNoReSwitched, mNoReDying, mNoReReleased,
 		mExitedPercpu, mExitedAtomic, mExitedDying, mExitedReleased,
