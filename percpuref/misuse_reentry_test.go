@@ -1,0 +1,856 @@
+package percpuref
+
+// Control operations called from inside the Ref's own callbacks: the confirm
+// of KillAndConfirm and of SwitchToAtomic, release, and a misuse handler
+// (WithMisuseHandler, and SetMisuseHandler) while it handles a report. The
+// rules are those of docs/semantics.md, "Calls from confirm, release and a
+// misuse handler": every control operation either happens whole or is
+// reported once and changes nothing, from every callback, in every state a
+// callback can see.
+//
+// reentTable is the spec. A callback sees the Ref in one of a few states
+// (reentClass: inside Kill's confirm, inside release after Kill, handling a
+// Get on a released Ref, ...); for each of those states and each control
+// operation the table says what the operation must do: the report it makes
+// (Err, Count, Poisoned) and that it changes nothing, or its whole effect on
+// the Ref's observable state (Read, IsZero, IsDying, IsPercpu, TryGetLive,
+// Done; and, white-box, exited, poisoned, the stickiness of atomic mode and
+// whether the shards were given back). The effects (reentModel's methods)
+// are the doc comments' words, not the code's. The sites (reentSites) reach
+// each state in each option set of the misuse matrix; a case is a site, an
+// option set, a control operation and a handler kind. Each case checks:
+//
+//   - no deadlock: the case runs in a goroutine that must finish within
+//     reentTimeout;
+//   - the callback saw the state its class describes (the setup is right);
+//   - the handled report, for a handler site, is the one the misuse table
+//     names (misuse_test.go);
+//   - the operation made exactly the report the table names and changed
+//     nothing, or made none and had exactly its whole effect; a confirm
+//     passed to it ran once if and only if it happened whole;
+//   - what the outer operation does after the callback (Kill drops the
+//     initial reference; release's Done closes) happens as the table's
+//     model says, with no further report;
+//   - release ran exactly once per life that ended, never while a reference
+//     the test holds was still held: after the case, the test drops its
+//     references and kills a live Ref, and the life then running (if any)
+//     ends with exactly one release.
+
+import (
+	"fmt"
+	"runtime"
+	"runtime/debug"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// reentClass is a state a callback can see the Ref in.
+type reentClass int
+
+const (
+	// Inside KillAndConfirm's confirm: dying, atomic, not released; the
+	// initial reference is still counted (Kill drops it once confirm
+	// returns), so the count is 1 + the references the test holds.
+	inKillConfirm reentClass = iota
+	// Inside SwitchToAtomic's confirm: live, atomic, sticky.
+	inSwitchConfirm
+	// Inside release, run by Kill or by the Put after Kill: count 0,
+	// dying, released (release has begun), Done not yet closed.
+	inReleaseDying
+	// Inside release, run by the last Put of a Ref in atomic mode that was
+	// never killed: count 0, not dying, sticky.
+	inReleaseAtomic
+	// A handler handling a Get or Put on a released Ref: released and
+	// poisoned (cause ErrReleased for a control operation), dying.
+	handlingReleased
+	// A handler handling a second Kill: dying, references held.
+	handlingDying
+	// A handler handling a misuse that changed nothing on a live Ref
+	// (GetMany(0), Reinit while references are held, Init on a live Ref).
+	handlingLive
+	// A handler handling a misuse that poisoned a Ref that was not released
+	// (an underflow found at a fold or a Put, a saturation): it leaks,
+	// Read shows MaxCount.
+	handlingLeak
+	// A handler handling a misuse on an InitDead Ref never made live: a Get
+	// (which poisons, cause ErrNeverLive) or a Resurrect (which does not).
+	handlingNeverLive
+	// A handler handling an operation after Exit.
+	handlingExited
+	reentClasses
+)
+
+var reentClassNames = [reentClasses]string{
+	"in-kill-confirm", "in-switch-confirm", "in-release-dying", "in-release-atomic",
+	"handling-released", "handling-dying", "handling-live", "handling-leak",
+	"handling-never-live", "handling-exited",
+}
+
+// reentState is what the test observes of a Ref: the public predicates, and
+// four white-box bits the contract speaks of (exited; poisoned; sticky, the
+// stickiness of atomic mode; freed, the shards given back). Live is
+// TryGetLive's answer (the reference it takes is put back at once);
+// DoneClosed is whether the channel Done returns is closed.
+type reentState struct {
+	Read                                  int64
+	Zero, Dying, Percpu, Live, DoneClosed bool
+	Exited, Poisoned, Sticky, Freed       bool
+}
+
+func reentSnapshot(r *Ref) (reentState, <-chan struct{}) {
+	m := r.lock()
+	st, flags := r.cells.State.Load(), r.cells.Flags
+	m.Unlock()
+	s := reentState{
+		Read:     r.Read(),
+		Zero:     r.IsZero(),
+		Dying:    r.IsDying(),
+		Percpu:   r.IsPercpu(),
+		Exited:   st&stExited != 0,
+		Poisoned: st&stPoisoned != 0,
+		Sticky:   flags&optSticky != 0,
+		Freed:    flags&optFreed != 0,
+	}
+	done := r.Done()
+	s.DoneClosed = semClosed(done)
+	if !s.Exited { // after Exit, TryGetLive is a misuse (reported)
+		if s.Live = r.TryGetLive(); s.Live && r.Put() {
+			panic("the Put of TryGetLive's reference released")
+		}
+	}
+	return s, done
+}
+
+// reentOpts is an option set of the misuse matrix.
+type reentOpts struct {
+	name   string
+	opts   []Option
+	atomic bool // InitAtomic
+	dead   bool // InitDead (made live with Reinit, but for the never-live sites)
+	keep   bool // the shards are kept at a switch to atomic (AllowReinit, or implied)
+}
+
+var reentOptSets = []reentOpts{
+	{name: "percpu"},
+	{name: "lazy", opts: []Option{Lazy()}},
+	{name: "shards", opts: []Option{WithShards(4)}},
+	{name: "initatomic", opts: []Option{InitAtomic()}, atomic: true, keep: true},
+	{name: "allowreinit", opts: []Option{AllowReinit()}, keep: true},
+	{name: "initdead", opts: []Option{InitDead()}, dead: true, keep: true},
+}
+
+// reentModel is the Ref as the contract describes it: its observable state,
+// how many times release has run, and what the checks need besides.
+type reentModel struct {
+	s         reentState
+	o         reentOpts
+	releases  int
+	cause     error // the poisoning's cause, as a control operation reports it
+	freshDead bool  // made with InitDead and never made live
+	newDone   bool  // the operation started a life with a new Done channel
+}
+
+func (m *reentModel) fix() { // TryGetLive succeeds exactly on a live Ref
+	s := &m.s
+	s.Live = !s.Exited && !s.Dying && !s.Poisoned && !s.Zero
+}
+
+// The whole effect of each control operation, from its doc comment.
+
+// release: the count reached zero; release runs, once, and Done is closed
+// when it returns.
+func (m *reentModel) release() {
+	m.s.Zero, m.s.DoneClosed = true, true
+	m.releases++
+}
+
+// drop: Kill drops the initial reference; if that was the last, release
+// runs inside Kill.
+func (m *reentModel) drop() {
+	if m.s.Read--; m.s.Read == 0 {
+		m.release()
+	}
+}
+
+// kill: KillAndConfirm marks the Ref dying, switches it to atomic mode
+// (which gives the shards back without AllowReinit), calls confirm and drops
+// the initial reference.
+func (m *reentModel) kill() {
+	m.s.Dying, m.s.Percpu = true, false
+	m.s.Freed = m.s.Freed || !m.o.keep
+	m.drop()
+}
+
+// switchAtomic: SwitchToAtomic switches to atomic mode and makes it sticky,
+// then calls confirm; on a Ref already atomic (dying, released) only the
+// stickiness changes.
+func (m *reentModel) switchAtomic() {
+	m.s.Percpu, m.s.Sticky = false, true
+	m.s.Freed = m.s.Freed || !m.o.keep
+}
+
+// switchPercpu: SwitchToPercpu clears the stickiness; a live Ref with a
+// count goes back to per-CPU mode, a dying one or one at zero stays atomic.
+func (m *reentModel) switchPercpu() {
+	m.s.Sticky = false
+	if !m.s.Dying && !m.s.Zero && !m.s.Poisoned {
+		m.s.Percpu = true
+	}
+}
+
+// resurrect: Resurrect makes a dying Ref live again, restoring the initial
+// reference, per-CPU unless sticky atomic.
+func (m *reentModel) resurrect() {
+	m.s.Dying = false
+	m.s.Read++
+	m.s.Percpu = !m.s.Sticky
+}
+
+// reinit: Reinit starts a new life with a count of 1, per-CPU unless sticky
+// atomic, and a new Done channel; the Done channel of an InitDead Ref never
+// made live is the first life's (nothing was released before it), and stays.
+func (m *reentModel) reinit() {
+	m.s.Read = 1
+	m.s.Zero, m.s.Dying, m.s.Poisoned, m.s.DoneClosed = false, false, false, false
+	m.s.Percpu = !m.s.Sticky
+	m.newDone = !m.freshDead
+	m.freshDead, m.cause = false, nil
+}
+
+// init: Init sets the Ref up as New does with the same options: a new life,
+// a new Done channel.
+func (m *reentModel) init() {
+	o := m.o
+	m.s = reentState{Read: 1, Percpu: !o.atomic && !o.dead, Sticky: o.atomic}
+	if o.dead {
+		m.s.Read, m.s.Zero, m.s.Dying = 0, true, true
+	}
+	m.newDone, m.freshDead, m.cause = true, o.dead, nil
+}
+
+// exit: Exit folds the shards into the count and gives them back; the count
+// stays as it is, and the Ref takes no more operations. A second Exit does
+// nothing.
+func (m *reentModel) exit() {
+	m.s.Exited, m.s.Percpu, m.s.Freed = true, false, true
+}
+
+// reentWant is what a control operation must do: make the one report err
+// (with Count, or Poisoned) and change nothing, or (err nil) have effect.
+type reentWant struct {
+	err      error
+	count    int64
+	poisoned bool
+	effect   func(*reentModel)
+}
+
+// rep: reported with the count the operation found (Read's, at the call).
+func reentRep(m *reentModel, err error) reentWant { return reentWant{err: err, count: m.s.Read} }
+
+// poisonedRep: reported on a poisoned count, with the poisoning's cause.
+func reentPoisoned(m *reentModel) reentWant { return reentWant{err: m.cause, poisoned: true} }
+
+func reentWhole(effect func(*reentModel)) reentWant { return reentWant{effect: effect} }
+
+// The kinds of control operation: Kill and KillAndConfirm are one kind, as
+// are SwitchToAtomic and SwitchToAtomicSync.
+const (
+	kInit = iota
+	kKill
+	kSwitchToAtomic
+	kSwitchToPercpu
+	kResurrect
+	kReinit
+	kExit
+	reentKinds
+)
+
+var reentKindNames = [reentKinds]string{"Init", "Kill", "SwitchToAtomic", "SwitchToPercpu", "Resurrect", "Reinit", "Exit"}
+
+type reentRow struct {
+	kind    int
+	classes []reentClass
+	want    func(m *reentModel) reentWant
+}
+
+func reentIn(c ...reentClass) []reentClass { return c }
+
+// reentTable: for each kind of control operation and each state a callback
+// can see, what the operation does. Every (kind, class) pair appears exactly
+// once (TestReentTableIsComplete).
+var reentTable = []reentRow{
+	// Init: on a Ref that is not released and not exited, ErrLive (it would
+	// drop the references its holders still count on); a Ref whose release
+	// has begun (including from release itself, as Reinit may be), a
+	// released Ref that was misused after, an InitDead Ref never made live
+	// (nothing is held) and an exited Ref start a new life.
+	{kInit, reentIn(inKillConfirm, inSwitchConfirm, handlingDying, handlingLive, handlingLeak),
+		func(m *reentModel) reentWant { return reentRep(m, ErrLive) }},
+	{kInit, reentIn(inReleaseDying, inReleaseAtomic, handlingReleased, handlingNeverLive, handlingExited),
+		func(*reentModel) reentWant { return reentWhole((*reentModel).init) }},
+
+	// Kill: on a dying Ref, ErrKilled (inside Kill's own confirm too: that
+	// Kill has begun; no second reference is dropped). On a released Ref
+	// that is not dying, ErrReleased; on a poisoned one, the poisoning's
+	// cause. Otherwise whole: from SwitchToAtomic's confirm or a handler it
+	// drops the initial reference, and releases there if it was the last.
+	{kKill, reentIn(inKillConfirm, inReleaseDying, handlingReleased, handlingDying, handlingNeverLive),
+		func(m *reentModel) reentWant { return reentRep(m, ErrKilled) }},
+	{kKill, reentIn(inReleaseAtomic),
+		func(m *reentModel) reentWant { return reentRep(m, ErrReleased) }},
+	{kKill, reentIn(handlingLeak), func(m *reentModel) reentWant {
+		if m.s.Dying {
+			return reentRep(m, ErrKilled)
+		}
+		return reentPoisoned(m)
+	}},
+	{kKill, reentIn(inSwitchConfirm, handlingLive),
+		func(*reentModel) reentWant { return reentWhole((*reentModel).kill) }},
+	{kKill, reentIn(handlingExited), func(m *reentModel) reentWant { return reentRep(m, ErrExited) }},
+
+	// SwitchToAtomic: whole in every state but a poisoned count (reported
+	// with the cause) and after Exit; on a dying or released Ref it only
+	// makes atomic mode sticky.
+	{kSwitchToAtomic, reentIn(inKillConfirm, inSwitchConfirm, inReleaseDying, inReleaseAtomic, handlingDying, handlingLive),
+		func(*reentModel) reentWant { return reentWhole((*reentModel).switchAtomic) }},
+	{kSwitchToAtomic, reentIn(handlingReleased, handlingLeak),
+		func(m *reentModel) reentWant { return reentPoisoned(m) }},
+	{kSwitchToAtomic, reentIn(handlingNeverLive), func(m *reentModel) reentWant {
+		if m.s.Poisoned {
+			return reentPoisoned(m)
+		}
+		return reentWhole((*reentModel).switchAtomic)
+	}},
+	{kSwitchToAtomic, reentIn(handlingExited), func(m *reentModel) reentWant { return reentRep(m, ErrExited) }},
+
+	// SwitchToPercpu: on a poisoned count, the cause; once the shards were
+	// given back, ErrNoReinit in every state (even where it would only
+	// clear the stickiness); otherwise whole.
+	{kSwitchToPercpu, reentIn(inKillConfirm, inSwitchConfirm, inReleaseDying, inReleaseAtomic, handlingDying, handlingLive, handlingNeverLive),
+		func(m *reentModel) reentWant {
+			switch {
+			case m.s.Poisoned:
+				return reentPoisoned(m)
+			case m.s.Freed:
+				return reentRep(m, ErrNoReinit)
+			}
+			return reentWhole((*reentModel).switchPercpu)
+		}},
+	{kSwitchToPercpu, reentIn(handlingReleased, handlingLeak),
+		func(m *reentModel) reentWant { return reentPoisoned(m) }},
+	{kSwitchToPercpu, reentIn(handlingExited), func(m *reentModel) reentWant { return reentRep(m, ErrExited) }},
+
+	// Resurrect: whole on a dying Ref whose count is above zero, from
+	// Kill's own confirm too (the Kill then drops the reference Resurrect
+	// restored: the Ref ends live with the count it had before Kill, and
+	// nothing is released), unless it would go back to per-CPU mode after
+	// the shards were given back (ErrNoReinit). On a live Ref ErrLive; after
+	// release ErrReleased; on an InitDead Ref never made live ErrNeverLive;
+	// on a poisoned count the cause.
+	{kResurrect, reentIn(inKillConfirm, handlingDying), func(m *reentModel) reentWant {
+		if m.s.Freed && !m.s.Sticky {
+			return reentRep(m, ErrNoReinit)
+		}
+		return reentWhole((*reentModel).resurrect)
+	}},
+	{kResurrect, reentIn(inSwitchConfirm, handlingLive), func(m *reentModel) reentWant { return reentRep(m, ErrLive) }},
+	{kResurrect, reentIn(inReleaseDying, inReleaseAtomic), func(m *reentModel) reentWant { return reentRep(m, ErrReleased) }},
+	{kResurrect, reentIn(handlingReleased, handlingLeak), func(m *reentModel) reentWant { return reentPoisoned(m) }},
+	{kResurrect, reentIn(handlingNeverLive), func(m *reentModel) reentWant {
+		if m.s.Poisoned {
+			return reentPoisoned(m)
+		}
+		return reentRep(m, ErrNeverLive)
+	}},
+	{kResurrect, reentIn(handlingExited), func(m *reentModel) reentWant { return reentRep(m, ErrExited) }},
+
+	// Reinit: a new life once release has begun (from release itself too,
+	// and after misuse of the released Ref), or on an InitDead Ref never
+	// made live; going back to per-CPU mode after the shards were given
+	// back is ErrNoReinit, in every state; while references are held
+	// (inside Kill's confirm the initial one still is), ErrNotZero; on a
+	// count poisoned while references may be held, the cause.
+	{kReinit, reentIn(inKillConfirm, inSwitchConfirm, handlingDying, handlingLive), func(m *reentModel) reentWant {
+		if m.s.Freed && !m.s.Sticky {
+			return reentRep(m, ErrNoReinit)
+		}
+		return reentRep(m, ErrNotZero)
+	}},
+	{kReinit, reentIn(inReleaseDying, inReleaseAtomic, handlingReleased, handlingNeverLive), func(m *reentModel) reentWant {
+		if m.s.Freed && !m.s.Sticky {
+			return reentRep(m, ErrNoReinit)
+		}
+		return reentWhole((*reentModel).reinit)
+	}},
+	{kReinit, reentIn(handlingLeak), func(m *reentModel) reentWant { return reentPoisoned(m) }},
+	{kReinit, reentIn(handlingExited), func(m *reentModel) reentWant { return reentRep(m, ErrExited) }},
+
+	// Exit: whole in every state, from every callback (inside Kill's
+	// confirm, the Kill still drops the initial reference afterwards: the
+	// result is that of Kill, then Exit); a second Exit does nothing.
+	{kExit, reentIn(inKillConfirm, inSwitchConfirm, inReleaseDying, inReleaseAtomic, handlingReleased,
+		handlingDying, handlingLive, handlingLeak, handlingNeverLive),
+		func(*reentModel) reentWant { return reentWhole((*reentModel).exit) }},
+	{kExit, reentIn(handlingExited), func(*reentModel) reentWant { return reentWhole(func(*reentModel) {}) }},
+}
+
+func reentLookup(kind int, c reentClass) (rows []reentRow) {
+	for _, row := range reentTable {
+		for _, rc := range row.classes {
+			if row.kind == kind && rc == c {
+				rows = append(rows, row)
+			}
+		}
+	}
+	return rows
+}
+
+// A reentOp is a control operation, with the Op its reports name.
+type reentOp struct {
+	name, op string
+	kind     int
+	confirm  bool // takes a confirm, which runs iff the operation happens whole
+	do       func(r *Ref, c *reentCase)
+}
+
+// reentOps are the nine control operations.
+var reentOps = []reentOp{
+	{"Init", "Init", kInit, false, func(r *Ref, c *reentCase) { r.Init(c.rel, c.opts()...) }},
+	{"Kill", "Kill", kKill, false, func(r *Ref, _ *reentCase) { r.Kill() }},
+	{"KillAndConfirm", "Kill", kKill, true, func(r *Ref, c *reentCase) { r.KillAndConfirm(c.opConfirm) }},
+	{"SwitchToAtomic", "SwitchToAtomic", kSwitchToAtomic, true, func(r *Ref, c *reentCase) { r.SwitchToAtomic(c.opConfirm) }},
+	{"SwitchToAtomicSync", "SwitchToAtomic", kSwitchToAtomic, false, func(r *Ref, _ *reentCase) { r.SwitchToAtomicSync() }},
+	{"SwitchToPercpu", "SwitchToPercpu", kSwitchToPercpu, false, func(r *Ref, _ *reentCase) { r.SwitchToPercpu() }},
+	{"Resurrect", "Resurrect", kResurrect, false, func(r *Ref, _ *reentCase) { r.Resurrect() }},
+	{"Reinit", "Reinit", kReinit, false, func(r *Ref, _ *reentCase) { r.Reinit() }},
+	{"Exit", "Exit", kExit, false, func(r *Ref, _ *reentCase) { r.Exit() }},
+}
+
+type reentVia int
+
+const (
+	viaConfirm reentVia = iota // the callback is the confirm the site passes
+	viaRelease                 // the callback is release (its first call)
+	viaHandler                 // the callback is the handler (its first report)
+)
+
+// A reentSite reaches a class of state, in a callback, for an option set.
+type reentSite struct {
+	name  string
+	class reentClass
+	via   reentVia
+	h     int  // references the test holds when the callback runs
+	dead  bool // needs an InitDead Ref never made live: option set initdead only
+	at    func(o reentOpts) reentModel
+	run   func(r *Ref, c *reentCase) // the steps that lead to the callback
+	trig  func(o reentOpts) *MisuseError
+	after func(m *reentModel) // what the outer operation does once the callback returns
+}
+
+// The state at the callback, per class: the model the table starts from.
+func atKillConfirm(h int) func(o reentOpts) reentModel {
+	return func(o reentOpts) reentModel {
+		return reentModel{s: reentState{Read: 1 + int64(h), Dying: true, Sticky: o.atomic, Freed: !o.keep}}
+	}
+}
+
+func atSwitchConfirm(h int) func(o reentOpts) reentModel {
+	return func(o reentOpts) reentModel {
+		return reentModel{s: reentState{Read: 1 + int64(h), Sticky: true, Freed: !o.keep}}
+	}
+}
+
+func atReleaseDying(o reentOpts) reentModel {
+	return reentModel{s: reentState{Zero: true, Dying: true, Sticky: o.atomic, Freed: !o.keep}, releases: 1}
+}
+
+func atReleaseAtomic(o reentOpts) reentModel {
+	return reentModel{s: reentState{Zero: true, Sticky: true, Freed: !o.keep}, releases: 1}
+}
+
+func atReleased(o reentOpts) reentModel {
+	return reentModel{s: reentState{Zero: true, Dying: true, Poisoned: true, DoneClosed: true, Sticky: o.atomic, Freed: !o.keep},
+		releases: 1, cause: ErrReleased}
+}
+
+func atDying(o reentOpts) reentModel {
+	return reentModel{s: reentState{Read: 1, Dying: true, Sticky: o.atomic, Freed: !o.keep}}
+}
+
+func atLive(h int) func(o reentOpts) reentModel {
+	return func(o reentOpts) reentModel {
+		return reentModel{s: reentState{Read: 1 + int64(h), Percpu: !o.atomic, Sticky: o.atomic}}
+	}
+}
+
+func atUnderflow(o reentOpts) reentModel {
+	if o.atomic { // found at the PutMany itself
+		return reentModel{s: reentState{Read: MaxCount, Poisoned: true, Sticky: true}, cause: ErrUnderflow}
+	}
+	return reentModel{s: reentState{Read: MaxCount, Poisoned: true, Dying: true, Freed: !o.keep}, cause: ErrUnderflow}
+}
+
+func atSaturated(o reentOpts) reentModel {
+	return reentModel{s: reentState{Read: MaxCount, Poisoned: true, Sticky: true, Freed: !o.keep}, cause: ErrSaturated}
+}
+
+func atNeverLive(poisoned bool) func(o reentOpts) reentModel {
+	return func(reentOpts) reentModel {
+		m := reentModel{s: reentState{Zero: true, Dying: true, Poisoned: poisoned}, freshDead: true}
+		if poisoned {
+			m.cause = ErrNeverLive
+		}
+		return m
+	}
+}
+
+func atExited(o reentOpts) reentModel {
+	return reentModel{s: reentState{Read: 1, Exited: true, Sticky: o.atomic, Freed: true}}
+}
+
+func reentReport(op string, count int64, err error) func(reentOpts) *MisuseError {
+	return func(reentOpts) *MisuseError { return &MisuseError{Op: op, Count: count, Err: err} }
+}
+
+var reentSites = []reentSite{
+	// confirm
+	{name: "kill-confirm/held0", class: inKillConfirm, via: viaConfirm, at: atKillConfirm(0),
+		run:   func(r *Ref, c *reentCase) { r.KillAndConfirm(c.callback) },
+		after: (*reentModel).drop},
+	{name: "kill-confirm/held1", class: inKillConfirm, via: viaConfirm, h: 1, at: atKillConfirm(1),
+		run:   func(r *Ref, c *reentCase) { c.get(r); r.KillAndConfirm(c.callback) },
+		after: (*reentModel).drop},
+	{name: "switch-confirm/held0", class: inSwitchConfirm, via: viaConfirm, at: atSwitchConfirm(0),
+		run: func(r *Ref, c *reentCase) { r.SwitchToAtomic(c.callback) }},
+	{name: "switch-confirm/held1", class: inSwitchConfirm, via: viaConfirm, h: 1, at: atSwitchConfirm(1),
+		run: func(r *Ref, c *reentCase) { c.get(r); r.SwitchToAtomic(c.callback) }},
+
+	// release
+	{name: "release/by-kill", class: inReleaseDying, via: viaRelease, at: atReleaseDying,
+		run: func(r *Ref, _ *reentCase) { r.Kill() }},
+	{name: "release/by-put-after-kill", class: inReleaseDying, via: viaRelease, at: atReleaseDying,
+		run: func(r *Ref, c *reentCase) { c.get(r); r.Kill(); c.put(r) }},
+	{name: "release/by-put-atomic", class: inReleaseAtomic, via: viaRelease, at: atReleaseAtomic,
+		run: func(r *Ref, _ *reentCase) { r.SwitchToAtomicSync(); r.Put() }},
+
+	// a misuse handler, handling a report
+	{name: "handler/put-after-release", class: handlingReleased, via: viaHandler, at: atReleased,
+		run:  func(r *Ref, _ *reentCase) { r.Kill(); r.Put() },
+		trig: reentReport("Put", 0, ErrUnderflow)},
+	{name: "handler/get-after-release", class: handlingReleased, via: viaHandler, at: atReleased,
+		run:  func(r *Ref, _ *reentCase) { r.Kill(); r.Get() },
+		trig: reentReport("Get", 0, ErrReleased)},
+	{name: "handler/second-kill", class: handlingDying, via: viaHandler, h: 1, at: atDying,
+		run:  func(r *Ref, c *reentCase) { c.get(r); r.Kill(); r.Kill() },
+		trig: reentReport("Kill", 1, ErrKilled)},
+	{name: "handler/bad-delta", class: handlingLive, via: viaHandler, h: 1, at: atLive(1),
+		run:  func(r *Ref, c *reentCase) { c.get(r); r.GetMany(0) },
+		trig: reentReport("GetMany", 0, ErrBadDelta)},
+	{name: "handler/reinit-held", class: handlingLive, via: viaHandler, h: 1, at: atLive(1),
+		run:  func(r *Ref, c *reentCase) { c.get(r); r.Reinit() },
+		trig: reentReport("Reinit", 2, ErrNotZero)},
+	{name: "handler/init-live", class: handlingLive, via: viaHandler, at: atLive(0),
+		run:  func(r *Ref, c *reentCase) { r.Init(c.rel, c.opts()...) },
+		trig: reentReport("Init", 1, ErrLive)},
+	{name: "handler/underflow", class: handlingLeak, via: viaHandler, at: atUnderflow,
+		run: func(r *Ref, c *reentCase) {
+			r.PutMany(2)
+			if !c.o.atomic { // per-CPU: found at the fold; Kill's confirm still runs
+				r.KillAndConfirm(func() { c.trigConfirms++ })
+			}
+		},
+		trig: func(o reentOpts) *MisuseError {
+			if o.atomic {
+				return &MisuseError{Op: "PutMany", Count: 1, Err: ErrUnderflow}
+			}
+			return &MisuseError{Op: "Kill", Count: -1, Err: ErrUnderflow}
+		}},
+	{name: "handler/saturated", class: handlingLeak, via: viaHandler, at: atSaturated,
+		run: func(r *Ref, _ *reentCase) {
+			r.SwitchToAtomicSync()
+			r.count.Store(MaxCount) // white-box, as misuse_test.go's saturation rows
+			r.Get()
+		},
+		trig: reentReport("Get", MaxCount, ErrSaturated)},
+	{name: "handler/get-never-live", class: handlingNeverLive, via: viaHandler, dead: true, at: atNeverLive(true),
+		run:  func(r *Ref, _ *reentCase) { r.Get() },
+		trig: reentReport("Get", 0, ErrNeverLive)},
+	{name: "handler/resurrect-never-live", class: handlingNeverLive, via: viaHandler, dead: true, at: atNeverLive(false),
+		run:  func(r *Ref, _ *reentCase) { r.Resurrect() },
+		trig: reentReport("Resurrect", 0, ErrNeverLive)},
+	{name: "handler/after-exit", class: handlingExited, via: viaHandler, at: atExited,
+		run:  func(r *Ref, _ *reentCase) { r.Exit(); r.Get() },
+		trig: reentReport("Get", 1, ErrExited)},
+}
+
+// reentCase is one run: what the callbacks record, for the checks.
+type reentCase struct {
+	o       reentOpts
+	site    reentSite
+	op      reentOp
+	process bool // the handler is SetMisuseHandler's, not WithMisuseHandler's
+
+	r   *Ref
+	log semLog
+
+	releases     atomic.Int32
+	held         atomic.Int32 // references the test holds
+	heldAtRel    atomic.Int32 // release calls made while the test held a reference
+	ran          bool         // the callback has run the operation
+	opConfirms   int          // calls of the confirm passed to the operation
+	trigConfirms int          // calls of the confirm of the underflow site's Kill
+
+	before, after         reentState
+	beforeDone, afterDone <-chan struct{}
+	reportsBefore         int     // reports made before the operation
+	during                []error // reports made by the operation
+	relAfterOp            int
+
+	outer     reentState // once the outer operation has returned
+	outerDone <-chan struct{}
+	reportsAt int // reports made by then
+	relOuter  int // release calls made by then
+
+	fin        reentState // after the test's references are dropped and a live Ref killed
+	relFin     int
+	reportsFin int
+	panicked   string // the panic the case ended in, and its stack
+}
+
+func (c *reentCase) rel() {
+	c.releases.Add(1)
+	if c.held.Load() > 0 {
+		c.heldAtRel.Add(1)
+	}
+	if c.site.via == viaRelease {
+		c.callback()
+	}
+}
+
+func (c *reentCase) handle(err error) {
+	c.log.handle(err)
+	if c.site.via == viaHandler {
+		c.callback()
+	}
+}
+
+func (c *reentCase) opConfirm() { c.opConfirms++ }
+
+func (c *reentCase) get(r *Ref) { r.Get(); c.held.Add(1) }
+
+func (c *reentCase) put(r *Ref) bool { c.held.Add(-1); return r.Put() }
+
+func (c *reentCase) opts() []Option {
+	opts := append([]Option(nil), c.o.opts...)
+	if !c.process {
+		opts = append(opts, WithMisuseHandler(c.handle))
+	}
+	return opts
+}
+
+// callback runs the operation, the first time only: a report the operation
+// makes comes back to the handler, which then only records it.
+func (c *reentCase) callback() {
+	if c.ran {
+		return
+	}
+	c.ran = true
+	c.before, c.beforeDone = reentSnapshot(c.r)
+	c.reportsBefore = len(c.log.all())
+	c.op.do(c.r, c)
+	c.during = c.log.all()[c.reportsBefore:]
+	c.relAfterOp = int(c.releases.Load())
+	c.after, c.afterDone = reentSnapshot(c.r)
+}
+
+// play runs the case: the Ref, the steps to the callback, then the end of
+// every life the test can end.
+func (c *reentCase) play() {
+	defer func() {
+		if p := recover(); p != nil {
+			c.panicked = fmt.Sprintf("%v\n%s", p, debug.Stack())
+		}
+	}()
+	if c.process {
+		SetMisuseHandler(c.handle)
+		defer SetMisuseHandler(nil)
+	}
+	c.r = New(c.rel, c.opts()...)
+	if c.o.dead && !c.site.dead {
+		c.r.Reinit() // made live
+	}
+	c.site.run(c.r, c)
+	c.outer, c.outerDone = reentSnapshot(c.r)
+	c.reportsAt = len(c.log.all())
+	c.relOuter = int(c.releases.Load())
+
+	// The end: drop the references the test holds, and kill a live Ref. A
+	// poisoned or exited Ref takes neither (each would be reported).
+	if s := c.outer; !s.Exited && !s.Poisoned {
+		for c.held.Load() > 0 {
+			c.put(c.r)
+		}
+		if s, _ := reentSnapshot(c.r); s.Live {
+			c.r.Kill()
+		}
+	}
+	c.fin, _ = reentSnapshot(c.r)
+	c.relFin = int(c.releases.Load())
+	c.reportsFin = len(c.log.all())
+}
+
+const reentTimeout = 10 * time.Second
+
+// reentStuck is set once a case has deadlocked: its goroutine may hold a
+// lock stripe, so the cases after it are not run.
+var reentStuck atomic.Bool
+
+// Every (kind of operation, class of state) pair has exactly one row, and
+// every class is reached by some site.
+func TestReentTableIsComplete(t *testing.T) {
+	for k := 0; k < reentKinds; k++ {
+		for c := reentClass(0); c < reentClasses; c++ {
+			assert.Len(t, reentLookup(k, c), 1, "%s from %s", reentKindNames[k], reentClassNames[c])
+		}
+	}
+	reached := map[reentClass]bool{}
+	for _, s := range reentSites {
+		reached[s.class] = true
+	}
+	for c := reentClass(0); c < reentClasses; c++ {
+		assert.True(t, reached[c], "no site reaches %s", reentClassNames[c])
+	}
+}
+
+// TestMisuseReentrant runs every case: every site (each callback, in each
+// state it can see), every option set, every control operation, each kind of
+// handler.
+func TestMisuseReentrant(t *testing.T) {
+	n := 0
+	for _, site := range reentSites {
+		for _, o := range reentOptSets {
+			if site.dead && !o.dead {
+				continue
+			}
+			for _, op := range reentOps {
+				for _, process := range []bool{false, true} {
+					h := "WithMisuseHandler"
+					if process {
+						h = "SetMisuseHandler"
+					}
+					n++
+					name := fmt.Sprintf("%s/%s/%s/%s", site.name, o.name, op.name, h)
+					t.Run(name, func(t *testing.T) {
+						reentRun(t, &reentCase{o: o, site: site, op: op, process: process})
+					})
+				}
+			}
+		}
+	}
+	t.Logf("%d cases", n)
+}
+
+func reentRun(t *testing.T, c *reentCase) {
+	if reentStuck.Load() {
+		t.Fatal("not run: an earlier case deadlocked")
+	}
+	finished := make(chan struct{})
+	go func() { defer close(finished); c.play() }()
+	select {
+	case <-finished:
+	case <-time.After(reentTimeout):
+		reentStuck.Store(true)
+		buf := make([]byte, 1<<20)
+		t.Fatalf("deadlock: the case did not finish in %v\n%s", reentTimeout, buf[:runtime.Stack(buf, true)])
+	}
+	require.Empty(t, c.panicked, "the case panicked")
+	require.True(t, c.ran, "the callback never ran")
+
+	site, op := c.site, c.op
+	m := site.at(c.o)
+	m.o = c.o
+	m.fix()
+	assert.Equal(t, m.s, c.before, "the state at the callback is not the class's")
+
+	// The report being handled (handler sites), and no other before the
+	// operation.
+	logs := c.log.all()
+	if site.via == viaHandler {
+		require.Equal(t, 1, c.reportsBefore, "reports before the operation: %v", logs)
+		var got *MisuseError
+		require.ErrorAs(t, logs[0], &got)
+		assert.Equal(t, site.trig(c.o), got, "the handled report")
+	} else {
+		require.Equal(t, 0, c.reportsBefore, "reports before the operation: %v", logs)
+	}
+
+	// The operation: one report and no change, or its whole effect.
+	rows := reentLookup(op.kind, site.class)
+	require.Len(t, rows, 1)
+	want := rows[0].want(&m)
+	if want.err != nil {
+		require.Len(t, c.during, 1, "the operation must be reported once: %v", c.during)
+		var got *MisuseError
+		require.ErrorAs(t, c.during[0], &got)
+		assert.ErrorIs(t, got, want.err)
+		assert.Equal(t, op.op, got.Op)
+		assert.Equal(t, want.poisoned, got.Poisoned, "Poisoned")
+		if !want.poisoned {
+			assert.Equal(t, want.count, got.Count, "Count: the count the operation found")
+		}
+		assert.Equal(t, c.before, c.after, "a reported operation changed the Ref")
+		assert.Equal(t, c.beforeDone, c.afterDone, "a reported operation changed Done")
+		assert.Equal(t, 0, c.opConfirms, "a reported operation ran its confirm")
+		assert.Equal(t, m.releases, c.relAfterOp, "a reported operation ran release")
+	} else {
+		assert.Empty(t, c.during, "an operation that happens whole is not reported")
+		want.effect(&m)
+		m.fix()
+		assert.Equal(t, m.s, c.after, "the operation's whole effect")
+		if m.newDone {
+			assert.NotEqual(t, c.beforeDone, c.afterDone, "a new life has a new Done channel")
+		} else {
+			assert.Equal(t, c.beforeDone, c.afterDone, "the same life keeps its Done channel")
+		}
+		if op.confirm {
+			assert.Equal(t, 1, c.opConfirms, "the confirm of an operation that happens whole runs once")
+		}
+		assert.Equal(t, m.releases, c.relAfterOp, "release calls when the operation returned")
+	}
+
+	// The rest of the outer operation.
+	if site.after != nil {
+		site.after(&m)
+	}
+	if site.via == viaRelease {
+		assert.True(t, semClosed(c.beforeDone), "the released life's Done is closed once release returns")
+		if !m.newDone {
+			m.s.DoneClosed = true
+		}
+	}
+	m.fix()
+	assert.Equal(t, m.s, c.outer, "the state once the outer operation returned")
+	assert.Equal(t, c.afterDone, c.outerDone, "Done changed after the operation")
+	assert.Equal(t, c.reportsBefore+len(c.during), c.reportsAt, "reports after the operation: %v", c.log.all())
+	assert.Equal(t, m.releases, c.relOuter, "release calls once the outer operation returned")
+	if site.name == "handler/underflow" && !c.o.atomic {
+		assert.Equal(t, 1, c.trigConfirms, "Kill's confirm runs once, after the handler")
+	}
+
+	// The end of the life that runs, if the test can end it: exactly one
+	// more release, and never while the test held a reference.
+	if s := m.s; !s.Exited && !s.Poisoned && !s.Zero {
+		m.release()
+	}
+	assert.Equal(t, m.releases, c.relFin, "release calls: one per life that ended")
+	assert.Zero(t, c.heldAtRel.Load(), "release ran while the test held a reference")
+	assert.Equal(t, c.reportsAt, c.reportsFin, "the end of the life was reported: %v", c.log.all())
+	if !c.fin.Exited && !c.fin.Poisoned {
+		assert.True(t, c.fin.Zero, "the life did not end")
+		assert.Equal(t, !m.freshDead, c.fin.DoneClosed, "Done at the end")
+	}
+}
