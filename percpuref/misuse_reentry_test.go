@@ -9,9 +9,8 @@ package percpuref
 // callback can see.
 //
 // reentTable is the spec. A callback sees the Ref in one of a few states
-// (reentClass: inside Kill's confirm, inside release after Kill, handling a
-// Get on a released Ref, ...); for each of those states and each control
-// operation the table says what the operation must do: the report it makes
+// (reentClass: live, dying, released, ...); for each of those states and
+// each control operation the table says what the operation must do: the report it makes
 // (Err, Count, Poisoned) and that it changes nothing, or its whole effect on
 // the Ref's observable state (Read, IsZero, IsDying, IsPercpu, TryGetLive,
 // Done; and, white-box, exited, poisoned, the stickiness of atomic mode and
@@ -48,46 +47,47 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// reentClass is a state a callback can see the Ref in.
+// reentClass is a state a callback can see the Ref in. The table is per
+// state, not per callback: an operation called from a callback does what it
+// does in the state the Ref is in at that moment, and then the outer
+// operation does what it has left to do (reentSite.after).
 type reentClass int
 
 const (
-	// Inside KillAndConfirm's confirm: dying, atomic, not released; the
-	// initial reference is still counted (Kill drops it once confirm
-	// returns), so the count is 1 + the references the test holds.
-	inKillConfirm reentClass = iota
-	// Inside SwitchToAtomic's confirm: live, atomic, sticky.
-	inSwitchConfirm
-	// Inside release, run by Kill or by the Put after Kill: count 0,
-	// dying, released (release has begun), Done not yet closed.
-	inReleaseDying
-	// Inside release, run by the last Put of a Ref in atomic mode that was
-	// never killed: count 0, not dying, sticky.
-	inReleaseAtomic
-	// A handler handling a Get or Put on a released Ref: released and
-	// poisoned (cause ErrReleased for a control operation), dying.
-	handlingReleased
-	// A handler handling a second Kill: dying, references held.
-	handlingDying
-	// A handler handling a misuse that changed nothing on a live Ref
-	// (GetMany(0), Reinit while references are held, Init on a live Ref).
-	handlingLive
-	// A handler handling a misuse that poisoned a Ref that was not released
-	// (an underflow found at a fold or a Put, a saturation): it leaks,
-	// Read shows MaxCount.
-	handlingLeak
-	// A handler handling a misuse on an InitDead Ref never made live: a Get
-	// (which poisons, cause ErrNeverLive) or a Resurrect (which does not).
-	handlingNeverLive
-	// A handler handling an operation after Exit.
-	handlingExited
+	// Live: set up, not dying, not released, not poisoned, not exited
+	// (per-CPU or atomic). Seen by SwitchToAtomic's confirm, and by a
+	// handler of a misuse that changed nothing (GetMany(0), Reinit while
+	// references are held, Init on a live Ref).
+	live reentClass = iota
+	// Dying, count above zero, not released. Seen by KillAndConfirm's
+	// confirm (the initial reference is still counted: Kill drops it once
+	// confirm returns), by SwitchToAtomic's confirm after Kill, and by the
+	// handler of a second Kill.
+	dying
+	// Released (release has begun, and may still run), and not poisoned:
+	// count 0. Seen by release (Done not yet closed), and after it returned
+	// by SwitchToAtomic's confirm and by the handler of a Kill of the
+	// released Ref.
+	released
+	// Released, then poisoned by a Get or Put on the released count (a
+	// control operation names the cause ErrReleased). Seen by the handler of
+	// that Get or Put.
+	releasedPoisoned
+	// Poisoned while not released (an underflow found at a fold or at a
+	// Put, a saturation): the Ref leaks; Read shows MaxCount. Seen by the
+	// handler of that misuse.
+	leaking
+	// Made with InitDead and never made live: count 0, dying, nothing held.
+	// Seen by the handler of a Get (which poisons it, cause ErrNeverLive)
+	// or of a Resurrect (which does not), and by SwitchToAtomic's confirm.
+	neverLive
+	// Exited. Seen by the handler of an operation after Exit.
+	exited
 	reentClasses
 )
 
 var reentClassNames = [reentClasses]string{
-	"in-kill-confirm", "in-switch-confirm", "in-release-dying", "in-release-atomic",
-	"handling-released", "handling-dying", "handling-live", "handling-leak",
-	"handling-never-live", "handling-exited",
+	"live", "dying", "released", "released-poisoned", "leaking", "never-live", "exited",
 }
 
 // reentState is what the test observes of a Ref: the public predicates, and
@@ -279,123 +279,118 @@ type reentRow struct {
 
 func reentIn(c ...reentClass) []reentClass { return c }
 
-// reentTable: for each kind of control operation and each state a callback
-// can see, what the operation does. Every (kind, class) pair appears exactly
-// once (TestReentTableIsComplete).
+// reentTable: for each kind of control operation and each state, what the
+// operation does: from any callback, as from anywhere else. Every (kind,
+// class) pair appears exactly once (TestReentTableIsComplete).
 var reentTable = []reentRow{
 	// Init: on a Ref that is not released and not exited, ErrLive (it would
-	// drop the references its holders still count on); a Ref whose release
-	// has begun (including from release itself, as Reinit may be), a
-	// released Ref that was misused after, an InitDead Ref never made live
-	// (nothing is held) and an exited Ref start a new life.
-	{kInit, reentIn(inKillConfirm, inSwitchConfirm, handlingDying, handlingLive, handlingLeak),
+	// drop the references its holders still count on). A Ref whose release
+	// has begun (from release too, as Reinit may be called there), a
+	// released Ref misused since, an InitDead Ref never made live (nothing
+	// is held) and an exited Ref start a new life.
+	{kInit, reentIn(live, dying, leaking),
 		func(m *reentModel) reentWant { return reentRep(m, ErrLive) }},
-	{kInit, reentIn(inReleaseDying, inReleaseAtomic, handlingReleased, handlingNeverLive, handlingExited),
+	{kInit, reentIn(released, releasedPoisoned, neverLive, exited),
 		func(*reentModel) reentWant { return reentWhole((*reentModel).init) }},
 
-	// Kill: on a dying Ref, ErrKilled (inside Kill's own confirm too: that
-	// Kill has begun; no second reference is dropped). On a released Ref
-	// that is not dying, ErrReleased; on a poisoned one, the poisoning's
-	// cause. Otherwise whole: from SwitchToAtomic's confirm or a handler it
-	// drops the initial reference, and releases there if it was the last.
-	{kKill, reentIn(inKillConfirm, inReleaseDying, handlingReleased, handlingDying, handlingNeverLive),
-		func(m *reentModel) reentWant { return reentRep(m, ErrKilled) }},
-	{kKill, reentIn(inReleaseAtomic),
-		func(m *reentModel) reentWant { return reentRep(m, ErrReleased) }},
-	{kKill, reentIn(handlingLeak), func(m *reentModel) reentWant {
-		if m.s.Dying {
+	// Kill: whole on a live Ref: it drops the initial reference, and
+	// releases there if that was the last. On a dying Ref ErrKilled (inside
+	// Kill's own confirm too: that Kill has begun, and drops the initial
+	// reference itself); on a released Ref that is not dying ErrReleased, on
+	// a poisoned one the poisoning's cause.
+	{kKill, reentIn(live), func(*reentModel) reentWant { return reentWhole((*reentModel).kill) }},
+	{kKill, reentIn(dying, neverLive), func(m *reentModel) reentWant { return reentRep(m, ErrKilled) }},
+	{kKill, reentIn(released, releasedPoisoned, leaking), func(m *reentModel) reentWant {
+		switch {
+		case m.s.Dying:
 			return reentRep(m, ErrKilled)
+		case m.s.Poisoned:
+			return reentPoisoned(m)
 		}
-		return reentPoisoned(m)
+		return reentRep(m, ErrReleased)
 	}},
-	{kKill, reentIn(inSwitchConfirm, handlingLive),
-		func(*reentModel) reentWant { return reentWhole((*reentModel).kill) }},
-	{kKill, reentIn(handlingExited), func(m *reentModel) reentWant { return reentRep(m, ErrExited) }},
+	{kKill, reentIn(exited), func(m *reentModel) reentWant { return reentRep(m, ErrExited) }},
 
 	// SwitchToAtomic: whole in every state but a poisoned count (reported
-	// with the cause) and after Exit; on a dying or released Ref it only
-	// makes atomic mode sticky.
-	{kSwitchToAtomic, reentIn(inKillConfirm, inSwitchConfirm, inReleaseDying, inReleaseAtomic, handlingDying, handlingLive),
-		func(*reentModel) reentWant { return reentWhole((*reentModel).switchAtomic) }},
-	{kSwitchToAtomic, reentIn(handlingReleased, handlingLeak),
-		func(m *reentModel) reentWant { return reentPoisoned(m) }},
-	{kSwitchToAtomic, reentIn(handlingNeverLive), func(m *reentModel) reentWant {
+	// with the cause) and after Exit; on a dying, released or never-live
+	// Ref, already atomic, it only makes atomic mode sticky.
+	{kSwitchToAtomic, reentIn(live, dying, released, neverLive), func(m *reentModel) reentWant {
 		if m.s.Poisoned {
 			return reentPoisoned(m)
 		}
 		return reentWhole((*reentModel).switchAtomic)
 	}},
-	{kSwitchToAtomic, reentIn(handlingExited), func(m *reentModel) reentWant { return reentRep(m, ErrExited) }},
+	{kSwitchToAtomic, reentIn(releasedPoisoned, leaking),
+		func(m *reentModel) reentWant { return reentPoisoned(m) }},
+	{kSwitchToAtomic, reentIn(exited), func(m *reentModel) reentWant { return reentRep(m, ErrExited) }},
 
 	// SwitchToPercpu: on a poisoned count, the cause; once the shards were
 	// given back, ErrNoReinit in every state (even where it would only
 	// clear the stickiness); otherwise whole.
-	{kSwitchToPercpu, reentIn(inKillConfirm, inSwitchConfirm, inReleaseDying, inReleaseAtomic, handlingDying, handlingLive, handlingNeverLive),
-		func(m *reentModel) reentWant {
-			switch {
-			case m.s.Poisoned:
-				return reentPoisoned(m)
-			case m.s.Freed:
-				return reentRep(m, ErrNoReinit)
-			}
-			return reentWhole((*reentModel).switchPercpu)
-		}},
-	{kSwitchToPercpu, reentIn(handlingReleased, handlingLeak),
+	{kSwitchToPercpu, reentIn(live, dying, released, neverLive), func(m *reentModel) reentWant {
+		switch {
+		case m.s.Poisoned:
+			return reentPoisoned(m)
+		case m.s.Freed:
+			return reentRep(m, ErrNoReinit)
+		}
+		return reentWhole((*reentModel).switchPercpu)
+	}},
+	{kSwitchToPercpu, reentIn(releasedPoisoned, leaking),
 		func(m *reentModel) reentWant { return reentPoisoned(m) }},
-	{kSwitchToPercpu, reentIn(handlingExited), func(m *reentModel) reentWant { return reentRep(m, ErrExited) }},
+	{kSwitchToPercpu, reentIn(exited), func(m *reentModel) reentWant { return reentRep(m, ErrExited) }},
 
 	// Resurrect: whole on a dying Ref whose count is above zero, from
-	// Kill's own confirm too (the Kill then drops the reference Resurrect
+	// Kill's own confirm too (that Kill then drops the reference Resurrect
 	// restored: the Ref ends live with the count it had before Kill, and
 	// nothing is released), unless it would go back to per-CPU mode after
 	// the shards were given back (ErrNoReinit). On a live Ref ErrLive; after
 	// release ErrReleased; on an InitDead Ref never made live ErrNeverLive;
 	// on a poisoned count the cause.
-	{kResurrect, reentIn(inKillConfirm, handlingDying), func(m *reentModel) reentWant {
+	{kResurrect, reentIn(dying), func(m *reentModel) reentWant {
 		if m.s.Freed && !m.s.Sticky {
 			return reentRep(m, ErrNoReinit)
 		}
 		return reentWhole((*reentModel).resurrect)
 	}},
-	{kResurrect, reentIn(inSwitchConfirm, handlingLive), func(m *reentModel) reentWant { return reentRep(m, ErrLive) }},
-	{kResurrect, reentIn(inReleaseDying, inReleaseAtomic), func(m *reentModel) reentWant { return reentRep(m, ErrReleased) }},
-	{kResurrect, reentIn(handlingReleased, handlingLeak), func(m *reentModel) reentWant { return reentPoisoned(m) }},
-	{kResurrect, reentIn(handlingNeverLive), func(m *reentModel) reentWant {
+	{kResurrect, reentIn(live), func(m *reentModel) reentWant { return reentRep(m, ErrLive) }},
+	{kResurrect, reentIn(released), func(m *reentModel) reentWant { return reentRep(m, ErrReleased) }},
+	{kResurrect, reentIn(releasedPoisoned, leaking), func(m *reentModel) reentWant { return reentPoisoned(m) }},
+	{kResurrect, reentIn(neverLive), func(m *reentModel) reentWant {
 		if m.s.Poisoned {
 			return reentPoisoned(m)
 		}
 		return reentRep(m, ErrNeverLive)
 	}},
-	{kResurrect, reentIn(handlingExited), func(m *reentModel) reentWant { return reentRep(m, ErrExited) }},
+	{kResurrect, reentIn(exited), func(m *reentModel) reentWant { return reentRep(m, ErrExited) }},
 
-	// Reinit: a new life once release has begun (from release itself too,
-	// and after misuse of the released Ref), or on an InitDead Ref never
-	// made live; going back to per-CPU mode after the shards were given
-	// back is ErrNoReinit, in every state; while references are held
-	// (inside Kill's confirm the initial one still is), ErrNotZero; on a
-	// count poisoned while references may be held, the cause.
-	{kReinit, reentIn(inKillConfirm, inSwitchConfirm, handlingDying, handlingLive), func(m *reentModel) reentWant {
+	// Reinit: a new life once release has begun (from release too, and
+	// after misuse of the released Ref), or on an InitDead Ref never made
+	// live; going back to per-CPU mode after the shards were given back is
+	// ErrNoReinit, in every state; while references are held (inside Kill's
+	// confirm the initial one still is), ErrNotZero; on a count poisoned
+	// while references may be held, the cause.
+	{kReinit, reentIn(live, dying), func(m *reentModel) reentWant {
 		if m.s.Freed && !m.s.Sticky {
 			return reentRep(m, ErrNoReinit)
 		}
 		return reentRep(m, ErrNotZero)
 	}},
-	{kReinit, reentIn(inReleaseDying, inReleaseAtomic, handlingReleased, handlingNeverLive), func(m *reentModel) reentWant {
+	{kReinit, reentIn(released, releasedPoisoned, neverLive), func(m *reentModel) reentWant {
 		if m.s.Freed && !m.s.Sticky {
 			return reentRep(m, ErrNoReinit)
 		}
 		return reentWhole((*reentModel).reinit)
 	}},
-	{kReinit, reentIn(handlingLeak), func(m *reentModel) reentWant { return reentPoisoned(m) }},
-	{kReinit, reentIn(handlingExited), func(m *reentModel) reentWant { return reentRep(m, ErrExited) }},
+	{kReinit, reentIn(leaking), func(m *reentModel) reentWant { return reentPoisoned(m) }},
+	{kReinit, reentIn(exited), func(m *reentModel) reentWant { return reentRep(m, ErrExited) }},
 
-	// Exit: whole in every state, from every callback (inside Kill's
-	// confirm, the Kill still drops the initial reference afterwards: the
-	// result is that of Kill, then Exit); a second Exit does nothing.
-	{kExit, reentIn(inKillConfirm, inSwitchConfirm, inReleaseDying, inReleaseAtomic, handlingReleased,
-		handlingDying, handlingLive, handlingLeak, handlingNeverLive),
+	// Exit: whole in every state (inside Kill's confirm, that Kill still
+	// drops the initial reference afterwards: the result is that of Kill,
+	// then Exit); a second Exit does nothing.
+	{kExit, reentIn(live, dying, released, releasedPoisoned, leaking, neverLive),
 		func(*reentModel) reentWant { return reentWhole((*reentModel).exit) }},
-	{kExit, reentIn(handlingExited), func(*reentModel) reentWant { return reentWhole(func(*reentModel) {}) }},
+	{kExit, reentIn(exited), func(*reentModel) reentWant { return reentWhole(func(*reentModel) {}) }},
 }
 
 func reentLookup(kind int, c reentClass) (rows []reentRow) {
@@ -451,40 +446,49 @@ type reentSite struct {
 	after func(m *reentModel) // what the outer operation does once the callback returns
 }
 
-// The state at the callback, per class: the model the table starts from.
+// The state at the callback, per site: the model the table starts from.
+
+// Inside KillAndConfirm's confirm, with h references held besides the
+// initial one (which Kill has yet to drop).
 func atKillConfirm(h int) func(o reentOpts) reentModel {
 	return func(o reentOpts) reentModel {
 		return reentModel{s: reentState{Read: 1 + int64(h), Dying: true, Sticky: o.atomic, Freed: !o.keep}}
 	}
 }
 
+// Live and atomic, inside SwitchToAtomic's confirm.
 func atSwitchConfirm(h int) func(o reentOpts) reentModel {
 	return func(o reentOpts) reentModel {
 		return reentModel{s: reentState{Read: 1 + int64(h), Sticky: true, Freed: !o.keep}}
 	}
 }
 
-func atReleaseDying(o reentOpts) reentModel {
-	return reentModel{s: reentState{Zero: true, Dying: true, Sticky: o.atomic, Freed: !o.keep}, releases: 1}
-}
-
-func atReleaseAtomic(o reentOpts) reentModel {
-	return reentModel{s: reentState{Zero: true, Sticky: true, Freed: !o.keep}, releases: 1}
-}
-
-func atReleased(o reentOpts) reentModel {
-	return reentModel{s: reentState{Zero: true, Dying: true, Poisoned: true, DoneClosed: true, Sticky: o.atomic, Freed: !o.keep},
-		releases: 1, cause: ErrReleased}
-}
-
-func atDying(o reentOpts) reentModel {
-	return reentModel{s: reentState{Read: 1, Dying: true, Sticky: o.atomic, Freed: !o.keep}}
-}
-
+// Live, as the option set makes it.
 func atLive(h int) func(o reentOpts) reentModel {
 	return func(o reentOpts) reentModel {
 		return reentModel{s: reentState{Read: 1 + int64(h), Percpu: !o.atomic, Sticky: o.atomic}}
 	}
+}
+
+// Killed, one reference held; sticky if SwitchToAtomic came after Kill.
+func atDying(sticky bool) func(o reentOpts) reentModel {
+	return func(o reentOpts) reentModel {
+		return reentModel{s: reentState{Read: 1, Dying: true, Sticky: o.atomic || sticky, Freed: !o.keep}}
+	}
+}
+
+// Released after Kill (or, not dying, by the last Put in atomic mode); Done
+// is closed once release has returned.
+func atReleased(dying, returned, sticky bool) func(o reentOpts) reentModel {
+	return func(o reentOpts) reentModel {
+		return reentModel{s: reentState{Zero: true, Dying: dying, DoneClosed: returned,
+			Sticky: o.atomic || sticky, Freed: !o.keep}, releases: 1}
+	}
+}
+
+func atReleasedPoisoned(o reentOpts) reentModel {
+	return reentModel{s: reentState{Zero: true, Dying: true, Poisoned: true, DoneClosed: true, Sticky: o.atomic, Freed: !o.keep},
+		releases: 1, cause: ErrReleased}
 }
 
 func atUnderflow(o reentOpts) reentModel {
@@ -498,9 +502,9 @@ func atSaturated(o reentOpts) reentModel {
 	return reentModel{s: reentState{Read: MaxCount, Poisoned: true, Sticky: true, Freed: !o.keep}, cause: ErrSaturated}
 }
 
-func atNeverLive(poisoned bool) func(o reentOpts) reentModel {
+func atNeverLive(poisoned, sticky bool) func(o reentOpts) reentModel {
 	return func(reentOpts) reentModel {
-		m := reentModel{s: reentState{Zero: true, Dying: true, Poisoned: poisoned}, freshDead: true}
+		m := reentModel{s: reentState{Zero: true, Dying: true, Poisoned: poisoned, Sticky: sticky}, freshDead: true}
 		if poisoned {
 			m.cause = ErrNeverLive
 		}
@@ -512,51 +516,64 @@ func atExited(o reentOpts) reentModel {
 	return reentModel{s: reentState{Read: 1, Exited: true, Sticky: o.atomic, Freed: true}}
 }
 
+// reentReport is the report a handler site handles.
 func reentReport(op string, count int64, err error) func(reentOpts) *MisuseError {
 	return func(reentOpts) *MisuseError { return &MisuseError{Op: op, Count: count, Err: err} }
 }
 
 var reentSites = []reentSite{
 	// confirm
-	{name: "kill-confirm/held0", class: inKillConfirm, via: viaConfirm, at: atKillConfirm(0),
+	{name: "kill-confirm/held0", class: dying, via: viaConfirm, at: atKillConfirm(0),
 		run:   func(r *Ref, c *reentCase) { r.KillAndConfirm(c.callback) },
 		after: (*reentModel).drop},
-	{name: "kill-confirm/held1", class: inKillConfirm, via: viaConfirm, h: 1, at: atKillConfirm(1),
+	{name: "kill-confirm/held1", class: dying, via: viaConfirm, h: 1, at: atKillConfirm(1),
 		run:   func(r *Ref, c *reentCase) { c.get(r); r.KillAndConfirm(c.callback) },
 		after: (*reentModel).drop},
-	{name: "switch-confirm/held0", class: inSwitchConfirm, via: viaConfirm, at: atSwitchConfirm(0),
+	{name: "switch-confirm/held0", class: live, via: viaConfirm, at: atSwitchConfirm(0),
 		run: func(r *Ref, c *reentCase) { r.SwitchToAtomic(c.callback) }},
-	{name: "switch-confirm/held1", class: inSwitchConfirm, via: viaConfirm, h: 1, at: atSwitchConfirm(1),
+	{name: "switch-confirm/held1", class: live, via: viaConfirm, h: 1, at: atSwitchConfirm(1),
 		run: func(r *Ref, c *reentCase) { c.get(r); r.SwitchToAtomic(c.callback) }},
+	{name: "switch-confirm-after-kill/held1", class: dying, via: viaConfirm, h: 1, at: atDying(true),
+		run: func(r *Ref, c *reentCase) { c.get(r); r.Kill(); r.SwitchToAtomic(c.callback) }},
+	{name: "switch-confirm-after-release", class: released, via: viaConfirm, at: atReleased(true, true, true),
+		run: func(r *Ref, c *reentCase) { r.Kill(); r.SwitchToAtomic(c.callback) }},
+	{name: "switch-confirm-never-live", class: neverLive, via: viaConfirm, dead: true, at: atNeverLive(false, true),
+		run: func(r *Ref, c *reentCase) { r.SwitchToAtomic(c.callback) }},
 
 	// release
-	{name: "release/by-kill", class: inReleaseDying, via: viaRelease, at: atReleaseDying,
+	{name: "release/by-kill", class: released, via: viaRelease, at: atReleased(true, false, false),
 		run: func(r *Ref, _ *reentCase) { r.Kill() }},
-	{name: "release/by-put-after-kill", class: inReleaseDying, via: viaRelease, at: atReleaseDying,
+	{name: "release/by-put-after-kill", class: released, via: viaRelease, at: atReleased(true, false, false),
 		run: func(r *Ref, c *reentCase) { c.get(r); r.Kill(); c.put(r) }},
-	{name: "release/by-put-atomic", class: inReleaseAtomic, via: viaRelease, at: atReleaseAtomic,
+	{name: "release/by-put-atomic", class: released, via: viaRelease, at: atReleased(false, false, true),
 		run: func(r *Ref, _ *reentCase) { r.SwitchToAtomicSync(); r.Put() }},
 
 	// a misuse handler, handling a report
-	{name: "handler/put-after-release", class: handlingReleased, via: viaHandler, at: atReleased,
-		run:  func(r *Ref, _ *reentCase) { r.Kill(); r.Put() },
-		trig: reentReport("Put", 0, ErrUnderflow)},
-	{name: "handler/get-after-release", class: handlingReleased, via: viaHandler, at: atReleased,
-		run:  func(r *Ref, _ *reentCase) { r.Kill(); r.Get() },
-		trig: reentReport("Get", 0, ErrReleased)},
-	{name: "handler/second-kill", class: handlingDying, via: viaHandler, h: 1, at: atDying,
-		run:  func(r *Ref, c *reentCase) { c.get(r); r.Kill(); r.Kill() },
-		trig: reentReport("Kill", 1, ErrKilled)},
-	{name: "handler/bad-delta", class: handlingLive, via: viaHandler, h: 1, at: atLive(1),
+	{name: "handler/bad-delta", class: live, via: viaHandler, h: 1, at: atLive(1),
 		run:  func(r *Ref, c *reentCase) { c.get(r); r.GetMany(0) },
 		trig: reentReport("GetMany", 0, ErrBadDelta)},
-	{name: "handler/reinit-held", class: handlingLive, via: viaHandler, h: 1, at: atLive(1),
+	{name: "handler/reinit-held", class: live, via: viaHandler, h: 1, at: atLive(1),
 		run:  func(r *Ref, c *reentCase) { c.get(r); r.Reinit() },
 		trig: reentReport("Reinit", 2, ErrNotZero)},
-	{name: "handler/init-live", class: handlingLive, via: viaHandler, at: atLive(0),
+	{name: "handler/init-live", class: live, via: viaHandler, at: atLive(0),
 		run:  func(r *Ref, c *reentCase) { r.Init(c.rel, c.opts()...) },
 		trig: reentReport("Init", 1, ErrLive)},
-	{name: "handler/underflow", class: handlingLeak, via: viaHandler, at: atUnderflow,
+	{name: "handler/second-kill", class: dying, via: viaHandler, h: 1, at: atDying(false),
+		run:  func(r *Ref, c *reentCase) { c.get(r); r.Kill(); r.Kill() },
+		trig: reentReport("Kill", 1, ErrKilled)},
+	{name: "handler/kill-after-release", class: released, via: viaHandler, at: atReleased(true, true, false),
+		run:  func(r *Ref, _ *reentCase) { r.Kill(); r.Kill() },
+		trig: reentReport("Kill", 0, ErrKilled)},
+	{name: "handler/kill-after-atomic-release", class: released, via: viaHandler, at: atReleased(false, true, true),
+		run:  func(r *Ref, _ *reentCase) { r.SwitchToAtomicSync(); r.Put(); r.Kill() },
+		trig: reentReport("Kill", 0, ErrReleased)},
+	{name: "handler/put-after-release", class: releasedPoisoned, via: viaHandler, at: atReleasedPoisoned,
+		run:  func(r *Ref, _ *reentCase) { r.Kill(); r.Put() },
+		trig: reentReport("Put", 0, ErrUnderflow)},
+	{name: "handler/get-after-release", class: releasedPoisoned, via: viaHandler, at: atReleasedPoisoned,
+		run:  func(r *Ref, _ *reentCase) { r.Kill(); r.Get() },
+		trig: reentReport("Get", 0, ErrReleased)},
+	{name: "handler/underflow", class: leaking, via: viaHandler, at: atUnderflow,
 		run: func(r *Ref, c *reentCase) {
 			r.PutMany(2)
 			if !c.o.atomic { // per-CPU: found at the fold; Kill's confirm still runs
@@ -569,20 +586,20 @@ var reentSites = []reentSite{
 			}
 			return &MisuseError{Op: "Kill", Count: -1, Err: ErrUnderflow}
 		}},
-	{name: "handler/saturated", class: handlingLeak, via: viaHandler, at: atSaturated,
+	{name: "handler/saturated", class: leaking, via: viaHandler, at: atSaturated,
 		run: func(r *Ref, _ *reentCase) {
 			r.SwitchToAtomicSync()
 			r.count.Store(MaxCount) // white-box, as misuse_test.go's saturation rows
 			r.Get()
 		},
 		trig: reentReport("Get", MaxCount, ErrSaturated)},
-	{name: "handler/get-never-live", class: handlingNeverLive, via: viaHandler, dead: true, at: atNeverLive(true),
+	{name: "handler/get-never-live", class: neverLive, via: viaHandler, dead: true, at: atNeverLive(true, false),
 		run:  func(r *Ref, _ *reentCase) { r.Get() },
 		trig: reentReport("Get", 0, ErrNeverLive)},
-	{name: "handler/resurrect-never-live", class: handlingNeverLive, via: viaHandler, dead: true, at: atNeverLive(false),
+	{name: "handler/resurrect-never-live", class: neverLive, via: viaHandler, dead: true, at: atNeverLive(false, false),
 		run:  func(r *Ref, _ *reentCase) { r.Resurrect() },
 		trig: reentReport("Resurrect", 0, ErrNeverLive)},
-	{name: "handler/after-exit", class: handlingExited, via: viaHandler, at: atExited,
+	{name: "handler/after-exit", class: exited, via: viaHandler, at: atExited,
 		run:  func(r *Ref, _ *reentCase) { r.Exit(); r.Get() },
 		trig: reentReport("Get", 1, ErrExited)},
 }
