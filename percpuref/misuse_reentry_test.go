@@ -871,3 +871,52 @@ func reentRun(t *testing.T, c *reentCase) {
 		assert.Equal(t, !m.freshDead, c.fin.DoneClosed, "Done at the end")
 	}
 }
+
+// A Kill that has begun finishes even if its confirm panics: by default a
+// misuse reported from confirm panics, and a recovered panic must not leave
+// a dying Ref whose initial reference is never dropped (it could then never
+// be released, and a second Kill is ErrKilled). The initial reference is
+// dropped as the panic unwinds; release runs there if it was the last.
+func TestMisuseReentrantKillConfirmPanics(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		confirm func(r *Ref)
+		err     error // the *MisuseError the panic carries; nil: a plain panic
+	}{
+		{"misuse-Kill", func(r *Ref) { r.Kill() }, ErrKilled},
+		{"misuse-Reinit", func(r *Ref) { r.Reinit() }, ErrNotZero},
+		{"misuse-Init", func(r *Ref) { r.Init(nil) }, ErrLive},
+		{"plain-panic", func(*Ref) { panic("confirm failed") }, nil},
+	} {
+		for _, held := range []int{0, 1} {
+			t.Run(fmt.Sprintf("%s/held%d", tc.name, held), func(t *testing.T) {
+				var rel semRel
+				r := New(rel.fn(), AllowReinit())
+				for range held {
+					r.Get()
+				}
+				var p any
+				func() {
+					defer func() { p = recover() }()
+					r.KillAndConfirm(func() { tc.confirm(r) })
+				}()
+				require.NotNil(t, p, "confirm panicked")
+				if tc.err != nil {
+					me, ok := p.(*MisuseError)
+					require.True(t, ok, "%v", p)
+					assert.ErrorIs(t, me, tc.err)
+				}
+				assert.True(t, r.IsDying())
+				assert.Equal(t, int64(held), r.Read(), "Kill dropped the initial reference")
+				assert.Equal(t, 1-held, rel.calls(), "release ran iff the initial reference was the last")
+				assert.Equal(t, held == 0, semClosed(r.Done()))
+				if held > 0 {
+					assert.True(t, r.Put())
+					assert.Equal(t, 1, rel.calls())
+				}
+				assert.Nil(t, semCatch(r.Reinit), "the life did not end: no new one")
+				assert.Equal(t, int64(1), r.Read())
+			})
+		}
+	}
+}

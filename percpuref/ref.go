@@ -954,8 +954,13 @@ func (r *Ref) Kill() { r.KillAndConfirm(nil) }
 // KillAndConfirm marks the Ref dying, switches it to atomic mode, calls
 // confirm (if not nil), and then drops the initial reference. If that was
 // the last reference, release runs inside KillAndConfirm, after confirm.
-// When it returns, TryGetLive fails and the count is exact: the next Put
-// that reaches zero releases.
+// When it returns, TryGetLive fails (unless confirm called Resurrect) and
+// the count is exact: the next Put that reaches zero releases.
+//
+// A Kill that has begun finishes: if confirm panics (as a misuse it makes
+// does by default), the initial reference is still dropped, as the panic
+// unwinds. confirm may call Exit (the result is that of Kill, then Exit)
+// or Resurrect (Kill then drops the reference Resurrect restored).
 //
 // Kill on a Ref that is already dying is reported as ErrKilled and changes
 // nothing; unlike the kernel, no second reference is dropped.
@@ -974,11 +979,11 @@ func (r *Ref) KillAndConfirm(confirm func()) {
 	}
 	err := r.toAtomicLocked("Kill", stDying)
 	r.unlockReport(m, err)
+	if err == nil { // a count poisoned at the fold keeps every reference
+		defer r.dropInitial() // after confirm, even if confirm panics
+	}
 	if confirm != nil {
 		confirm()
-	}
-	if err == nil { // a count poisoned at the fold keeps every reference
-		r.dropInitial()
 	}
 }
 
