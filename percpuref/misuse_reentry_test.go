@@ -239,6 +239,22 @@ func (m *reentModel) exit() {
 	m.s.Exited, m.s.Percpu, m.s.Freed = true, false, true
 }
 
+// end: the test drops the references it holds and kills a live Ref; the
+// life ends with its release. A released, poisoned, exited or never-live
+// Ref takes neither.
+func (m *reentModel) end() {
+	s := &m.s
+	if s.Exited || s.Poisoned || s.Zero {
+		return
+	}
+	if !s.Dying {
+		s.Dying, s.Percpu = true, false
+		s.Freed = s.Freed || !m.o.keep
+	}
+	s.Read = 0
+	m.release()
+}
+
 // reentWant is what a control operation must do: make the one report err
 // (with Count, or Poisoned) and change nothing, or (err nil) have effect.
 type reentWant struct {
@@ -604,12 +620,24 @@ var reentSites = []reentSite{
 		trig: reentReport("Get", 1, ErrExited)},
 }
 
+// reentHandler is where a report goes.
+type reentHandler int
+
+const (
+	withHandler    reentHandler = iota // WithMisuseHandler
+	processHandler                     // SetMisuseHandler
+	panics                             // neither: the report is a panic
+	reentHandlers
+)
+
+var reentHandlerNames = [reentHandlers]string{"WithMisuseHandler", "SetMisuseHandler", "panic"}
+
 // reentCase is one run: what the callbacks record, for the checks.
 type reentCase struct {
 	o       reentOpts
 	site    reentSite
 	op      reentOp
-	process bool // the handler is SetMisuseHandler's, not WithMisuseHandler's
+	handler reentHandler
 
 	r   *Ref
 	log semLog
@@ -635,7 +663,8 @@ type reentCase struct {
 	fin        reentState // after the test's references are dropped and a live Ref killed
 	relFin     int
 	reportsFin int
-	panicked   string // the panic the case ended in, and its stack
+	panicked   string       // the panic the case ended in, and its stack
+	outerPanic *MisuseError // the report that panicked out of the outer operation (panics)
 }
 
 func (c *reentCase) rel() {
@@ -663,7 +692,7 @@ func (c *reentCase) put(r *Ref) bool { c.held.Add(-1); return r.Put() }
 
 func (c *reentCase) opts() []Option {
 	opts := append([]Option(nil), c.o.opts...)
-	if !c.process {
+	if c.handler == withHandler {
 		opts = append(opts, WithMisuseHandler(c.handle))
 	}
 	return opts
@@ -678,10 +707,22 @@ func (c *reentCase) callback() {
 	c.ran = true
 	c.before, c.beforeDone = reentSnapshot(c.r)
 	c.reportsBefore = len(c.log.all())
+	defer func() {
+		c.during = c.log.all()[c.reportsBefore:]
+		c.relAfterOp = int(c.releases.Load())
+		c.after, c.afterDone = reentSnapshot(c.r)
+	}()
+	defer func() {
+		// Without a handler, the report is a panic: record it, and let it
+		// go on through the outer operation, as it would.
+		if p := recover(); p != nil {
+			if e, ok := p.(*MisuseError); ok {
+				c.log.handle(e)
+			}
+			panic(p)
+		}
+	}()
 	c.op.do(c.r, c)
-	c.during = c.log.all()[c.reportsBefore:]
-	c.relAfterOp = int(c.releases.Load())
-	c.after, c.afterDone = reentSnapshot(c.r)
 }
 
 // play runs the case: the Ref, the steps to the callback, then the end of
@@ -692,7 +733,7 @@ func (c *reentCase) play() {
 			c.panicked = fmt.Sprintf("%v\n%s", p, debug.Stack())
 		}
 	}()
-	if c.process {
+	if c.handler == processHandler {
 		SetMisuseHandler(c.handle)
 		defer SetMisuseHandler(nil)
 	}
@@ -700,7 +741,18 @@ func (c *reentCase) play() {
 	if c.o.dead && !c.site.dead {
 		c.r.Reinit() // made live
 	}
-	c.site.run(c.r, c)
+	func() {
+		defer func() {
+			if p := recover(); p != nil {
+				e, ok := p.(*MisuseError)
+				if !ok || c.handler != panics {
+					panic(p)
+				}
+				c.outerPanic = e
+			}
+		}()
+		c.site.run(c.r, c)
+	}()
 	c.outer, c.outerDone = reentSnapshot(c.r)
 	c.reportsAt = len(c.log.all())
 	c.relOuter = int(c.releases.Load())
@@ -754,15 +806,14 @@ func TestMisuseReentrant(t *testing.T) {
 				continue
 			}
 			for _, op := range reentOps {
-				for _, process := range []bool{false, true} {
-					h := "WithMisuseHandler"
-					if process {
-						h = "SetMisuseHandler"
+				for h := range reentHandlers {
+					if h == panics && site.via == viaHandler {
+						continue // the callback is a handler
 					}
 					n++
-					name := fmt.Sprintf("%s/%s/%s/%s", site.name, o.name, op.name, h)
+					name := fmt.Sprintf("%s/%s/%s/%s", site.name, o.name, op.name, reentHandlerNames[h])
 					t.Run(name, func(t *testing.T) {
-						reentRun(t, &reentCase{o: o, site: site, op: op, process: process})
+						reentRun(t, &reentCase{o: o, site: site, op: op, handler: h})
 					})
 				}
 			}
@@ -839,13 +890,24 @@ func reentRun(t *testing.T, c *reentCase) {
 		assert.Equal(t, m.releases, c.relAfterOp, "release calls when the operation returned")
 	}
 
-	// The rest of the outer operation.
+	// The rest of the outer operation. Without a handler, a reported
+	// operation panics out of the callback and out of the outer operation:
+	// a Kill still drops the initial reference, as the panic unwinds; a
+	// release did not return, so its life's Done stays open.
+	reportPanicked := c.handler == panics && want.err != nil
+	if reportPanicked {
+		require.NotNil(t, c.outerPanic, "the report did not panic out of the outer operation")
+		assert.Same(t, c.during[0], error(c.outerPanic), "the panic is the report")
+	} else {
+		assert.Nil(t, c.outerPanic, "a panic out of the outer operation")
+	}
 	if site.after != nil {
 		site.after(&m)
 	}
 	if site.via == viaRelease {
-		assert.True(t, semClosed(c.beforeDone), "the released life's Done is closed once release returns")
-		if !m.newDone {
+		released := !reportPanicked
+		assert.Equal(t, released, semClosed(c.beforeDone), "the released life's Done is closed iff release returned")
+		if released && !m.newDone {
 			m.s.DoneClosed = true
 		}
 	}
@@ -860,16 +922,12 @@ func reentRun(t *testing.T, c *reentCase) {
 
 	// The end of the life that runs, if the test can end it: exactly one
 	// more release, and never while the test held a reference.
-	if s := m.s; !s.Exited && !s.Poisoned && !s.Zero {
-		m.release()
-	}
+	m.end()
+	m.fix()
+	assert.Equal(t, m.s, c.fin, "the state at the end")
 	assert.Equal(t, m.releases, c.relFin, "release calls: one per life that ended")
 	assert.Zero(t, c.heldAtRel.Load(), "release ran while the test held a reference")
 	assert.Equal(t, c.reportsAt, c.reportsFin, "the end of the life was reported: %v", c.log.all())
-	if !c.fin.Exited && !c.fin.Poisoned {
-		assert.True(t, c.fin.Zero, "the life did not end")
-		assert.Equal(t, !m.freshDead, c.fin.DoneClosed, "Done at the end")
-	}
 }
 
 // A Kill that has begun finishes even if its confirm panics: by default a
