@@ -204,9 +204,11 @@ func New(release func(), opts ...Option) *Ref {
 
 // Init sets up r as New does, for a Ref embedded in its owner's struct. It
 // must not run concurrently with any other use of r, and only on a zero Ref,
-// one that has been Exited, or one whose release has run (its cells, if it
-// kept them, go back first). Init on a live Ref is reported as ErrLive and
-// changes nothing: it would drop the references its holders still count on.
+// one that has been Exited, one made with InitDead and never made live, or
+// one whose release has begun (its cells, if it kept them, go back first);
+// like Reinit, it may be called from release. Init on a live Ref is
+// reported as ErrLive and changes nothing: it would drop the references its
+// holders still count on.
 //
 // By default the per-CPU counts are 8-byte slots in per-P slabs shared with
 // other Refs (package slots' arena), so that a Ref costs its 32 bytes, 8
@@ -1096,15 +1098,17 @@ func (r *Ref) Resurrect() {
 
 // Reinit makes a Ref whose count reached zero (or one made with InitDead)
 // live again with a count of 1, as after New, in per-CPU mode unless it is
-// sticky atomic; Done then returns a new channel. This is the resurrection
-// of a cached object after release; the caller must serialise Reinit
-// against lookups that could Get the Ref (for example by holding the lock of
-// the cache), and asserts that no goroutine still uses the old life: a Get
-// or Put of the old life still in flight (misuse) may count in the new one. It may be called from release, or while release still runs
-// elsewhere; if the Put that reached zero has not yet begun release, Reinit
-// waits the few instructions until it has, so the old life's release always
-// runs, once, and is never counted as the new life's. Reinit while the count
-// is not zero reports ErrNotZero and changes nothing.
+// sticky atomic; Done then returns a new channel (but the first Reinit of an
+// InitDead Ref keeps its channel, which is the first life's). This is the
+// resurrection of a cached object after release; the caller must serialise
+// Reinit against lookups that could Get the Ref (for example by holding the
+// lock of the cache), and asserts that no goroutine still uses the old life:
+// a Get or Put of the old life still in flight (misuse) may count in the new
+// one. It may be called from release, or while release still runs elsewhere;
+// if the Put that reached zero has not yet begun release, Reinit waits the
+// few instructions until it has, so the old life's release always runs,
+// once, and is never counted as the new life's. Reinit while the count is
+// not zero reports ErrNotZero and changes nothing.
 func (r *Ref) Reinit() {
 	const op = "Reinit"
 	m, st, ok := r.lockControl(op)
