@@ -633,7 +633,7 @@ func TestEdge22_ResurrectLiveRef(t *testing.T) {
 	require.ErrorAs(t, log.all()[0], &me)
 	assert.ErrorIs(t, me, ErrLive)
 	assert.Equal(t, "Resurrect", me.Op)
-	// me.Count in per-CPU mode: see TestBugResurrectLivePercpuReportsBiasedCount.
+	assert.Equal(t, int64(2), me.Count, "the count found, without the bias")
 	assert.Equal(t, int64(2), r.Read(), "no ref added")
 	assert.True(t, r.IsPercpu())
 

@@ -17,18 +17,19 @@
 
 // LAZY(n, spread) is lazy(d) of ref.go for a per-CPU Ref without cells, with
 // AX = r.count, CX = the address expression n of AX (v+d): if C carries the
-// bias and stays within lazyRange of it, compare-and-swap C from v to v+d
-// and fall through; if the swap fails (another goroutine got there first),
-// jump to spread, which takes the cells and counts on C; if C does not
-// carry the bias (a switch ran since the state was loaded), jump to slow.
+// bias and v+d stays within lazyRange of it, compare-and-swap C from v to
+// v+d and fall through; if the swap fails (another goroutine got there
+// first), jump to spread, which takes the cells and counts on C; if v+d is
+// out of that range (a switch ran since the state was loaded, or the count
+// is far out), jump to slow, whose central path checks the range.
 #define LAZY(n, spread) \
 	MOVQ 16(R11), AX            /* v = C */ \
+	LEAQ n, CX                  /* v+d */ \
 	MOVQ $0xe800000000000000, R8 /* lazyRange - bias */ \
-	LEAQ (AX)(R8*1), R9 \
+	LEAQ (CX)(R8*1), R9 \
 	MOVQ $0x1000000000000000, R8 /* 2*lazyRange */ \
 	CMPQ R9, R8 \
-	JHI  slow                   /* unsigned: C - bias outside ±lazyRange */ \
-	LEAQ n, CX \
+	JHI  slow                   /* unsigned: v+d - bias outside ±lazyRange */ \
 	LOCK \
 	CMPXCHGQ CX, 16(R11) \
 	JNE  spread

@@ -300,12 +300,14 @@ func reentIn(c ...reentClass) []reentClass { return c }
 // class) pair appears exactly once (TestReentTableIsComplete).
 var reentTable = []reentRow{
 	// Init: on a Ref that is not released and not exited, ErrLive (it would
-	// drop the references its holders still count on). A Ref whose release
+	// drop the references its holders still count on), or, if it leaks
+	// (poisoned while references may be held), the poisoning's cause. A Ref whose release
 	// has begun (from release too, as Reinit may be called there), a
 	// released Ref misused since, an InitDead Ref never made live (nothing
 	// is held) and an exited Ref start a new life.
-	{kInit, reentIn(live, dying, leaking),
+	{kInit, reentIn(live, dying),
 		func(m *reentModel) reentWant { return reentRep(m, ErrLive) }},
+	{kInit, reentIn(leaking), func(m *reentModel) reentWant { return reentPoisoned(m) }},
 	{kInit, reentIn(released, releasedPoisoned, neverLive, exited),
 		func(*reentModel) reentWant { return reentWhole((*reentModel).init) }},
 

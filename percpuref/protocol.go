@@ -265,6 +265,10 @@ const (
 	gapMid     = (MaxCount + percpuLow) / 2
 )
 
+// A Lazy Ref's compare-and-swap leaves C within lazyRange of the bias:
+// inside the per-CPU range, so it never takes C out of it unreported.
+const _ = uint(percpuLow - (bias - lazyRange))
+
 // biased reports whether v, a value of C, is in the range that C holds in
 // per-CPU mode, in one compare.
 func biased(v int64) bool { return uint64(v-percpuLow) <= percpuHigh-percpuLow }

@@ -219,7 +219,11 @@ func New(release func(), opts ...Option) *Ref {
 func (r *Ref) Init(release func(), opts ...Option) {
 	if st := r.cells.State.Load(); st&stInit != 0 && st&stExited == 0 {
 		m := r.lock()
-		if st&stReleased == 0 {
+		switch {
+		case st&(stReleased|stPoisoned) == stPoisoned: // leaking: holders may remain
+			r.unlockReport(m, r.releasedLocked("Init", st))
+			return
+		case st&stReleased == 0:
 			r.unlockReport(m, &MisuseError{Op: "Init", Count: r.countLocked(), Err: ErrLive})
 			return
 		}
@@ -287,8 +291,8 @@ func (r *Ref) lazy(d int64) bool {
 		return false // the cells refused for another reason
 	}
 	v := r.count.Load()
-	if uint64(v-bias+lazyRange) > 2*lazyRange {
-		return false
+	if uint64(v+d-bias+lazyRange) > 2*lazyRange {
+		return false // the central path checks the range and reports
 	}
 	if r.count.CompareAndSwap(v, v+d) {
 		return true
@@ -297,8 +301,10 @@ func (r *Ref) lazy(d int64) bool {
 	return false
 }
 
-// lazyRange bounds the logical count that lazy counts on C: far below
-// MaxCount and far above any count a program holds.
+// lazyRange bounds the logical count that lazy leaves on C: far below
+// MaxCount and far above any count a program holds, and within the per-CPU
+// range of C (percpuLow is bias - lazyRange), so that lazy never takes C out
+// of it unreported.
 const lazyRange = 1 << 59
 
 // spread gives a Lazy Ref its cells, if it is still per-CPU and without
