@@ -89,7 +89,7 @@ type misuseCase struct {
 	opName   string
 	count    int64
 	poisoned bool // the count is pinned after the misuse
-	exits     bool // the case ends in Exit, so follow-up Puts are misuse too
+	exits    bool // the case ends in Exit, so follow-up Puts are misuse too
 }
 
 func (c misuseCase) name() string { return c.row + "/" + c.mode.name + "/" + c.op }
