@@ -376,7 +376,8 @@ func BenchmarkLayout(b *testing.B) {
 // is the kref struct (allocate, Store(1), Add(-1) reaches 0, release);
 // percpuref is New and Kill with slots in the shared slabs, whose slot goes
 // back to the arena after the next GC; percpuref-padded the same with
-// padded shards. The GC work that the allocations cause is part of the
+// padded shards; percpuref-atomic is New with InitAtomic and the Put that
+// takes the count to zero; percpuref-lazy is New with Lazy and Kill. The GC work that the allocations cause is part of the
 // cost, as it is for a user.
 func BenchmarkLifecycle(b *testing.B) {
 	header()
@@ -407,6 +408,18 @@ func BenchmarkLifecycle(b *testing.B) {
 	b.Run("impl=percpuref-padded", func(b *testing.B) {
 		run(b, func(release func()) {
 			r := percpuref.New(release, percpuref.WithShards(0))
+			r.Kill()
+		})
+	})
+	b.Run("impl=percpuref-atomic", func(b *testing.B) {
+		run(b, func(release func()) {
+			r := percpuref.New(release, percpuref.InitAtomic())
+			r.Put()
+		})
+	})
+	b.Run("impl=percpuref-lazy", func(b *testing.B) {
+		run(b, func(release func()) {
+			r := percpuref.New(release, percpuref.Lazy())
 			r.Kill()
 		})
 	})
