@@ -2,8 +2,28 @@ package percpuref
 
 import "github.com/percpuref/percpu/internal/slots"
 
-// An Option configures a Ref at New or Init.
-type Option func(*config)
+// An Option configures a Ref at New or Init. Make one with InitAtomic,
+// InitDead, AllowReinit, WithShards, Lazy or WithMisuseHandler; the zero
+// Option changes nothing. An Option is a small value, not a function: New
+// and Init read their options in place, so passing them allocates nothing
+// (the variadic slice stays on the caller's stack).
+type Option struct {
+	kind optionKind
+	n    int         // WithShards' n
+	h    func(error) // WithMisuseHandler's h
+}
+
+type optionKind uint8
+
+const (
+	optionNone optionKind = iota
+	optionAtomic
+	optionDead
+	optionAllowReinit
+	optionShards
+	optionLazy
+	optionMisuse
+)
 
 type config struct {
 	atomic      bool
@@ -15,21 +35,45 @@ type config struct {
 	onMisuse    func(error)
 }
 
+// apply sets in c what o says; a later Option overrides an earlier one of
+// the same kind.
+func (c *config) apply(o *Option) {
+	switch o.kind {
+	case optionAtomic:
+		c.atomic = true
+	case optionDead:
+		c.dead = true
+	case optionAllowReinit:
+		c.allowReinit = true
+	case optionShards:
+		c.padded = true
+		c.cells = o.n
+	case optionLazy:
+		c.lazy = true
+	case optionMisuse:
+		c.onMisuse = o.h
+	}
+}
+
 // InitAtomic starts the Ref in atomic mode, as PERCPU_REF_INIT_ATOMIC does.
 // The mode is sticky: the Ref stays atomic, across Kill and Reinit, until
-// SwitchToPercpu. It implies AllowReinit.
-func InitAtomic() Option { return func(c *config) { c.atomic = true } }
+// SwitchToPercpu. It implies AllowReinit. Until it first goes per-CPU the
+// Ref has no per-CPU cells (unless WithShards gives it shards): it costs its
+// 32 bytes and nothing else, as an atomic count does; SwitchToPercpu, or a
+// Resurrect or Reinit after it, takes a slot then (or, with Lazy, goes
+// per-CPU as a Lazy Ref does, taking a slot at the first contention).
+func InitAtomic() Option { return Option{kind: optionAtomic} }
 
 // InitDead starts the Ref dying with a count of 0, as PERCPU_REF_INIT_DEAD
 // does; Reinit makes it live. Nothing is released for the initial state. It
 // implies AllowReinit.
-func InitDead() Option { return func(c *config) { c.dead = true } }
+func InitDead() Option { return Option{kind: optionDead} }
 
 // AllowReinit keeps the per-CPU shards after a switch to atomic mode, so
 // that SwitchToPercpu, Resurrect and Reinit can take the Ref back to per-CPU
 // mode. Without it the shards are freed at the first switch to atomic mode
 // (usually Kill), which is what a Ref that dies once wants.
-func AllowReinit() Option { return func(c *config) { c.allowReinit = true } }
+func AllowReinit() Option { return Option{kind: optionAllowReinit} }
 
 // WithShards gives the Ref n per-CPU shards of its own, each padded to a
 // cache line, instead of slots in the shared per-P slabs (see Init). n is
@@ -39,12 +83,7 @@ func AllowReinit() Option { return func(c *config) { c.allowReinit = true } }
 // faster than the other in our benchmarks (BenchmarkLayout); they keep a Ref
 // apart from every other, which a Ref whose shards must never be near
 // another's may want.
-func WithShards(n int) Option {
-	return func(c *config) {
-		c.padded = true
-		c.cells = n
-	}
-}
+func WithShards(n int) Option { return Option{kind: optionShards, n: n} }
 
 // Lazy makes the Ref start without per-CPU cells: it counts on its central
 // count with compare-and-swap, and takes its cells (a slot, as by default)
@@ -55,7 +94,7 @@ func WithShards(n int) Option {
 // plain atomic count does. The semantics are those of per-CPU mode
 // throughout (IsPercpu is true, and Put never releases before Kill). Lazy
 // has no effect with WithShards.
-func Lazy() Option { return func(c *config) { c.lazy = true } }
+func Lazy() Option { return Option{kind: optionLazy} }
 
 // WithMisuseHandler makes the Ref report misuse to h instead of panicking.
 // h receives a *MisuseError. After a misuse that corrupts the count
@@ -63,7 +102,7 @@ func Lazy() Option { return func(c *config) { c.lazy = true } }
 // at a value that can never reach zero, so the Ref leaks instead of
 // releasing at the wrong time or twice. h must not block; it may call back
 // into the Ref.
-func WithMisuseHandler(h func(error)) Option { return func(c *config) { c.onMisuse = h } }
+func WithMisuseHandler(h func(error)) Option { return Option{kind: optionMisuse, h: h} }
 
 func (c *config) shards() int {
 	if c.cells > 0 {

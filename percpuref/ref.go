@@ -233,8 +233,8 @@ func (r *Ref) Init(release func(), opts ...Option) {
 		m.Unlock()
 	}
 	var c config
-	for _, o := range opts {
-		o(&c)
+	for i := range opts {
+		c.apply(&opts[i])
 	}
 	var flags uint8
 	if c.allowReinit || c.atomic || c.dead {
