@@ -34,6 +34,7 @@ package percpuref
 
 import (
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -74,12 +75,38 @@ type Ref struct {
 	hook unsafe.Pointer
 }
 
-// extra holds what few Refs use, out of line to keep Ref small.
+// extra holds what few Refs use, out of line to keep Ref small: a misuse
+// handler of its own, a Done channel, and the lives whose release still ran
+// when the next life began. A Ref that has none of these has no extra, and
+// neither its life nor its release allocates.
 type extra struct {
 	release  func()
 	onMisuse func(error)   // set by Init
-	done     chan struct{} // made on demand, closed after release
+	done     chan struct{} // this life's, made by Done; closed when its release returns
+	orph     *orphans      // made at the first life that ends while its release runs
 }
+
+// orphans numbers the lives of a Ref that ended (by Reinit or Init) while
+// their release still ran, and keeps the Done channels of those lives until
+// their releases return and close them. See runRelease.
+type orphans struct {
+	life uint64   // the current life's number: how many lives were orphaned
+	list []orphan // the orphaned lives that had a Done channel
+}
+
+type orphan struct {
+	life uint64
+	done chan struct{}
+}
+
+// closedDone is what Done returns once the current life's release has
+// returned, if nobody asked for a channel before: one closed channel serves
+// every Ref, so that a release nobody waits for allocates nothing.
+var closedDone = func() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}()
 
 // A func value is one pointer word (to its closure, or to a static one for a
 // plain function), which hook holds as it is. The index is out of range, and
@@ -89,12 +116,16 @@ var _ = [1]int{}[unsafe.Sizeof(func() {})-unsafe.Sizeof(unsafe.Pointer(nil))]
 func funcWord(f func()) unsafe.Pointer { return *(*unsafe.Pointer)(unsafe.Pointer(&f)) }
 func wordFunc(w unsafe.Pointer) func() { return *(*func())(unsafe.Pointer(&w)) }
 
-// setHook sets release and onMisuse, in Init, before r is shared (so
-// without the lock), after Init has set cells.Flags.
-func (r *Ref) setHook(release func(), onMisuse func(error)) {
+// setHook sets release and onMisuse, in Init, after Init has set
+// cells.Flags: before r is shared, or with the Ref's lock held. orph, if not
+// nil, is the numbering of the Ref's lives, kept from the last life so that
+// a release still running from an earlier life never takes a later one for
+// its own.
+func (r *Ref) setHook(release func(), onMisuse func(error), orph *orphans) {
 	r.hook = funcWord(release)
-	if onMisuse != nil {
-		r.extraLocked(true).onMisuse = onMisuse
+	if onMisuse != nil || orph != nil {
+		x := r.extraLocked(true)
+		x.onMisuse, x.orph = onMisuse, orph
 	}
 }
 
@@ -190,6 +221,7 @@ const (
 	optFreshDead               // made with InitDead and not yet Reinit
 	optFreed                   // the cells were given back: no per-CPU mode again
 	optExtra                   // hook is an *extra, not release
+	optRunning                 // this life's release was claimed and has not returned
 )
 
 // New returns a Ref with a count of 1 (the caller's initial reference), in
@@ -217,20 +249,28 @@ func New(release func(), opts ...Option) *Ref {
 // keeps them), when it is Exited, or, if neither happens, when it becomes
 // unreachable. WithShards gives the Ref padded shards of its own.
 func (r *Ref) Init(release func(), opts ...Option) {
-	if st := r.cells.State.Load(); st&stInit != 0 && st&stExited == 0 {
-		m := r.lock()
-		switch {
-		case st&(stReleased|stPoisoned) == stPoisoned: // leaking: holders may remain
-			r.unlockReport(m, r.releasedLocked("Init", st))
-			return
-		case st&stReleased == 0:
-			r.unlockReport(m, &MisuseError{Op: "Init", Count: r.countLocked(), Err: ErrLive})
-			return
+	// A Ref that was set up before may have a release still running (Init
+	// from release, or after it in another goroutine), which takes the lock
+	// when it returns to close its life's Done channel: so the old life ends
+	// under the lock (endLifeLocked), and the new one is set up under it.
+	var m *sync.Mutex
+	var orph *orphans
+	if st := r.cells.State.Load(); st&stInit != 0 {
+		m = r.lock()
+		if st&stExited == 0 {
+			switch {
+			case st&(stReleased|stPoisoned) == stPoisoned: // leaking: holders may remain
+				r.unlockReport(m, r.releasedLocked("Init", st))
+				return
+			case st&stReleased == 0:
+				r.unlockReport(m, &MisuseError{Op: "Init", Count: r.countLocked(), Err: ErrLive})
+				return
+			}
+			if r.cells.Flags&optFreed == 0 {
+				r.freeCells()
+			}
 		}
-		if r.cells.Flags&optFreed == 0 {
-			r.freeCells()
-		}
-		m.Unlock()
+		orph = r.endLifeLocked()
 	}
 	var c config
 	for i := range opts {
@@ -249,7 +289,7 @@ func (r *Ref) Init(release func(), opts ...Option) {
 		flags |= optFreshDead
 	}
 	r.cells.Flags = flags
-	r.setHook(release, c.onMisuse)
+	r.setHook(release, c.onMisuse, orph)
 	r.cells.SetBase(nil)
 	switch {
 	case c.padded:
@@ -269,6 +309,9 @@ func (r *Ref) Init(release func(), opts ...Option) {
 	default:
 		r.count.Store(bias + 1 - settle(&r.cells))
 		r.cells.State.Store(stPercpu)
+	}
+	if m != nil {
+		m.Unlock()
 	}
 }
 
@@ -699,11 +742,40 @@ func (r *Ref) tryGetCentral(op string, n int64, live bool) bool {
 }
 
 // runRelease runs release for the add of op that took the count to zero,
-// at most once per life of the Ref.
+// at most once per life of the Ref, and then wakes the life's Done waiters.
+//
+// Done's channel is made only for a caller of Done, so that a release that
+// nobody waits for allocates nothing. Each life's waiters must wake exactly
+// when that life's release returns, though Done may be called before the
+// release, while it runs or after it, and a new life may begin (Reinit, or
+// Init) while it runs, from inside it or from another goroutine, and may
+// itself be released while the old release still runs. The argument, with
+// every step below under the Ref's lock:
+//
+//   - The claim (stReleased) sets optRunning and reads the life's number,
+//     n: 0, or the orphans' count if the Ref has one. optRunning is cleared
+//     only by the same life's return, or by endLifeLocked when the life
+//     ends while its release runs; endLifeLocked then adds 1 to the number,
+//     which never goes down (Init keeps the orphans record), and moves the
+//     life's channel, if Done made one, to the orphans list under n.
+//   - So at its return the releaser finds the number still n exactly when
+//     its life is the current one: no life ended since its claim, since a
+//     life that ends while its release runs bumps the number, and a later
+//     life can end only after this one did. It then clears optRunning and
+//     closes the life's channel, if Done made one (before the return or
+//     during the release). Otherwise its life was orphaned, and it closes
+//     the channel filed under n, if any; it touches nothing of the current
+//     life, which may be running a release of its own.
+//   - Done returns the current life's channel if there is one; else, if
+//     the life's release was claimed and optRunning is clear, that release
+//     has returned (the claim sets both in one step; only the return or
+//     the life's end clears optRunning, and the end starts a life that has
+//     not claimed), so it returns the closed closedDone; else it makes the
+//     channel, which the life's return closes as above.
+//
+// A release that panics never returns: its life's channel stays open, and a
+// later Reinit orphans the life as if its release still ran.
 func (r *Ref) runRelease(op string) bool {
-	// Claim the release and take this life's release and Done channel in
-	// one step under the lock, so that a Reinit cannot start the next life
-	// in between.
 	m := r.lock()
 	if r.cells.State.Or(stReleased)&stReleased != 0 {
 		// A second zero: a Get on the released count (reported, and about
@@ -713,14 +785,88 @@ func (r *Ref) runRelease(op string) bool {
 		r.corrupt(op, 1, ErrReleased)
 		return false
 	}
-	release, done := r.releaseLocked(), r.doneLocked()
+	r.cells.Flags |= optRunning
+	release, life := r.releaseLocked(), r.lifeLocked()
 	m.Unlock()
 	debugRelease(r)
 	if release != nil {
 		release()
 	}
-	close(done)
+	r.returned(life)
 	return true
+}
+
+// returned ends the release of life number life (see runRelease): it wakes
+// that life's Done waiters, and records that the release has returned if
+// that life is still the current one.
+func (r *Ref) returned(life uint64) {
+	if testHookReturn != nil {
+		testHookReturn()
+	}
+	m := r.lock()
+	var done chan struct{}
+	if x := r.extraLocked(false); r.lifeLocked() == life {
+		r.cells.Flags &^= optRunning
+		if x != nil {
+			done = x.done // kept: Done returns it for the rest of the life
+		}
+	} else {
+		done = x.orph.take(life) // a number above 0: x and x.orph exist
+	}
+	m.Unlock()
+	if done != nil {
+		close(done)
+	}
+}
+
+// testHookReturn, set only by tests, runs between the return of release and
+// the step that records it.
+var testHookReturn func()
+
+// lifeLocked returns the current life's number (see runRelease). The Ref's
+// lock must be held.
+func (r *Ref) lifeLocked() uint64 {
+	if x := r.extraLocked(false); x != nil && x.orph != nil {
+		return x.orph.life
+	}
+	return 0
+}
+
+// endLifeLocked ends the current life, for Reinit or Init, with the Ref's
+// lock held: if its release still runs, the life is orphaned (see
+// runRelease): its Done channel, if any, goes to the orphans list for that
+// release to close, and the life's number goes up by one. The new life has
+// no channel yet. It returns the Ref's orphans record, nil if it has none.
+func (r *Ref) endLifeLocked() *orphans {
+	x := r.extraLocked(false)
+	if r.cells.Flags&optRunning != 0 {
+		x = r.extraLocked(true)
+		if x.orph == nil {
+			x.orph = new(orphans)
+		}
+		if x.done != nil {
+			x.orph.list = append(x.orph.list, orphan{x.orph.life, x.done})
+		}
+		x.orph.life++
+		r.cells.Flags &^= optRunning
+	}
+	if x == nil {
+		return nil
+	}
+	x.done = nil
+	return x.orph
+}
+
+// take removes the channel of orphaned life number life from the list and
+// returns it, or nil if that life had none.
+func (o *orphans) take(life uint64) chan struct{} {
+	for i, e := range o.list {
+		if e.life == life {
+			o.list = slices.Delete(o.list, i, i+1) // clears the freed element
+			return e.done
+		}
+	}
+	return nil
 }
 
 // corrupt reports a misuse that broke the count, which the operation found
@@ -1155,8 +1301,8 @@ func (r *Ref) Reinit() {
 		r.unlockReport(m, &MisuseError{Op: op, Count: r.countLocked(), Err: ErrNotZero})
 		return
 	}
-	if x := r.extraLocked(false); x != nil && r.cells.Flags&optFreshDead == 0 {
-		x.done = nil // the old life's channel, closed or about to be
+	if r.cells.Flags&optFreshDead == 0 {
+		r.endLifeLocked() // the old life's channel is closed, or will be when its release returns
 	}
 	r.cells.Flags &^= optFreshDead
 	r.cells.State.And(^uint32(stDying | stReleased | stPoisoned | stSaturated))
@@ -1250,17 +1396,29 @@ func shownCount(st uint32, v int64) int64 {
 	return MaxCount
 }
 
-// Done returns a channel that is closed when release has returned. After
-// Reinit, Done returns a new channel for the Ref's new life.
+// Done returns a channel that is closed when release has returned. Within
+// one life of the Ref every call returns the same channel, if the first was
+// made before release returned; after release has returned Done may return
+// a closed channel that other Refs share. After Reinit, Done returns the new
+// life's channel, which closes when the new life's release returns, even if
+// the old life's release still runs. The channel is made by the first call
+// that needs one: a Ref whose Done is never called allocates none.
 func (r *Ref) Done() <-chan struct{} {
 	defer r.lock().Unlock()
 	return r.doneLocked()
 }
 
+// doneLocked is Done with the Ref's lock held; see runRelease for why it is
+// exact.
 func (r *Ref) doneLocked() chan struct{} {
-	x := r.extraLocked(true)
-	if x.done == nil {
-		x.done = make(chan struct{})
+	x := r.extraLocked(false)
+	if x != nil && x.done != nil {
+		return x.done
 	}
+	if r.cells.State.Load()&stReleased != 0 && r.cells.Flags&(optRunning|optFreshDead) == 0 {
+		return closedDone // this life's release has returned
+	}
+	x = r.extraLocked(true)
+	x.done = make(chan struct{})
 	return x.done
 }
