@@ -222,6 +222,7 @@ const (
 	optFreed                   // the cells were given back: no per-CPU mode again
 	optExtra                   // hook is an *extra, not release
 	optRunning                 // this life's release was claimed and has not returned
+	optLazy                    // without cells, go per-CPU as Lazy does, not with a slot
 )
 
 // New returns a Ref with a count of 1 (the caller's initial reference), in
@@ -247,7 +248,10 @@ func New(release func(), opts ...Option) *Ref {
 // per P, and the 24 bytes of heap that runtime.AddCleanup allocates. The
 // slots go back to the arena when the Ref is killed (unless AllowReinit
 // keeps them), when it is Exited, or, if neither happens, when it becomes
-// unreachable. WithShards gives the Ref padded shards of its own.
+// unreachable. WithShards gives the Ref padded shards of its own. A Ref that
+// starts in atomic mode (InitAtomic, InitDead) takes its slot only when it
+// first goes per-CPU, and a Lazy Ref only when it is contended: until then
+// it costs its 32 bytes, with no cleanup, as an atomic count does.
 func (r *Ref) Init(release func(), opts ...Option) {
 	// A Ref that was set up before may have a release still running (Init
 	// from release, or after it in another goroutine), which takes the lock
@@ -283,6 +287,9 @@ func (r *Ref) Init(release func(), opts ...Option) {
 	if c.atomic {
 		flags |= optSticky
 	}
+	if c.lazy && !c.padded {
+		flags |= optLazy
+	}
 	if c.dead {
 		// Dead from the start: no release is owed, so stReleased is set as
 		// if one had run; Reinit keeps the Done channel for the first life.
@@ -296,9 +303,11 @@ func (r *Ref) Init(release func(), opts ...Option) {
 		base, last, shift := slots.NewSet(c.shards()).Layout()
 		r.cells.Last, r.cells.Shift = last, shift
 		r.cells.SetBase(base)
-	case !c.lazy:
+	case !c.lazy && !c.atomic && !c.dead:
 		r.takeSlot(&r.cells) // not yet shared: a plain store of Base will do
 	}
+	// A Ref that starts atomic (InitAtomic, InitDead) has no slot until it
+	// first goes per-CPU (cellsLocked): until then it is an atomic count.
 	switch {
 	case c.dead:
 		r.count.Store(0)
@@ -321,6 +330,24 @@ func (r *Ref) Init(release func(), opts ...Option) {
 func (r *Ref) takeSlot(c *cells.Cells) {
 	c.Base, c.Last, c.Shift = slots.TakeSlot()
 	runtime.AddCleanup(r, slots.DropSlot, c.Base)
+}
+
+// cellsLocked gives an atomic Ref that is about to go per-CPU, with its lock
+// held, the cells it was made without (InitAtomic, InitDead): a slot, unless
+// it is Lazy (it then goes per-CPU without cells, and spread takes them at
+// the first contention), or its cells were given back for good. The Ref is
+// in atomic mode, so no update counts on the slot: toPercpuLocked settles
+// its leftovers before the Ref leaves atomic mode, as it does for cells
+// that AllowReinit kept. Its Base was nil since Init, so no update of an
+// older slot can still be running (the rule of cells.Cells).
+func (r *Ref) cellsLocked() {
+	if r.cells.Base != nil || r.cells.Flags&(optLazy|optFreed) != 0 {
+		return
+	}
+	var fresh cells.Cells
+	r.takeSlot(&fresh)
+	r.cells.Last, r.cells.Shift = fresh.Last, fresh.Shift
+	r.cells.SetBase(fresh.Base)
 }
 
 // lazy counts d on C for a Ref in per-CPU mode that has no cells yet
@@ -1202,6 +1229,7 @@ func (r *Ref) SwitchToPercpu() {
 		m.Unlock()
 		return
 	}
+	r.cellsLocked()
 	r.unlockReport(m, r.toPercpuLocked("SwitchToPercpu"))
 }
 
@@ -1243,6 +1271,7 @@ func (r *Ref) Resurrect() {
 	r.cells.State.And(^uint32(stDying))
 	var err *MisuseError
 	if percpuNext {
+		r.cellsLocked()
 		err = r.toPercpuLocked(op)
 	}
 	r.unlockReport(m, err)
@@ -1308,6 +1337,7 @@ func (r *Ref) Reinit() {
 	r.cells.State.And(^uint32(stDying | stReleased | stPoisoned | stSaturated))
 	var err *MisuseError
 	if percpuNext {
+		r.cellsLocked()
 		err = r.toPercpuLocked(op)
 	}
 	r.unlockReport(m, err)

@@ -229,7 +229,11 @@ func TestSlotExitedRefRetiresIt(t *testing.T) {
 	before := slotSettle(t)
 	for _, opts := range [][]Option{nil, {AllowReinit()}, {InitDead()}, {InitAtomic()}} {
 		r := New(nil, opts...)
-		require.True(t, slots.IsSlot(r.cells.Base))
+		if r.IsPercpu() {
+			require.True(t, slots.IsSlot(r.cells.Base))
+		} else {
+			require.Nil(t, r.cells.Base, "a Ref that starts atomic has no slot yet")
+		}
 		if !r.IsDying() {
 			r.Get()
 		}
@@ -377,6 +381,90 @@ func TestSlotReuseLeftovers(t *testing.T) {
 		require.Equal(t, int32(1), released.Load())
 		require.True(t, r.IsZero())
 	}
+}
+
+// An atomic-mode Ref from InitAtomic or InitDead is an atomic count: no
+// slot, no cleanup, one allocation (the Ref) for New, none for its release.
+// It takes its slot when it first goes per-CPU (SwitchToPercpu, or Reinit
+// or Resurrect after it, or Reinit of an InitDead Ref), and a Lazy one goes
+// per-CPU without cells, as a Lazy Ref does.
+func TestSlotAtomicRefTakesItsSlotWhenItGoesPercpu(t *testing.T) {
+	before := slotSettle(t)
+	var released atomic.Int32
+	release := func() { released.Add(1) }
+	allocs := testing.AllocsPerRun(100, func() {
+		r := New(release, InitAtomic())
+		r.Get()
+		r.Put()
+		r.Put()
+	})
+	assert.Equal(t, float64(1), allocs, "an InitAtomic Ref's life: the Ref alone")
+	assert.Equal(t, int32(101), released.Load())
+	assert.Equal(t, float64(1), testing.AllocsPerRun(100, func() { New(release, InitDead()) }), "an InitDead Ref")
+	assert.Equal(t, before.Live, slots.Stats().Live, "no slot taken")
+
+	for _, c := range []struct {
+		name  string
+		opts  []Option
+		toPcp func(r *Ref)
+	}{
+		{"SwitchToPercpu", []Option{InitAtomic()}, (*Ref).SwitchToPercpu},
+		{"Resurrect", []Option{InitAtomic()}, func(r *Ref) { r.Get(); r.Kill(); r.SwitchToPercpu(); r.Resurrect(); r.Put() }},
+		{"Reinit", []Option{InitAtomic()}, func(r *Ref) { r.Kill(); r.SwitchToPercpu(); r.Reinit() }},
+		{"Reinit of InitDead", []Option{InitDead()}, (*Ref).Reinit},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := New(nil, c.opts...)
+			if !r.IsDying() {
+				r.GetMany(3)
+				r.PutMany(3)
+			}
+			assert.Nil(t, r.cells.Base)
+			assert.Equal(t, before.Live, slots.Stats().Live)
+			c.toPcp(r)
+			require.True(t, r.IsPercpu())
+			require.True(t, slots.IsSlot(r.cells.Base), "a slot, as a default Ref has")
+			assert.Equal(t, before.Live+1, slots.Stats().Live)
+			slotSpread(r, 5)
+			assert.Equal(t, int64(6), r.Read())
+			slotUnspread(r, 5)
+			r.SwitchToAtomicSync()
+			assert.Equal(t, int64(1), r.Read())
+			r.Exit()
+			assert.Equal(t, before.Live, slots.Stats().Live, "Exit gave it back")
+		})
+	}
+
+	t.Run("Lazy", func(t *testing.T) {
+		r := New(nil, InitAtomic(), Lazy())
+		r.SwitchToPercpu()
+		require.True(t, r.IsPercpu())
+		assert.Nil(t, r.cells.Base, "per-CPU as a Lazy Ref, without cells")
+		assert.Equal(t, before.Live, slots.Stats().Live)
+		r.GetMany(2)
+		r.spread() // what the first failed compare-and-swap does
+		require.True(t, slots.IsSlot(r.cells.Base))
+		slotSpread(r, 4)
+		assert.Equal(t, int64(7), r.Read())
+		slotUnspread(r, 4)
+		r.PutMany(2)
+		r.Kill()
+		assert.True(t, r.IsZero())
+		assert.NotNil(t, r.cells.Base, "InitAtomic implies AllowReinit: Kill keeps the cells")
+		r.Exit()
+		assert.Nil(t, r.cells.Base, "Exit gives them back")
+		assert.Equal(t, before.Live, slots.Stats().Live)
+	})
+
+	// A Ref that took its slot late and is then lost gives it back.
+	lost := New(nil, InitAtomic())
+	lost.SwitchToPercpu()
+	require.NotNil(t, lost.cells.Base)
+	slotDropAndWait(t, &lost)
+	slotGCUntil(t, "the lost Ref's slot came back", func() bool {
+		s := slots.Stats()
+		return s.Live == before.Live && s.Retired == 0
+	})
 }
 
 func TestSlotWithShardsLeavesTheArena(t *testing.T) {
