@@ -1279,17 +1279,19 @@ func (r *Ref) Resurrect() {
 
 // Reinit makes a Ref whose count reached zero (or one made with InitDead)
 // live again with a count of 1, as after New, in per-CPU mode unless it is
-// sticky atomic; Done then returns a new channel (but the first Reinit of an
-// InitDead Ref keeps its channel, which is the first life's). This is the
-// resurrection of a cached object after release; the caller must serialise
-// Reinit against lookups that could Get the Ref (for example by holding the
-// lock of the cache), and asserts that no goroutine still uses the old life:
-// a Get or Put of the old life still in flight (misuse) may count in the new
-// one. It may be called from release, or while release still runs elsewhere;
-// if the Put that reached zero has not yet begun release, Reinit waits the
-// few instructions until it has, so the old life's release always runs,
-// once, and is never counted as the new life's. Reinit while the count is
-// not zero reports ErrNotZero and changes nothing.
+// sticky atomic; Done then returns the new life's channel (but the first
+// Reinit of an InitDead Ref keeps its channel, which is the first life's).
+// This is the resurrection of a cached object after release; the caller
+// must serialise Reinit against lookups that could Get the Ref (for example
+// by holding the lock of the cache), and asserts that no goroutine still
+// uses the old life: a Get or Put of the old life still in flight (misuse)
+// may count in the new one. It may be called from release, or while release
+// still runs elsewhere; if the Put that reached zero has not yet begun release, Reinit
+// waits the few instructions until it has, so the old life's release always
+// runs, once, and is never counted as the new life's. The old life's Done
+// waiters still wake when the old release returns, not before, even if the
+// new life is released first. Reinit while the count is not zero reports
+// ErrNotZero and changes nothing.
 func (r *Ref) Reinit() {
 	const op = "Reinit"
 	m, st, ok := r.lockControl(op)

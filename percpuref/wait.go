@@ -8,10 +8,10 @@ import "context"
 //
 // Wait waits for the current life of the Ref: it takes the channel that Done
 // returns when Wait is called, so a Reinit that starts a new life while Wait
-// is blocked does not keep it waiting (the old life's release has returned
-// by then). Wait does not drop any reference: the owner still calls Kill,
-// and the holders still call Put. Waiting for a Ref that is never killed
-// waits until ctx is done.
+// is blocked does not keep it waiting for the new life's release; it returns
+// when the life it began in has its release return. Wait does not drop any
+// reference: the owner still calls Kill, and the holders still call Put.
+// Waiting for a Ref that is never killed waits until ctx is done.
 func (r *Ref) Wait(ctx context.Context) error {
 	done := r.Done()
 	select {
