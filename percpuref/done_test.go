@@ -78,6 +78,9 @@ func (g *gatedRelease) wake(ch <-chan struct{}, i int) {
 }
 
 func TestDoneNobodyWaitsAllocatesNothing(t *testing.T) {
+	if debugBuild {
+		t.Skip("the percpurefdebug records allocate")
+	}
 	var n int
 	release := func() { n++ }
 	for _, c := range []struct {
