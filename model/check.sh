@@ -34,8 +34,8 @@ JOBS=${JOBS:-2}
 MEMLIM=${MEMLIM:-3500}
 
 # name | expect (ok, violation) | spin -D flags. Runs named excl-* check
-# exclusive.pml (the exclusive protocol), the others percpuref.pml (the
-# shared protocol). The list is in the order the runs start: the long ones
+# exclusive.pml (the exclusive protocol), done-* check done.pml (the lives
+# and their Done channels), the others percpuref.pml (the shared protocol). The list is in the order the runs start: the long ones
 # first, so that the many short ones fill in at the end. The largest
 # (threeusers, about 2.1 GB) is normally done before the next largest
 # (excl-harvest-stale, 1.6 GB) starts; if not, the two need 3.7 GB.
@@ -71,6 +71,11 @@ RUNS=(
 	"excl-mutant-noabsorb|violation|-DNUSER=1 -DUOPS=1 -DCOPS=2 -DNOFARCELL -DLEFTOVER -DSTALE -DMUTANT_NOABSORB"
 	"excl-mutant-plainread|violation|-DNUSER=1 -DUOPS=1 -DCOPS=2 -DNOFARCELL -DLEFTOVER -DSTALE -DMUTANT_PLAINREAD"
 	"excl-mutant-stalelive|violation|-DNUSER=1 -DUOPS=1 -DCOPS=2 -DNOFARCELL -DLEFTOVER -DSTALE -DMUTANT_STALELIVE"
+	"done-lives|ok|-DL=3 -DNDONE=2 -DDONES=2"
+	"done-fourlives|ok|-DL=4 -DNDONE=1 -DDONES=3"
+	"done-mutant-nolife|violation|-DMUTANT_NOLIFE"
+	"done-mutant-nobump|violation|-DMUTANT_NOBUMP"
+	"done-mutant-closedwhilerunning|violation|-DMUTANT_CLOSEDWHILERUNNING"
 )
 if [ "${1:-}" = "--deep" ]; then
 	RUNS+=("deep|ok|-DNUSER=2 -DUOPS=2 -DCOPS=2"
@@ -104,7 +109,7 @@ fi
 # $work/NAME/summary (one line) and $work/NAME/status (0 = as expected).
 run() {
 	local name=$1 expect=$2 flags=$3 d="$work/$1" model=percpuref.pml
-	case $name in excl-*) model=exclusive.pml ;; esac
+	case $name in excl-*) model=exclusive.pml ;; done-*) model=done.pml ;; esac
 	mkdir -p "$d"
 	cp "$model" "$d/"
 	(

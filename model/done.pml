@@ -1,0 +1,163 @@
+/*
+ * done.pml -- the lives of a percpuref.Ref and their Done channels, as
+ * argued at runRelease in percpuref/ref.go.
+ *
+ * What must hold: each life's Done waiters wake exactly when that life's
+ * release returns, never earlier and never never, whenever Done is called
+ * (before the release, while it runs, after it), while lives overlap: a
+ * Reinit may start the next life while the last one's release runs (from
+ * inside it, or from another goroutine), and that next life may be released
+ * while the old release still runs.
+ *
+ * The count is abstracted away: a life is released once (the claim, by the
+ * Put that takes the count to zero), and Reinit runs only on a claimed life
+ * (it waits for the claim, or reports ErrNotZero and changes nothing). Every
+ * step between lock() and unlock() runs under the Ref's lock, as in ref.go.
+ *
+ * Processes: the claimer claims lives 0..L-1 in turn, each as soon as it is
+ * current, and starts its releaser; the reiniter starts lives 1..L-1, each
+ * once the last is claimed (whether or not its release has returned, so
+ * also from "inside" it); NDONE doners call Done DONES times each. A
+ * releaser marks its life returned (release has returned), then does the
+ * return step. Checked: a channel is closed only by its own life's return,
+ * after that life's release returned, and once; Done returns the shared
+ * closed channel only for a life whose release returned; at the end, every
+ * channel Done made is closed.
+ *
+ * Mutants (each must fail): MUTANT_NOLIFE, the return step trusts the
+ * running bit and ignores the life number; MUTANT_NOBUMP, a life that ends
+ * while its release runs does not bump the number; MUTANT_CLOSEDWHILERUNNING,
+ * Done returns the closed channel once the life is claimed.
+ */
+
+#ifndef L
+#define L 3
+#endif
+#ifndef NDONE
+#define NDONE 2
+#endif
+#ifndef DONES
+#define DONES 2
+#endif
+#define NCH (NDONE * DONES)
+
+bit mu;              /* the Ref's lock */
+bool released;       /* stReleased: this life's release was claimed */
+bool running;        /* optRunning: ...and has not returned */
+byte curDone;        /* x.done: channel id + 1, 0 if none */
+byte lifeNum;        /* x.orph.life: lives orphaned so far */
+byte orphanChan[L];  /* x.orph.list: by life number, channel id + 1, 0 if none */
+byte life;           /* the current life (the model's own bookkeeping) */
+bool returned[L];    /* life k's release has returned */
+bool closed[NCH];
+byte chanLife[NCH];  /* the life whose Done made the channel */
+byte nch;            /* channels made */
+
+inline lock() { atomic { mu == 0 -> mu = 1 } }
+inline unlock() { mu = 0 }
+
+/* endLifeLocked */
+inline endLife() {
+	if
+	:: running ->
+		orphanChan[lifeNum] = curDone;
+#ifndef MUTANT_NOBUMP
+		lifeNum++;
+#endif
+		running = false
+	:: else
+	fi;
+	curDone = 0
+}
+
+/*
+ * At the end, with every other process gone, every channel is closed. It is
+ * the first process, so that the others can terminate before it (spin
+ * removes a process only after every later one).
+ */
+active proctype end() {
+	byte c = 0;
+	_nr_pr == 1;
+	do
+	:: c < nch -> assert(closed[c]); c++
+	:: else -> break
+	od
+}
+
+proctype releaser(byte k; byte n) {
+	byte d = 0;
+	returned[k] = true; /* release has returned */
+	lock();
+#ifdef MUTANT_NOLIFE
+	if
+	:: running -> running = false; d = curDone
+	:: else -> d = orphanChan[n]; orphanChan[n] = 0
+	fi;
+#else
+	if
+	:: lifeNum == n -> running = false; d = curDone
+	:: else -> d = orphanChan[n]; orphanChan[n] = 0
+	fi;
+#endif
+	unlock();
+	if
+	:: d != 0 ->
+		assert(chanLife[d - 1] == k); /* its own life's channel */
+		assert(!closed[d - 1]);
+		closed[d - 1] = true
+	:: else
+	fi
+}
+
+active proctype claimer() {
+	byte k = 0;
+	do
+	:: k < L ->
+		atomic { mu == 0 && !released && life == k -> mu = 1 }
+		released = true;
+		running = true;
+		run releaser(k, lifeNum);
+		unlock();
+		k++
+	:: else -> break
+	od
+}
+
+active proctype reiniter() {
+	byte i = 1;
+	do
+	:: i < L ->
+		atomic { mu == 0 && released -> mu = 1 }
+		endLife();
+		released = false;
+		life++;
+		unlock();
+		i++
+	:: else -> break
+	od
+}
+
+active [NDONE] proctype doner() {
+	byte i = 0;
+	do
+	:: i < DONES ->
+		lock();
+		if
+		:: curDone != 0 ->
+			assert(chanLife[curDone - 1] == life)
+#ifdef MUTANT_CLOSEDWHILERUNNING
+		:: curDone == 0 && released ->
+#else
+		:: curDone == 0 && released && !running ->
+#endif
+			assert(returned[life]) /* the shared closed channel */
+		:: else ->
+			chanLife[nch] = life;
+			nch++;
+			curDone = nch
+		fi;
+		unlock();
+		i++
+	:: else -> break
+	od
+}
