@@ -811,7 +811,8 @@ func (r *Ref) tryGetCentral(op string, n int64, live bool) bool {
 //     channel, which the life's return closes as above.
 //
 // A release that panics never returns: its life's channel stays open, and a
-// later Reinit orphans the life as if its release still ran.
+// later Reinit orphans the life as if its release still ran. model/done.pml
+// checks this argument with spin, and done_test.go forces its interleavings.
 func (r *Ref) runRelease(op string) bool {
 	m := r.lock()
 	if r.cells.State.Or(stReleased)&stReleased != 0 {
