@@ -5,8 +5,9 @@ import (
 	"fmt"
 )
 
-// Sentinel errors for the misuses a Ref detects. A report is a *MisuseError
-// that wraps one of them, so callers test with errors.Is.
+// Sentinel errors for the misuses a Ref (or a Shared's Lease) detects. A
+// report is a *MisuseError that wraps one of them, so callers test with
+// errors.Is.
 var (
 	// ErrUnderflow: more Puts than Gets. Detected at the Put in atomic mode,
 	// and at the next switch to atomic mode for Puts made in per-CPU mode
@@ -39,6 +40,10 @@ var (
 	ErrBadDelta = errors.New("invalid reference delta")
 	// ErrSaturated: the count would pass MaxCount; it is pinned instead.
 	ErrSaturated = errors.New("reference count saturated")
+	// ErrLeaseReleased: a Release of a Shared's Lease that was already
+	// released, through the same variable or a copy. Reported by that
+	// Release (Op "Lease.Release"), which changes nothing.
+	ErrLeaseReleased = errors.New("Lease already released")
 )
 
 // A MisuseError reports a misuse of a Ref: which operation, the count the
