@@ -17,13 +17,16 @@ import (
 // The current value lives in a node with its own Ref, published through an
 // atomic.Pointer. The Shared holds each node's initial reference for as long
 // as the node is current. Acquire loads the current node and calls
-// TryGetLive on its Ref; a Lease is that reference. Swap publishes a new
-// node and then Kills the old one; Close publishes nil and Kills the last
-// node. The Ref of a node is never Reinit, Resurrected or Exited, so each
-// node has exactly one life.
+// TryGetLive on its Ref; a Lease is that reference, with a token (lease.go)
+// that lets exactly one Release of the Lease, or of any copy of it, drop
+// the reference. Swap publishes a new node and then Kills the old one;
+// Close publishes nil and Kills the last node. The Ref of a node is never
+// Reinit, Resurrected or Exited, so each node has exactly one life.
 //
 // Why a Lease never sees a value whose release has run: a Lease exists only
-// after a TryGetLive succeeded, and it holds that reference until Release.
+// after a TryGetLive succeeded, and it holds that reference until its first
+// Release; a second Release of it, or of a copy, drops nothing (its token
+// has moved on), so no misuse of one Lease takes away another's reference.
 // The node's release runs only when its Ref's count reaches zero, which
 // cannot happen while any reference is held. TryGetLive itself never
 // succeeds on a count of zero: in per-CPU mode the Shared's initial
@@ -51,15 +54,16 @@ import (
 //
 // # Cost
 //
-// An Acquire is an atomic load plus a per-CPU TryGetLive; a Release is a
-// per-CPU Put, while the node is current. After a Swap, Leases still held on
-// the old node are counted exactly (atomic mode): releasing them is an
-// atomic add on that node's count. Each node has its own Ref, and so its own
-// per-CPU shards: 128 bytes per shard (GOMAXPROCS shards, rounded up to a
-// power of two, by default; see the shard package), allocated at every Swap
-// and freed when the old node is killed. Swap also takes a mutex and Kill
-// walks the shards, so Swap costs O(shards); it is meant for values that
-// change rarely compared with how often they are read.
+// An Acquire is an atomic load and a per-CPU TryGetLive, with the take of a
+// token from the P's own slab, pinned; a Release is a compare-and-swap on
+// the token and a per-CPU Put, while the node is current. After a Swap,
+// Leases still held on the old node are counted exactly (atomic mode):
+// releasing them is an atomic add on that node's count. Each node has its
+// own Ref, and so its own per-CPU shards: 128 bytes per shard (GOMAXPROCS
+// shards, rounded up to a power of two, by default; see the shard package),
+// allocated at every Swap and freed when the old node is killed. Swap also
+// takes a mutex and Kill walks the shards, so Swap costs O(shards); it is
+// meant for values that change rarely compared with how often they are read.
 //
 // # Release
 //
@@ -84,16 +88,36 @@ type sharedNode[T any] struct {
 
 // A Lease is a reference to the value that was current when Acquire
 // returned it. The value stays valid (its release does not run) until the
-// Lease is released. Each Lease from a successful Acquire must be released
-// exactly once. A Lease is a small value, and releasing it twice (or two
-// copies of it) is a second Put on the value's Ref: it is not detected at
-// that Release, and the value may be released while another Lease still
-// reads it (the misuse is reported later, at the Put that finds the count
-// broken). The zero Lease (from an Acquire that reported false) holds
-// nothing: its Value is the zero T and its Release does nothing, so
-// "l, ok := s.Acquire(); defer l.Release()" is safe.
+// Lease is released.
+//
+// A Lease is one-shot: each Lease from a successful Acquire must be
+// released exactly once. A Lease is a small value and may be copied; all
+// copies are the same Lease, and releasing any one of them releases it. A
+// second Release (of the same variable or of any copy, from any goroutine,
+// even at the same time as the first) is reported at that Release, as a
+// *MisuseError with Op "Lease.Release" wrapping ErrLeaseReleased and with
+// Count the count of the value's Ref (which the misuse leaves as it was),
+// the way a Ref reports its own misuse: to the handler set with
+// SetMisuseHandler, or else with a panic in the goroutine that called it.
+// It changes nothing else: it drops no reference, so the other Leases on
+// the value, Swap, Close and the value's release are unaffected. This holds
+// for a copy kept past any number of later Acquires, too. Value must not be
+// called after Release.
+//
+// The zero Lease, which Acquire returns with false, holds nothing: its
+// Release does nothing and its Value returns the zero T. So
+//
+//	l, ok := s.Acquire()
+//	defer l.Release()
+//	if !ok {
+//		return
+//	}
+//
+// is safe.
 type Lease[T any] struct {
-	n *sharedNode[T]
+	n   *sharedNode[T] // nil in the zero Lease
+	t   *leaseToken    // the one-shot state that every copy shares; nil in the zero Lease
+	gen uint64         // t's generation when Acquire took it
 }
 
 // NewShared returns a Shared whose current value is v. release, which may be
@@ -139,8 +163,8 @@ func (s *Shared[T]) Acquire() (Lease[T], bool) {
 		if n == nil {
 			return Lease[T]{}, false
 		}
-		if n.ref.TryGetLive() {
-			return Lease[T]{n}, true
+		if t, gen, got := leaseAcquire(&n.ref); got {
+			return Lease[T]{n, t, gen}, true
 		}
 		// n is being killed by the Swap or Close that replaced it, which
 		// stored its replacement first: reload.
@@ -160,10 +184,14 @@ func (l Lease[T]) Value() T {
 
 // Release drops the Lease. If the value has been swapped out and this was
 // its last Lease, its release function runs before Release returns.
-// Release of the zero Lease does nothing.
+//
+// A Lease is released once: a second Release of it, or of any copy of it,
+// is reported as misuse (a *MisuseError with Op "Lease.Release" wrapping
+// ErrLeaseReleased; see Lease) and drops nothing, so no other Lease, Swap
+// or Close notices it. Release of the zero Lease does nothing.
 func (l Lease[T]) Release() {
-	if l.n != nil {
-		l.n.ref.Put()
+	if l.t != nil { // not the zero Lease
+		leaseRelease(&l.n.ref, l.t, l.gen)
 	}
 }
 

@@ -287,21 +287,459 @@ func TestRefWait(t *testing.T) {
 	assert.NoError(t, r.Wait(cancelled))
 }
 
-// The zero Lease, from an Acquire that reported false, is safe to Release
-// (a no-op) and reads the zero value, so the deferred pattern works.
-func TestLeaseZero(t *testing.T) {
-	var released int
-	s := NewShared("a", func(string) { released++ })
+// leaseCatch runs f and returns what it panicked with, or nil.
+func leaseCatch(f func()) (p any) {
+	defer func() { p = recover() }()
+	f()
+	return nil
+}
+
+// leaseRequireMisuse checks that p is the report of a second Lease.Release:
+// a *MisuseError with Op "Lease.Release" wrapping ErrLeaseReleased, whose
+// Count is the node's count, which the misuse left unchanged.
+func leaseRequireMisuse(t *testing.T, p any, count int64) {
+	t.Helper()
+	require.NotNil(t, p, "second Release was not reported")
+	err, ok := p.(error)
+	require.True(t, ok, "panic value %v is not an error", p)
+	var me *MisuseError
+	require.ErrorAs(t, err, &me)
+	assert.Equal(t, "Lease.Release", me.Op)
+	assert.ErrorIs(t, err, ErrLeaseReleased)
+	assert.False(t, me.Poisoned)
+	assert.Equal(t, count, me.Count, "node count in the report")
+}
+
+// A second Release of the same Lease is reported at that Release, with a
+// panic, and drops nothing: another Lease on the value still reads it, and
+// the value is released once, by the last real Release. Both while the value
+// is current (per-CPU mode, where an extra Put would go unnoticed until the
+// Swap released the value under the other Lease) and after it was swapped
+// out (atomic mode, where an extra Put would release it).
+func TestLeaseDoubleReleaseReportedOtherLeaseUnaffected(t *testing.T) {
+	for _, swapFirst := range []bool{false, true} {
+		name := map[bool]string{false: "current", true: "swappedOut"}[swapFirst]
+		t.Run(name, func(t *testing.T) {
+			var released []string
+			s := NewShared("a", func(v string) { released = append(released, v) })
+			n := s.cur.Load()
+			l1, ok := s.Acquire()
+			require.True(t, ok)
+			l2, ok := s.Acquire()
+			require.True(t, ok)
+			if swapFirst {
+				s.Swap("b")
+			}
+
+			l1.Release()
+			before := n.ref.Read() // the Shared's reference (if current) and l2's
+			leaseRequireMisuse(t, leaseCatch(l1.Release), before)
+			assert.Equal(t, before, n.ref.Read(), "the second Release changed the count")
+			assert.Empty(t, released, "released while l2 holds it")
+			assert.Equal(t, "a", l2.Value())
+
+			if !swapFirst {
+				require.Nil(t, leaseCatch(func() { s.Swap("b") }), "Swap panicked")
+				assert.Empty(t, released, "Swap released a while l2 holds it")
+				assert.Equal(t, "a", l2.Value())
+			}
+			l2.Release()
+			assert.Equal(t, []string{"a"}, released, "a released once, by l2's Release")
+
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			require.NoError(t, s.Close(ctx))
+			assert.Equal(t, []string{"a", "b"}, released)
+		})
+	}
+}
+
+// Releasing a copy of a released Lease is the same misuse, reported the
+// same way, every time; with a misuse handler it goes to the handler, not
+// to a panic: the node Ref's own (a test hook) or the process's
+// (SetMisuseHandler).
+func TestLeaseCopyDoubleRelease(t *testing.T) {
+	for _, handler := range []string{"panic", "ref", "process"} {
+		t.Run(handler, func(t *testing.T) {
+			var released []string
+			s := NewShared("a", func(v string) { released = append(released, v) })
+			n := s.cur.Load()
+			var reported []error
+			switch handler {
+			case "ref":
+				n.ref.setMisuseHandlerForTest(func(err error) { reported = append(reported, err) })
+			case "process":
+				SetMisuseHandler(func(err error) { reported = append(reported, err) })
+				defer SetMisuseHandler(nil)
+			}
+			l1, ok := s.Acquire()
+			require.True(t, ok)
+			l2, ok := s.Acquire()
+			require.True(t, ok)
+			s.Swap("b")
+
+			c := l1 // a copy: the same Lease
+			c.Release()
+			p := leaseCatch(l1.Release)
+			if handler != "panic" {
+				require.Nil(t, p, "panicked although a handler is set")
+				require.Len(t, reported, 1)
+				p = reported[0]
+			}
+			leaseRequireMisuse(t, p, 1) // l2's reference
+			assert.Equal(t, int64(1), n.ref.Read())
+			assert.Empty(t, released)
+			assert.Equal(t, "a", l2.Value())
+
+			// A third Release, of either, is reported again.
+			p = leaseCatch(c.Release)
+			if handler != "panic" {
+				require.Len(t, reported, 2)
+				p = reported[1]
+			}
+			leaseRequireMisuse(t, p, 1)
+
+			l2.Release()
+			assert.Equal(t, []string{"a"}, released)
+			require.NoError(t, s.Close(context.Background()))
+			assert.Equal(t, []string{"a", "b"}, released)
+		})
+	}
+}
+
+// A sole Lease released twice: the second Release is reported there, and
+// the writer's Swap and Close then run normally (an extra Put would make
+// Swap's Kill report an underflow, and Close would never drain).
+func TestLeaseSoleDoubleReleaseWriterUnaffected(t *testing.T) {
+	var released []string
+	s := NewShared("a", func(v string) { released = append(released, v) })
+	l, ok := s.Acquire()
+	require.True(t, ok)
+	l.Release()
+	leaseRequireMisuse(t, leaseCatch(l.Release), 1) // the Shared's reference
+
+	require.Nil(t, leaseCatch(func() { s.Swap("b") }), "Swap panicked")
+	assert.Equal(t, []string{"a"}, released, "a had no Lease: released inside Swap")
+	l2, ok := s.Acquire()
+	require.True(t, ok)
+	assert.Equal(t, "b", l2.Value())
+	l2.Release()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var err error
+	require.Nil(t, leaseCatch(func() { err = s.Close(ctx) }), "Close panicked")
+	require.NoError(t, err, "Close did not drain")
+	assert.Equal(t, []string{"a", "b"}, released)
+}
+
+// A stale copy is detected even after a new Lease took its token again:
+// the new Lease is unaffected (the generation, not the token, identifies a
+// Lease). The P's cursor stays on a token that is free again, so the next
+// Acquire on the same P takes the same token.
+func TestLeaseStaleCopyAfterTokenReuse(t *testing.T) {
+	var released []int
+	s := NewShared(1, func(v int) { released = append(released, v) })
+	n := s.cur.Load()
+	reused := 0
+	for i := 0; i < 200; i++ {
+		l1, ok := s.Acquire()
+		require.True(t, ok)
+		stale := l1
+		l1.Release()
+		l2, ok := s.Acquire() // usually l1's token, unless this goroutine moved
+		require.True(t, ok)
+		if l2.t == stale.t {
+			reused++
+			assert.Equal(t, stale.gen+2, l2.gen)
+		}
+		leaseRequireMisuse(t, leaseCatch(stale.Release), 2) // the Shared's and l2's
+		assert.Equal(t, int64(2), n.ref.Read())
+		assert.Equal(t, 1, l2.Value())
+		require.Nil(t, leaseCatch(l2.Release), "the new Lease's Release was reported")
+		// And the stale copy again, now that l2 is gone too.
+		leaseRequireMisuse(t, leaseCatch(stale.Release), 1)
+	}
+	assert.Positive(t, reused, "no token was reused: the test did not exercise reuse")
+	s.Swap(2)
+	assert.Equal(t, []int{1}, released)
 	require.NoError(t, s.Close(context.Background()))
-	func() {
+	assert.Equal(t, []int{1, 2}, released)
+}
+
+// The zero Lease, from an Acquire that reported false, releases as a no-op
+// (any number of times) and reads the zero value, so Release may be
+// deferred before ok is checked.
+func TestLeaseZero(t *testing.T) {
+	var z Lease[string]
+	assert.Nil(t, leaseCatch(z.Release), "Release of the zero Lease")
+	assert.Nil(t, leaseCatch(z.Release), "second Release of the zero Lease")
+	var v string
+	require.Nil(t, leaseCatch(func() { v = z.Value() }), "Value of the zero Lease")
+	assert.Equal(t, "", v)
+
+	var released []string
+	s := NewShared("a", func(v string) { released = append(released, v) })
+	require.NoError(t, s.Close(context.Background()))
+	assert.Nil(t, leaseCatch(func() {
 		l, ok := s.Acquire()
 		defer l.Release()
 		assert.False(t, ok)
 		assert.Equal(t, "", l.Value())
+	}))
+	var zs Shared[*int]
+	assert.Nil(t, leaseCatch(func() {
+		l, ok := zs.Acquire()
+		defer l.Release()
+		assert.False(t, ok)
+		assert.Nil(t, l.Value())
+	}))
+	assert.Equal(t, []string{"a"}, released)
+}
+
+// Two goroutines release two copies of one Lease at the same moment, many
+// times, with runtime.Gosched between the steps so that the two land on
+// either P, in either order, or together: each time exactly one of them
+// drops the reference (the node's count is back where it was, and no
+// value is released early) and the other is reported, once.
+func TestLeaseConcurrentDoubleRelease(t *testing.T) {
+	iters := 3000
+	if testing.Short() {
+		iters = 300
+	}
+	var reports atomic.Int64
+	SetMisuseHandler(func(err error) {
+		var me *MisuseError
+		if !errors.As(err, &me) || me.Op != "Lease.Release" || !errors.Is(err, ErrLeaseReleased) {
+			t.Errorf("unexpected report: %v", err)
+			return
+		}
+		reports.Add(1)
+	})
+	defer SetMisuseHandler(nil)
+
+	var released atomic.Int64
+	s := NewShared(0, func(int) { released.Add(1) })
+	hold, ok := s.Acquire() // a Lease the misuse must not disturb
+	require.True(t, ok)
+
+	var start, done sync.WaitGroup
+	leases := make(chan Lease[int])
+	var gate atomic.Int32
+	go func() { // the second releaser
+		for l := range leases {
+			start.Done()
+			for gate.Load() == 0 {
+				runtime.Gosched()
+			}
+			l.Release()
+			done.Done()
+		}
 	}()
-	var zero Shared[string]
-	l, ok := zero.Acquire()
-	assert.False(t, ok)
-	assert.NotPanics(t, l.Release)
-	assert.Equal(t, 1, released, "the closed Shared released its value once")
+	for i := 0; i < iters; i++ {
+		if i%100 == 99 {
+			s.Swap(i) // a new node: the copies may be of a current or an old value
+		}
+		n := s.cur.Load()
+		l, ok := s.Acquire()
+		require.True(t, ok)
+		before := reports.Load()
+		gate.Store(0)
+		start.Add(1)
+		done.Add(1)
+		leases <- l // a copy
+		start.Wait()
+		if i%3 == 0 {
+			runtime.Gosched()
+		}
+		gate.Store(1)
+		if i%2 == 0 {
+			runtime.Gosched()
+		}
+		l.Release()
+		done.Wait()
+		require.Equal(t, before+1, reports.Load(), "iteration %d: reports", i)
+		if n == s.cur.Load() {
+			// The Shared's reference and hold's (if hold is on n), no more:
+			// a second Put would show here as one less.
+			want := int64(1)
+			if hold.n == n {
+				want++
+			}
+			require.Equal(t, want, n.ref.Read(), "iteration %d: count", i)
+		}
+		require.Equal(t, 0, hold.Value(), "iteration %d: the held value", i)
+	}
+	close(leases)
+	// Each Swap retired a value; the first of them is the held one.
+	swaps := int64(iters / 100)
+	require.Equal(t, swaps-1, released.Load(), "values released: every retired one but the held one")
+	hold.Release()
+	require.Equal(t, swaps, released.Load(), "the held value, at its Lease's Release")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, s.Close(ctx), "Close did not drain")
+	assert.Equal(t, swaps+1, released.Load())
+	assert.Equal(t, int64(iters), reports.Load())
+}
+
+// A Lease handed to another goroutine (very likely on another P with
+// GOMAXPROCS >= 2) is released there like any other, while Leases on the
+// same value come and go at home: no report, and every value is released
+// once, after its last Lease.
+func TestLeaseReleasedElsewhere(t *testing.T) {
+	const iters, swapEvery = 20000, 50
+	k := newSharedTracker(t, iters/swapEvery+1)
+	s := NewShared(0, k.release)
+	handoff := make(chan Lease[int], 16)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for l := range handoff {
+			k.use(l, 4)
+			l.Release()
+		}
+	}()
+	for i := 0; i < iters; i++ {
+		if i%swapEvery == swapEvery-1 {
+			s.Swap(i/swapEvery + 1)
+		}
+		l, ok := s.Acquire()
+		require.True(t, ok)
+		k.leases[l.Value()].Add(1)
+		if i%4 == 0 {
+			k.leases[l.Value()].Add(-1)
+			handoff <- l
+			continue
+		}
+		k.leases[l.Value()].Add(-1)
+		l.Release()
+	}
+	close(handoff)
+	wg.Wait()
+	require.NoError(t, s.Close(context.Background()))
+	for id := range k.released {
+		assert.Equal(t, int32(1), k.released[id].Load(), "value %d", id)
+	}
+	assert.Zero(t, k.bad.Load())
+}
+
+// Readers Acquire, use and Release while a writer Swaps; some of them
+// release a copy of a released Lease on purpose, some keep a copy until
+// its token has been taken again, some release two copies at once from two
+// goroutines. Every misuse is reported (exactly one report per extra
+// Release), and none of them disturbs the count: each value is released
+// exactly once, never while a valid Lease reads it, and Close drains.
+// Reports go to panics (recovered) or to a SetMisuseHandler handler.
+func TestLeaseDoubleReleaseStress(t *testing.T) {
+	t.Run("panic", func(t *testing.T) { leaseDoubleReleaseStress(t, false) })
+	t.Run("handler", func(t *testing.T) { leaseDoubleReleaseStress(t, true) })
+}
+
+func leaseDoubleReleaseStress(t *testing.T, handler bool) {
+	const (
+		readers = 4
+		values  = 1000
+	)
+	k := newSharedTracker(t, values)
+	s := NewShared(0, k.release)
+	var extra, reports atomic.Int64 // extra Releases made, and reported
+
+	// count counts a report of misuse; any other report fails the test.
+	count := func(p any) {
+		var me *MisuseError
+		if err, ok := p.(error); !ok || !errors.As(err, &me) || me.Op != "Lease.Release" || !errors.Is(err, ErrLeaseReleased) {
+			t.Errorf("unexpected report or panic: %v", p)
+			return
+		}
+		reports.Add(1)
+	}
+	if handler {
+		SetMisuseHandler(func(err error) { count(err) })
+		t.Cleanup(func() { SetMisuseHandler(nil) })
+	}
+	// release releases l; a panic is counted as a report.
+	release := func(l Lease[int]) {
+		if p := leaseCatch(l.Release); p != nil {
+			if handler {
+				t.Errorf("Release panicked with %v although a handler is set", p)
+			}
+			count(p)
+		}
+	}
+
+	stop := make(chan struct{})
+	var rwg sync.WaitGroup
+	for g := 0; g < readers; g++ {
+		rwg.Add(1)
+		go func() {
+			defer rwg.Done()
+			var stale []Lease[int]
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					for _, c := range stale {
+						extra.Add(1)
+						release(c)
+					}
+					return
+				default:
+				}
+				l, ok := s.Acquire()
+				if !ok {
+					t.Error("Acquire failed before Close")
+					return
+				}
+				k.use(l, i%16)
+				switch i % 8 {
+				case 1: // release a copy right after the Lease
+					c := l
+					release(l)
+					extra.Add(1)
+					release(c)
+				case 3: // keep a copy, release it after later Acquires took the token again
+					release(l)
+					stale = append(stale, l)
+					if len(stale) > 4 {
+						extra.Add(1)
+						release(stale[0])
+						stale = stale[1:]
+					}
+				case 5: // two copies released at once: one Release, one report
+					c := l
+					extra.Add(1)
+					var wg sync.WaitGroup
+					wg.Add(1)
+					go func() { defer wg.Done(); release(c) }()
+					release(l)
+					wg.Wait()
+				default:
+					release(l)
+				}
+			}
+		}()
+	}
+	var writerPanic any
+	for id := 1; id < values; id++ {
+		if writerPanic = leaseCatch(func() { s.Swap(id) }); writerPanic != nil {
+			break
+		}
+		if id%8 == 0 {
+			time.Sleep(20 * time.Microsecond)
+		}
+	}
+	close(stop)
+	rwg.Wait()
+	require.Nil(t, writerPanic, "Swap panicked")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	require.NoError(t, s.Close(ctx), "Close did not drain: a reference was lost")
+	for id := 0; id < values; id++ {
+		assert.Equal(t, int32(1), k.released[id].Load(), "value %d", id)
+	}
+	assert.Zero(t, k.bad.Load())
+	assert.Positive(t, extra.Load())
+	assert.Equal(t, extra.Load(), reports.Load(), "extra Releases vs reports")
 }
