@@ -55,8 +55,17 @@ import (
 // # Cost
 //
 // An Acquire is an atomic load and a per-CPU TryGetLive, with the take of a
-// token from the P's own slab, pinned; a Release is a compare-and-swap on
-// the token and a per-CPU Put, while the node is current. After a Swap,
+// token from the P's own slab (a plain load and store); a Release is the
+// token's release and a per-CPU Put, while the node is current. On amd64
+// with the assembly fast path (percpu.FastPath), each is one assembly
+// routine, and a Release on the P that acquired the Lease releases the
+// token with plain loads and stores as well, so the pair has no locked
+// instruction. A Release on another P (the goroutine moved, or handed the
+// Lease on) is a compare-and-swap, and the first one after a stretch of
+// home Releases also pays a membarrier (a few microseconds), after which
+// that P's own Releases are compare-and-swaps for a while (lease.go says
+// how long). Elsewhere (other architectures, purego and race builds, the
+// other fast paths) every Release is a compare-and-swap. After a Swap,
 // Leases still held on the old node are counted exactly (atomic mode):
 // releasing them is an atomic add on that node's count. Each node has its
 // own Ref, and so its own per-CPU shards: 128 bytes per shard (GOMAXPROCS
@@ -163,7 +172,7 @@ func (s *Shared[T]) Acquire() (Lease[T], bool) {
 		if n == nil {
 			return Lease[T]{}, false
 		}
-		if t, gen, got := leaseAcquire(&n.ref); got {
+		if t, gen := leaseAcquire(&n.ref); t != nil {
 			return Lease[T]{n, t, gen}, true
 		}
 		// n is being killed by the Swap or Close that replaced it, which
