@@ -206,13 +206,17 @@ func quote(s string) string { return strconv.Quote(s) }
 // quiesce makes every store made before it visible to every goroutine's next
 // load, and every store made by a running goroutine before its current
 // instruction visible to loads that follow Quiesce. With the assembly fast
-// path it is the membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) system call,
-// a few hundred nanoseconds; in the generic build, whose UpdateLocal is made
-// of sequentially consistent atomics, it does nothing.
+// path it is a membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) system call, a
+// few microseconds, which concurrent callers share: a caller waits for a
+// barrier that began after its call and ends before it returns, and runs
+// one itself only if no other goroutine is about to (quiesce.go argues why
+// a barrier run by another goroutine is as good as its own). In the
+// generic build, whose UpdateLocal is made of sequentially consistent
+// atomics, it does nothing.
 //
 //go:linkname quiesce github.com/percpuref/percpu.quiesce
 func quiesce() {
 	if asmPath {
-		barrier()
+		theBarrier.wait()
 	}
 }
