@@ -176,7 +176,14 @@ import "github.com/percpuref/percpu/internal/cells"
 //
 //  1. S |= stAtomic (a sequentially consistent store).
 //  2. fastpath.Quiesce: membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED), a full
-//     barrier on every CPU running a thread of this process.
+//     barrier on every CPU running a thread of this process. Concurrent
+//     switches (of any Refs) share one: Quiesce returns once a membarrier
+//     that began after step 1 has ended, whichever goroutine made the
+//     system call, and what it made visible to that goroutine is visible
+//     to this one (the root package's quiesce.go argues it, with expedited
+//     RCU's sequence counter; model/barrier.pml checks it). The argument
+//     below needs no more: the barrier reaches each thread after step 1,
+//     and what it made visible is visible to step 3.
 //  3. sum = Σ Stable(c[i]); C.Add(sum - bias).
 //
 // Why no update is lost or counted twice: take an update U on some thread,

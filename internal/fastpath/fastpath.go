@@ -73,9 +73,13 @@ func AddLocal(c *cells.Cells, delta int64) (old int64, ok bool)
 // Quiesce makes every store made before it visible to every goroutine's next
 // load, and every store made by a running goroutine before its current
 // instruction visible to loads that follow Quiesce. With the assembly fast
-// path it is the membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) system call,
-// a few hundred nanoseconds; in the generic build, whose UpdateLocal is made
-// of sequentially consistent atomics, it does nothing.
+// path it waits for a membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED), a full
+// barrier on every CPU running a thread of the process, that began after
+// the call and has ended; concurrent callers share one (the root package's
+// quiesce.go), so a call may make the system call itself, a few
+// microseconds, or wait for another goroutine's, or, if one that began
+// after it has already ended, return at once. In the generic build, whose
+// UpdateLocal is made of sequentially consistent atomics, it does nothing.
 //
 //go:linkname Quiesce github.com/percpuref/percpu.quiesce
 func Quiesce()
