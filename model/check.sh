@@ -2,17 +2,19 @@
 # check.sh -- check the Promela models of percpuref.Ref's switch protocols.
 #
 # Runs spin exhaustively on each configuration of percpuref.pml (the shared
-# protocol) and exclusive.pml (the exclusive protocol under x86-TSO, with
-# reused cells and stale updates in some configurations) (expecting
-# "errors: 0", a full state-space search, no depth truncation) and on each
-# mutant (expecting an assertion violation), prints one line per run, and
-# exits non-zero if any expectation fails.
+# protocol), exclusive.pml (the exclusive protocol under x86-TSO, with
+# reused cells and stale updates in some configurations) and barrier.pml
+# (concurrent switches sharing membarriers) (expecting "errors: 0", a full
+# state-space search, no depth truncation) and on each mutant (expecting an
+# assertion violation), prints one line per run, and exits non-zero if any
+# expectation fails.
 #
 #   model/check.sh            the CI set (about 3 minutes on 2 cores,
 #                             under 4 GB at peak)
-#   model/check.sh --deep     also six larger configurations (6-50M
-#                             states each; about 2.5 more minutes, up to
-#                             about 2.5 GB per run)
+#   model/check.sh --deep     also seven larger configurations (6-50M
+#                             states each, up to about 2.7 GB per run;
+#                             about 2.5 more minutes, plus up to 9 for
+#                             barrier-three-users)
 #
 # Environment: JOBS (parallel runs, default 2), MEMLIM (MB per run, default
 # 3500), CC (default gcc), KEEP=1 keeps the build directory and trails,
@@ -35,7 +37,8 @@ MEMLIM=${MEMLIM:-3500}
 
 # name | expect (ok, violation) | spin -D flags. Runs named excl-* check
 # exclusive.pml (the exclusive protocol), done-* check done.pml (the lives
-# and their Done channels), the others percpuref.pml (the shared protocol). The list is in the order the runs start: the long ones
+# and their Done channels), barrier-* barrier.pml (shared membarriers), the
+# others percpuref.pml (the shared protocol). The list is in the order the runs start: the long ones
 # first, so that the many short ones fill in at the end. The largest
 # (threeusers, about 2.1 GB) is normally done before the next largest
 # (excl-harvest-stale, 1.6 GB) starts; if not, the two need 3.7 GB.
@@ -76,6 +79,16 @@ RUNS=(
 	"done-mutant-nolife|violation|-DMUTANT_NOLIFE"
 	"done-mutant-nobump|violation|-DMUTANT_NOBUMP"
 	"done-mutant-closedwhilerunning|violation|-DMUTANT_CLOSEDWHILERUNNING"
+	"barrier-two|ok|-DNK=2 -DUOPS=1"
+	"barrier-two-uops2|ok|-DNK=2 -DUOPS=2"
+	"barrier-three|ok|-DNK=3 -DNU=2 -DUOPS=1"
+	"barrier-witness-shared|violation|-DNK=2 -DUOPS=1 -DWITNESS_SHARED"
+	"barrier-mutant-snapseq|violation|-DNK=2 -DUOPS=1 -DNOGHOST -DMUTANT_SNAPSEQ"
+	"barrier-mutant-snapround|violation|-DNK=2 -DUOPS=1 -DNOGHOST -DMUTANT_SNAPROUND"
+	"barrier-mutant-snapinprog|violation|-DNK=2 -DUOPS=1 -DNOGHOST -DMUTANT_SNAPINPROG"
+	"barrier-mutant-incafter|violation|-DNK=2 -DUOPS=1 -DNOGHOST -DMUTANT_INCAFTER"
+	"barrier-mutant-snapinprog-ghost|violation|-DNK=2 -DUOPS=1 -DMUTANT_SNAPINPROG"
+	"barrier-mutant-incafter-ghost|violation|-DNK=2 -DUOPS=1 -DMUTANT_INCAFTER"
 )
 if [ "${1:-}" = "--deep" ]; then
 	RUNS+=("deep|ok|-DNUSER=2 -DUOPS=2 -DCOPS=2"
@@ -83,7 +96,8 @@ if [ "${1:-}" = "--deep" ]; then
 		"excl-deep|ok|-DNUSER=2 -DUOPS=1 -DCOPS=2"
 		"excl-deepdead|ok|-DNUSER=2 -DUOPS=1 -DCOPS=3 -DSTART_DEAD -DNOFARCELL"
 		"excl-deepstale|ok|-DNUSER=1 -DUOPS=2 -DCOPS=2 -DNOFARCELL -DLEFTOVER -DSTALE"
-		"excl-initatomic-stale|ok|-DNUSER=1 -DUOPS=1 -DCOPS=2 -DSTART_ATOMIC -DNOFARCELL -DLEFTOVER -DSTALE")
+		"excl-initatomic-stale|ok|-DNUSER=1 -DUOPS=1 -DCOPS=2 -DSTART_ATOMIC -DNOFARCELL -DLEFTOVER -DSTALE"
+		"barrier-three-users|ok|-DNK=3 -DUOPS=1")
 elif [ $# -gt 0 ]; then
 	echo "usage: $0 [--deep]" >&2
 	exit 2
@@ -109,7 +123,7 @@ fi
 # $work/NAME/summary (one line) and $work/NAME/status (0 = as expected).
 run() {
 	local name=$1 expect=$2 flags=$3 d="$work/$1" model=percpuref.pml
-	case $name in excl-*) model=exclusive.pml ;; done-*) model=done.pml ;; esac
+	case $name in excl-*) model=exclusive.pml ;; done-*) model=done.pml ;; barrier-*) model=barrier.pml ;; esac
 	mkdir -p "$d"
 	cp "$model" "$d/"
 	(
