@@ -37,8 +37,8 @@ MEMLIM=${MEMLIM:-3500}
 
 # name | expect (ok, violation) | spin -D flags. Runs named excl-* check
 # exclusive.pml (the exclusive protocol), done-* check done.pml (the lives
-# and their Done channels), barrier-* barrier.pml (shared membarriers), the
-# others percpuref.pml (the shared protocol). The list is in the order the runs start: the long ones
+# and their Done channels), barrier-* barrier.pml (shared membarriers),
+# lease-* lease.pml (the one-shot Lease's tokens), the others percpuref.pml (the shared protocol). The list is in the order the runs start: the long ones
 # first, so that the many short ones fill in at the end. The largest
 # (threeusers, about 2.1 GB) is normally done before the next largest
 # (excl-harvest-stale, 1.6 GB) starts; if not, the two need 3.7 GB.
@@ -89,6 +89,13 @@ RUNS=(
 	"barrier-mutant-incafter|violation|-DNK=2 -DUOPS=1 -DNOGHOST -DMUTANT_INCAFTER"
 	"barrier-mutant-snapinprog-ghost|violation|-DNK=2 -DUOPS=1 -DMUTANT_SNAPINPROG"
 	"barrier-mutant-incafter-ghost|violation|-DNK=2 -DUOPS=1 -DMUTANT_INCAFTER"
+	"lease-remote2|ok|-DNREMOTE=2"
+	"lease-shared|ok|-DNREMOTE=2 -DSTART_SHARED"
+	"lease-mutant-norevoke|violation|-DNREMOTE=2 -DMUTANT_NOREVOKE"
+	"lease-mutant-nobarrier|violation|-DNREMOTE=2 -DMUTANT_NOBARRIER"
+	"lease-mutant-nowait|violation|-DNREMOTE=2 -DMUTANT_NOWAIT"
+	"lease-mutant-nocasers|violation|-DNREMOTE=2 -DMUTANT_NOCASERS"
+	"lease-mutant-busylate|violation|-DNREMOTE=2 -DMUTANT_BUSYLATE"
 )
 if [ "${1:-}" = "--deep" ]; then
 	RUNS+=("deep|ok|-DNUSER=2 -DUOPS=2 -DCOPS=2"
@@ -123,7 +130,7 @@ fi
 # $work/NAME/summary (one line) and $work/NAME/status (0 = as expected).
 run() {
 	local name=$1 expect=$2 flags=$3 d="$work/$1" model=percpuref.pml
-	case $name in excl-*) model=exclusive.pml ;; done-*) model=done.pml ;; barrier-*) model=barrier.pml ;; esac
+	case $name in excl-*) model=exclusive.pml ;; done-*) model=done.pml ;; barrier-*) model=barrier.pml ;; lease-*) model=lease.pml ;; esac
 	mkdir -p "$d"
 	cp "$model" "$d/"
 	(

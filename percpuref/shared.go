@@ -68,11 +68,12 @@ import (
 // other fast paths) every Release is a compare-and-swap. After a Swap,
 // Leases still held on the old node are counted exactly (atomic mode):
 // releasing them is an atomic add on that node's count. Each node has its
-// own Ref, and so its own per-CPU shards: 128 bytes per shard (GOMAXPROCS
-// shards, rounded up to a power of two, by default; see the shard package),
-// allocated at every Swap and freed when the old node is killed. Swap also
-// takes a mutex and Kill walks the shards, so Swap costs O(shards); it is
-// meant for values that change rarely compared with how often they are read.
+// own Ref, and so its own per-CPU cells: a slot of 8 bytes per P in the
+// shared per-P slabs (see Init), taken at every Swap and given back when
+// the old node is killed. Swap also takes a mutex, and Kill walks the cells
+// and makes a membarrier, so Swap costs O(GOMAXPROCS) and a few
+// microseconds; it is meant for values that change rarely compared with how
+// often they are read.
 //
 // # Release
 //
