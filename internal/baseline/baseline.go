@@ -76,6 +76,23 @@ func NewKref(release func()) *Kref {
 	return k
 }
 
+// Get is kref_get: the caller already holds a reference.
+func (k *Kref) Get() { k.n.Add(1) }
+
+// TryGet is kref_get_unless_zero: a compare-and-swap loop that takes a
+// reference unless the count is zero, and reports whether it did.
+func (k *Kref) TryGet() bool {
+	for {
+		v := k.n.Load()
+		if v == 0 {
+			return false
+		}
+		if k.n.CompareAndSwap(v, v+1) {
+			return true
+		}
+	}
+}
+
 // Put drops a reference and runs release on the last.
 func (k *Kref) Put() {
 	if k.n.Add(-1) == 0 {

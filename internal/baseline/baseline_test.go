@@ -49,9 +49,20 @@ func TestPadded(t *testing.T) {
 func TestKrefReleasesOnTheLastPut(t *testing.T) {
 	released := 0
 	k := NewKref(func() { released++ })
-	k.n.Add(1)
+	k.Get()
+	assert.True(t, k.TryGet())
+	k.Put()
 	k.Put()
 	assert.Zero(t, released, "a reference remains")
 	k.Put()
 	assert.Equal(t, 1, released)
+}
+
+func TestKrefTryGetFailsOnZero(t *testing.T) {
+	released := 0
+	k := NewKref(func() { released++ })
+	k.Put()
+	assert.Equal(t, 1, released)
+	assert.False(t, k.TryGet(), "no get on a released count")
+	assert.Equal(t, int64(0), k.n.Load())
 }
