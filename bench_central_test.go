@@ -1,0 +1,84 @@
+package percpu_test
+
+// Get+Put on a live Ref that counts on its central count rather than on
+// per-CPU cells, each beside the atomic.Int64 pair: a Ref made with
+// InitAtomic (atomic mode from the start), and a Lazy Ref before it takes
+// its cells. After Kill, the other central case, is BenchmarkKilled.
+//
+//	go test -run='^$' -bench='InitAtomic|Lazy' -count=6 . > central.txt
+//	benchstat -col /impl central.txt
+
+import (
+	"testing"
+	"unsafe"
+
+	"github.com/percpuref/percpu/internal/baseline"
+	"github.com/percpuref/percpu/internal/cells"
+	"github.com/percpuref/percpu/percpuref"
+)
+
+// BenchmarkInitAtomic is Get+Put on a live Ref made with InitAtomic: never
+// killed, in atomic mode throughout, so that every Get and Put is one
+// atomic add on the central count, as the baseline's Add/Add is.
+func BenchmarkInitAtomic(b *testing.B) {
+	header()
+	modes(b, func(b *testing.B, parallel bool) {
+		runImpls(b, parallel, []impl{
+			{Name: "atomic", Run: atomicAddAdd},
+			{Name: "percpuref", Run: func(b *testing.B, parallel bool) {
+				r := baseline.NewPaddedRef(nil, percpuref.InitAtomic())
+				if r.IsPercpu() {
+					b.Fatal("an InitAtomic Ref is in per-CPU mode")
+				}
+				refGetPut(b, r, parallel)
+				r.Kill()
+				if !r.IsZero() {
+					b.Error("Kill did not release the InitAtomic Ref")
+				}
+			}},
+		})
+	})
+}
+
+// BenchmarkLazy is Get+Put on a Ref made with Lazy, which counts on its
+// central count with a compare-and-swap until one fails, and then takes
+// its cells (spreads) and counts per-CPU from there on. Serially nothing
+// makes a swap fail: the whole run is the compare-and-swap path before the
+// spread, and the benchmark fails if the Ref spread. In parallel the
+// goroutines' swaps collide at once and the Ref spreads within the first
+// few operations, so parallel measures a spread Ref: per-CPU mode, as in
+// BenchmarkGetPut. The spread metric says which (1: the Ref had spread by
+// the end of the run).
+func BenchmarkLazy(b *testing.B) {
+	header()
+	modes(b, func(b *testing.B, parallel bool) {
+		runImpls(b, parallel, []impl{
+			{Name: "atomic", Run: atomicAddAdd},
+			{Name: "percpuref", Run: func(b *testing.B, parallel bool) {
+				r := baseline.NewPaddedRef(nil, percpuref.Lazy())
+				if hasCells(r) {
+					b.Fatal("a new Lazy Ref has cells")
+				}
+				refGetPut(b, r, parallel)
+				spread := hasCells(r)
+				if spread && !parallel {
+					b.Fatal("the Lazy Ref spread with one goroutine")
+				}
+				flag := 0.0
+				if spread {
+					flag = 1
+				}
+				b.ReportMetric(flag, "spread")
+				r.Kill()
+			}},
+		})
+	})
+}
+
+// hasCells reports whether r has per-CPU cells: a Lazy Ref takes them when
+// it spreads. A Ref's first field is its cells.Cells, whose first word is
+// the cells' base, nil while there are none (the assembly of package
+// percpuref reads a Ref at the same offsets).
+func hasCells(r *percpuref.Ref) bool {
+	return (*cells.Cells)(unsafe.Pointer(r)).LoadBase() != nil
+}
