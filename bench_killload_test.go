@@ -1,0 +1,158 @@
+package percpu_test
+
+import (
+	"fmt"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/percpuref/percpu"
+	"github.com/percpuref/percpu/internal/baseline"
+	"github.com/percpuref/percpu/percpuref"
+)
+
+// BenchmarkKillLoaded is the latency of Kill on a live Ref that holds
+// only its initial reference, each Kill timed on its own, by shard count
+// (WithShards 1, 2, 8 and 64, and slots: the default per-P slots), idle
+// and under load:
+//
+//	idle  nothing else runs, as in BenchmarkKill
+//	busy  GOMAXPROCS-1 other goroutines (at least one) run Get+Put on Refs
+//	      of their own and TryGetLive+Put on the Ref about to be killed,
+//	      from before the Kill until it has happened (a Kill starts once
+//	      each of them has touched the Ref)
+//
+// ns/op is the mean of the Kills' latencies, p50-ns and p99-ns their
+// median and 99th percentile (benchstat shows them as p50-sec and
+// p99-sec). atomic is the kref doing the same: its Kill is the owner's
+// Put, which releases, and the other goroutines TryGet and Put it; it has
+// no shards, and runs under each shards= key so that benchstat -col /impl
+// sets it beside every row. -col /load sets idle beside busy. Each Kill is
+// timed with two readings of the clock, which costs some tens of ns: that
+// is most of atomic's figure. The Refs are made with the timer stopped,
+// in batches, while the other goroutines run on.
+func BenchmarkKillLoaded(b *testing.B) {
+	header()
+	for _, shards := range []int{1, 2, 8, 64, 0} {
+		name := fmt.Sprintf("shards=%d", shards)
+		var opts []percpuref.Option
+		if shards == 0 {
+			name = "shards=slots"
+		} else {
+			opts = append(opts, percpuref.WithShards(shards))
+		}
+		for _, load := range []string{"idle", "busy"} {
+			busy := load == "busy"
+			b.Run(name+"/load="+load, func(b *testing.B) {
+				b.Run("impl=atomic", func(b *testing.B) {
+					killLoaded(b, busy, baseline.NewKref, func(k *baseline.Kref) {
+						if k.TryGet() {
+							k.Put()
+						}
+					}, (*baseline.Kref).Put)
+				})
+				b.Run("impl=percpuref", func(b *testing.B) {
+					killLoaded(b, busy, func(release func()) *percpuref.Ref {
+						return percpuref.New(release, opts...)
+					}, func(r *percpuref.Ref) {
+						if r.TryGetLive() {
+							r.Put()
+						}
+					}, (*percpuref.Ref).Kill)
+				})
+			})
+		}
+	}
+}
+
+// killLoaded times b.N calls of kill, each on a new count made by
+// newVictim, and reports their mean (as ns/op), median and 99th
+// percentile. The counts are made in batches, with the timer stopped. If
+// busy, GOMAXPROCS-1 goroutines (at least one) run, over and over, Get+Put
+// on a Ref of their own and touch the next count of the batch, round the
+// batch: before a batch's Kills start, each of them has touched every count
+// in it, and it goes on touching them, the killed ones too, while they are
+// killed. A pass over a batch takes less time than one Kill of percpuref,
+// so each count is touched a few times between two Kills.
+func killLoaded[T any](b *testing.B, busy bool, newVictim func(release func()) *T, touch func(*T), kill func(*T)) {
+	const batch = 64
+	var (
+		released atomic.Int64
+		cur      atomic.Pointer[[]*T] // the batch being killed
+		stop     atomic.Bool
+		wg       sync.WaitGroup
+	)
+	release := func() { released.Add(1) }
+	loaders := 0
+	if busy {
+		loaders = max(1, runtime.GOMAXPROCS(0)-1)
+	}
+	// seen[i] is the last batch loader i went all round, on a line of its
+	// own.
+	seen := make([]struct {
+		_ [percpu.CacheLinePad]byte
+		p atomic.Pointer[[]*T]
+		_ [percpu.CacheLinePad]byte
+	}, loaders)
+	for i := range loaders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			own := baseline.NewPaddedRef(nil)
+			for !stop.Load() {
+				p := cur.Load()
+				if p == nil {
+					own.Get()
+					own.Put()
+					continue
+				}
+				for _, v := range *p {
+					own.Get()
+					own.Put()
+					touch(v)
+				}
+				seen[i].p.Store(p)
+			}
+			own.Kill()
+		}()
+	}
+
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := 0; i < b.N; i += batch {
+		b.StopTimer()
+		victims := make([]*T, min(batch, b.N-i))
+		for j := range victims {
+			victims[j] = newVictim(release)
+		}
+		cur.Store(&victims)
+		for k := range seen {
+			for seen[k].p.Load() != &victims {
+				runtime.Gosched()
+			}
+		}
+		b.StartTimer()
+		for _, v := range victims {
+			t := time.Now()
+			kill(v)
+			lat = append(lat, time.Since(t))
+		}
+	}
+	b.StopTimer()
+	stop.Store(true)
+	wg.Wait()
+	if got := released.Load(); got != int64(b.N) {
+		b.Fatalf("released %d of %d", got, b.N)
+	}
+	var sum time.Duration
+	for _, d := range lat {
+		sum += d
+	}
+	slices.Sort(lat)
+	b.ReportMetric(float64(sum.Nanoseconds())/float64(len(lat)), "ns/op")
+	b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds()), "p50-ns")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds()), "p99-ns")
+}
