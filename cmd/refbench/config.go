@@ -15,13 +15,17 @@ import (
 
 // Workload names, in the order they run and are reported.
 const (
-	wGetPut      = "getput"
-	wTryGetLive  = "trygetlive"
-	wKilled      = "killed"
-	wSnapshot    = "snapshot"
-	wKillLatency = "killlatency"
-	wLifecycle   = "lifecycle"
-	wMemory      = "memory"
+	wGetPut       = "getput"
+	wTryGetLive   = "trygetlive"
+	wInitAtomic   = "initatomic"
+	wKilledGetPut = "killedgetput"
+	wKilled       = "killed"
+	wChurn        = "churn"
+	wSnapshot     = "snapshot"
+	wKillLatency  = "killlatency"
+	wKillLoad     = "killload"
+	wLifecycle    = "lifecycle"
+	wMemory       = "memory"
 )
 
 // Implementation names, in the order they are reported.
@@ -36,7 +40,7 @@ const (
 )
 
 var (
-	allWorkloads = []string{wGetPut, wTryGetLive, wKilled, wSnapshot, wKillLatency, wLifecycle, wMemory}
+	allWorkloads = []string{wGetPut, wTryGetLive, wInitAtomic, wKilledGetPut, wKilled, wChurn, wSnapshot, wKillLatency, wKillLoad, wLifecycle, wMemory}
 	allImpls     = []string{iPercpuref, iPercpurefPadded, iPercpurefLazy, iAtomic, iCAS, iXsync, iRWMutex}
 )
 
@@ -47,7 +51,7 @@ type config struct {
 	impls      []string // in allImpls order
 	workloads  []string // in allWorkloads order
 	count      int
-	shards     []int // for killlatency
+	shards     []int // for killlatency and killload; slotsShards is the default layout
 	json, csv  bool
 	plot       string // chart file, "" for none
 }
@@ -65,15 +69,32 @@ side in one run, over a sweep of goroutine counts, and prints a table (or
 JSON, or CSV) whose first lines say where and how it ran.
 
 Workloads (-workload):
-  getput       Get+Put pair on a live Ref (per-CPU mode)
+  getput       Get+Put pair on a live Ref (per-CPU mode; a percpuref-lazy
+               Ref counts on its central count until two goroutines
+               collide, and then spreads: from 2 goroutines on, it is
+               per-CPU mode)
   trygetlive   TryGetLive+Put on a live Ref (per-CPU mode)
+  initatomic   Get+Put on a live Ref made with percpuref.InitAtomic()
+               (atomic mode throughout, never killed)
+  killedgetput Get+Put on a Ref after Kill (atomic mode)
   killed       GetUnlessZero+Put on a Ref after Kill (atomic mode)
+  churn        the lifecycle with one Get+Put in it, on every goroutine
+               count, each goroutine running lives of its own: make a
+               count, take and drop a reference, drop the owner's, release
+               (percpuref: New, Get, Put and Kill; atomic: a kref; one
+               operation is one life, garbage collection included)
   snapshot     readers take and drop a reference to the current object
                while a writer replaces it every 2ms and waits for the old
                one's release (percpuref: percpuref.Shared, Acquire and
                Release against Swap)
   killlatency  Kill of a live Ref with no other reference, by shard count
-               (one goroutine)
+               (one goroutine; -shards, where slots is the default
+               layout, slots in the shared per-P slabs)
+  killload     the same Kill, each timed on its own (mean, p50, p99),
+               while GOMAXPROCS-1 goroutines (at least one) run Get+Put on
+               Refs of their own and TryGetLive+Put on the Refs about to
+               be killed; atomic is a kref under the same load, whose
+               Kill is the owner's Put
   lifecycle    the whole life of a count nobody else takes: make it, drop
                the only reference, release (percpuref: New and Kill; one
                goroutine, garbage collection included)
@@ -98,8 +119,9 @@ Implementations (-impl):
   atomic       atomic.Int64 Add(1)/Add(-1) on one padded shared word; in
                snapshot, atomic.Pointer plus an atomic.Int64 refcount (its
                get is the increment-unless-zero below, the only safe one);
-               in lifecycle and memory, a kref: a struct of an atomic.Int64
-               and a release func, made with a count of 1
+               in churn, killload, lifecycle and memory, a kref: a struct
+               of an atomic.Int64 and a release func, made with a count of
+               1
   cas          atomic.Int64 with a compare-and-swap increment-unless-zero
                get (the kref pattern) and an Add(-1) put
   xsync        github.com/puzpuzpuz/xsync/v4 Counter Inc/Dec
@@ -107,7 +129,8 @@ Implementations (-impl):
 
 ns/op is per goroutine (wall time x goroutines / operations); Mops/s is the
 aggregate throughput; "x atomic" is the throughput ratio to atomic in the
-same repetition (lifecycle: atomic's time over the implementation's),
+same repetition (lifecycle and killload: atomic's time over the
+implementation's),
 median over repetitions. Spreads are min-max over -count repetitions (JSON
 and CSV also carry the interquartile range). The memory workload's child
 processes for 100000 objects run runtime.NumCPU() at a time.
@@ -130,7 +153,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	impls := fs.String("impl", "all", "comma-separated implementations to run, or all: "+strings.Join(allImpls, ", "))
 	workloads := fs.String("workload", "all", "comma-separated workloads to run, or all: "+strings.Join(allWorkloads, ", "))
 	count := fs.Int("count", 5, "repetitions of every measurement; the median and spread are over these")
-	shards := fs.String("shards", "1,2,8,64", "comma-separated shard counts for killlatency")
+	shards := fs.String("shards", "1,2,8,64,slots", "comma-separated shard counts (percpuref.WithShards) for killlatency and killload; slots is the default layout")
 	jsonOut := fs.Bool("json", false, "write JSON (provenance and every sample) to stdout instead of the table")
 	csvOut := fs.Bool("csv", false, "write CSV (one row per result and metric) to stdout instead of the table")
 	plotFile := fs.String("plot", "", "write a chart of throughput against goroutines to `FILE` (.svg or .png)")
@@ -155,7 +178,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	if c.goroutines, err = parseInts("goroutines", *goroutines, 1<<16); err != nil {
 		return nil, err
 	}
-	if c.shards, err = parseInts("shards", *shards, 1024); err != nil {
+	if c.shards, err = parseShards(*shards); err != nil {
 		return nil, err
 	}
 	if c.impls, err = parseNames("impl", *impls, allImpls); err != nil {
@@ -203,6 +226,43 @@ func parseInts(name, s string, max int) ([]int, error) {
 	}
 	slices.Sort(out)
 	return slices.Compact(out), nil
+}
+
+// slotsShards stands, in a list of shard counts, for the default layout:
+// slots in the shared per-P slabs, not WithShards.
+const slotsShards = 0
+
+// parseShards parses -shards: whole numbers from 1 to 1024, sorted and
+// without duplicates, and "slots" (slotsShards), which goes last.
+func parseShards(s string) ([]int, error) {
+	var nums []string
+	slots := false
+	for _, f := range strings.Split(s, ",") {
+		if strings.TrimSpace(f) == "slots" {
+			slots = true
+		} else {
+			nums = append(nums, f)
+		}
+	}
+	var out []int
+	if len(nums) > 0 || !slots {
+		var err error
+		if out, err = parseInts("shards", strings.Join(nums, ","), 1024); err != nil {
+			return nil, fmt.Errorf("invalid -shards %q: each must be a whole number from 1 to 1024, or slots", s)
+		}
+	}
+	if slots {
+		out = append(out, slotsShards)
+	}
+	return out, nil
+}
+
+// shardsName is how a shard count is shown: the number, or slots.
+func shardsName(n int) string {
+	if n == slotsShards {
+		return "slots"
+	}
+	return strconv.Itoa(n)
 }
 
 // parseNames parses a comma-separated list of names from known, or "all",

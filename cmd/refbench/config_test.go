@@ -32,6 +32,26 @@ func TestParseFlags(t *testing.T) {
 	}
 }
 
+func TestParseShards(t *testing.T) {
+	for in, want := range map[string][]int{
+		"1,2,8,64,slots": {1, 2, 8, 64, slotsShards},
+		"slots, 8,2,8":   {2, 8, slotsShards},
+		"slots":          {slotsShards},
+		"64":             {64},
+	} {
+		if got, err := parseShards(in); err != nil || !slices.Equal(got, want) {
+			t.Errorf("parseShards(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	c, err := parseFlags(nil, new(bytes.Buffer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(c.shards, []int{1, 2, 8, 64, slotsShards}) {
+		t.Errorf("default shards = %v, want WithShards 1, 2, 8, 64 and the default slots", c.shards)
+	}
+}
+
 func TestBadFlagsExit2(t *testing.T) {
 	for _, tc := range []struct {
 		args []string
@@ -47,6 +67,8 @@ func TestBadFlagsExit2(t *testing.T) {
 		{[]string{"-impl", "mutex"}, `unknown impl "mutex"`},
 		{[]string{"-workload", "getput,put"}, `unknown workload "put"`},
 		{[]string{"-shards", "2048"}, "-shards"},
+		{[]string{"-shards", "0"}, "-shards"},
+		{[]string{"-shards", "8,slot"}, "or slots"},
 		{[]string{"-json", "-csv"}, "exclusive"},
 		{[]string{"-plot", "chart.pdf"}, ".svg or .png"},
 		{[]string{"-nosuchflag"}, "not defined"},

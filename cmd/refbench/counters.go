@@ -23,7 +23,7 @@ type job struct {
 
 // throughput maps each throughput workload to its implementations, in
 // report order. killlatency, lifecycle and memory are measured apart
-// (killmem.go).
+// (killmem.go), and so is killload (killload.go).
 var throughput = map[string][]struct {
 	impl string
 	make func() job
@@ -42,11 +42,23 @@ var throughput = map[string][]struct {
 		{iCAS, casGetPut},
 		{iXsync, xsyncIncDec},
 	},
+	wInitAtomic: {
+		{iPercpuref, refInitAtomic},
+		{iAtomic, atomicAddAdd},
+	},
+	wKilledGetPut: {
+		{iPercpuref, refKilledGetPut},
+		{iAtomic, atomicAddAdd},
+	},
 	wKilled: {
 		{iPercpuref, refKilled},
 		{iAtomic, atomicAddAdd},
 		{iCAS, casGetPut},
 		{iXsync, xsyncIncDec},
+	},
+	wChurn: {
+		{iPercpuref, refChurn},
+		{iAtomic, krefChurn},
 	},
 	wSnapshot: {
 		{iPercpuref, snapshotRef},
@@ -71,6 +83,12 @@ func refGetPutPadded() job {
 	return getPutJob(baseline.NewPaddedRef(nil, percpuref.WithShards(0)))
 }
 func refGetPutLazy() job { return getPutJob(baseline.NewPaddedRef(nil, percpuref.Lazy())) }
+
+// refInitAtomic is getput on a Ref made with InitAtomic: atomic mode
+// throughout, until the Kill that stop makes.
+func refInitAtomic() job {
+	return getPutJob(baseline.NewPaddedRef(nil, percpuref.InitAtomic()))
+}
 
 func getPutJob(r *percpuref.Ref) job {
 	return job{
@@ -108,10 +126,23 @@ func killToZero(r *percpuref.Ref) error {
 	return nil
 }
 
-func refKilled() job {
+// killedRef returns a Ref after Kill, in atomic mode, kept alive by one
+// reference, and the stop of a job on it, which drops that reference and
+// checks that it was the last.
+func killedRef() (*percpuref.Ref, func() error) {
 	r := baseline.NewPaddedRef(nil)
 	r.Get() // keeps the Ref alive after Kill drops the initial reference
 	r.Kill()
+	return r, func() error {
+		if r.IsPercpu() || !r.Put() {
+			return errCount
+		}
+		return nil
+	}
+}
+
+func refKilled() job {
+	r, stop := killedRef()
 	return job{
 		op: func(n int) {
 			for range n {
@@ -120,9 +151,61 @@ func refKilled() job {
 				}
 			}
 		},
+		stop: stop,
+	}
+}
+
+func refKilledGetPut() job {
+	r, stop := killedRef()
+	return job{
+		op: func(n int) {
+			for range n {
+				r.Get()
+				r.Put()
+			}
+		},
+		stop: stop,
+	}
+}
+
+// refChurn and krefChurn are lives of the churn workload: make a count
+// holding one reference, take and drop another, drop the first, release.
+func refChurn() job {
+	return churnJob(func(release func()) {
+		r := percpuref.New(release)
+		r.Get()
+		r.Put()
+		r.Kill()
+	})
+}
+
+func krefChurn() job {
+	return churnJob(func(release func()) {
+		k := baseline.NewKref(release)
+		k.Get()
+		k.Put()
+		k.Put()
+	})
+}
+
+// churnJob runs lives: each op call runs n of them with a release of its
+// own, so that counting the releases shares no word between goroutines,
+// and stop checks that every life released.
+func churnJob(life func(release func())) job {
+	var lives, released atomic.Int64
+	return job{
+		op: func(n int) {
+			got := 0
+			release := func() { got++ }
+			for range n {
+				life(release)
+			}
+			lives.Add(int64(n))
+			released.Add(int64(got))
+		},
 		stop: func() error {
-			if r.IsPercpu() || !r.Put() {
-				return errCount
+			if released.Load() != lives.Load() {
+				return errNotReleased
 			}
 			return nil
 		},

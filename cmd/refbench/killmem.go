@@ -22,7 +22,7 @@ import (
 )
 
 // This file holds the workloads that are not throughput: killlatency,
-// lifecycle and memory.
+// lifecycle and memory (killload is in killload.go).
 
 // killBatch is how many Refs are made, untimed, before a timed run of
 // Kills.
@@ -30,9 +30,19 @@ const killBatch = 256
 
 var errNotReleased = errors.New("a Ref that held only its initial reference was not released by Kill")
 
+// shardOpts are the options of a Ref with the given number of shards:
+// WithShards(shards), or none for slotsShards (the default layout).
+func shardOpts(shards int) []percpuref.Option {
+	if shards == slotsShards {
+		return nil
+	}
+	return []percpuref.Option{percpuref.WithShards(shards)}
+}
+
 // killLatency returns the mean time of Kill, in ns, on live Refs of the
-// given number of shards that hold only their initial reference, so that
-// each Kill folds the shards, switches to atomic mode and releases. Refs
+// given number of shards (shardOpts) that hold only their initial
+// reference, so that each Kill folds the shards, switches to atomic mode
+// and releases. Refs
 // are made outside the timed part, in batches, for about d of timed Kills
 // (and at most 2d of wall time).
 func killLatency(shards int, d time.Duration) (float64, error) {
@@ -42,9 +52,10 @@ func killLatency(shards int, d time.Duration) (float64, error) {
 	var timed time.Duration
 	kills := 0
 	wall := time.Now()
+	opts := shardOpts(shards)
 	for kills == 0 || (timed < d && time.Since(wall) < 2*d) {
 		for i := range refs {
-			refs[i] = percpuref.New(release, percpuref.WithShards(shards))
+			refs[i] = percpuref.New(release, opts...)
 		}
 		t := time.Now()
 		for _, r := range refs {

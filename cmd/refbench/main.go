@@ -7,10 +7,11 @@
 // It sweeps the number of goroutines (by default 1, 2, 4, ... up to twice
 // GOMAXPROCS), repeats every measurement (-count) and reports, for each
 // point, the median and spread of the time per operation per goroutine,
-// the aggregate throughput and its ratio to atomic.Int64; then the latency
-// of Kill by shard count, the cost of a whole life (New, Kill, release)
-// against a plain atomic.Int64 count, and the heap bytes per live Ref at
-// GOMAXPROCS 2 and 64. Memory is measured in child processes, each fresh,
+// the aggregate throughput and its ratio to atomic.Int64 (among them the
+// whole life of a Ref used once, on every goroutine count: churn); then the
+// latency of Kill by shard count, idle and under load (mean, p50, p99), the
+// cost of a whole life (New, Kill, release) against a plain atomic.Int64
+// count, and the heap bytes per live Ref at GOMAXPROCS 2 and 64. Memory is measured in child processes, each fresh,
 // that run this binary again (with REFBENCH_MEMORY_CHILD in their
 // environment), since percpuref's slot arena keeps and reuses what it
 // allocated.

@@ -15,13 +15,15 @@ func writeTable(w io.Writer, r *Report) error {
 	r.Provenance.writeText(w)
 	fmt.Fprintf(w, "# %d repetitions of %s per point; spread is min-max\n", r.Config.Count, r.Config.Duration)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	var tp, kl, lc, mem []Result
+	var tp, kl, kload, lc, mem []Result
 	for _, x := range r.Results {
 		switch x.Workload {
 		case wMemory:
 			mem = append(mem, x)
 		case wKillLatency:
 			kl = append(kl, x)
+		case wKillLoad:
+			kload = append(kload, x)
 		case wLifecycle:
 			lc = append(lc, x)
 		default:
@@ -43,7 +45,20 @@ func writeTable(w io.Writer, r *Report) error {
 		fmt.Fprintln(w, "\nKill latency (one live Ref, only the initial reference held)")
 		fmt.Fprintln(tw, "impl\tshards\tns/Kill\tspread\t")
 		for _, x := range kl {
-			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t\n", x.Impl, x.Shards, num(x.NsPerOp.Median), spread(x.NsPerOp))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", x.Impl, shardsName(x.Shards), num(x.NsPerOp.Median), spread(x.NsPerOp))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	if len(kload) > 0 {
+		fmt.Fprintln(w, "\nKill latency under load (GOMAXPROCS-1 goroutines run Get+Put and touch the Refs being killed;")
+		fmt.Fprintln(w, "each Kill timed; atomic: a kref's last Put; x atomic: atomic's mean over this one's)")
+		fmt.Fprintln(tw, "impl\tshards\tmean ns\tspread\tp50 ns\tspread\tp99 ns\tspread\tx atomic\t")
+		for _, x := range kload {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", x.Impl, shardsName(x.Shards),
+				num(x.NsPerOp.Median), spread(x.NsPerOp), num(x.P50.Median), spread(x.P50),
+				num(x.P99.Median), spread(x.P99), ratio(x.RatioToAtomic))
 		}
 		if err := tw.Flush(); err != nil {
 			return err
@@ -114,8 +129,8 @@ func writeJSON(w io.Writer, r *Report) error {
 }
 
 // csvHeader is the first row of the CSV output. Each Result gives one row
-// per metric it has: ns_per_op, mops, ratio_to_atomic, bytes_per_ref or
-// offheap_bytes_per_ref.
+// per metric it has: ns_per_op, mops, p50_ns, p99_ns, ratio_to_atomic,
+// bytes_per_ref or offheap_bytes_per_ref.
 var csvHeader = []string{"workload", "impl", "goroutines", "shards", "refs", "procs", "metric", "median", "min", "max", "q1", "q3", "n"}
 
 // writeCSV writes r as CSV in long form: one row per result and metric.
@@ -129,7 +144,7 @@ func writeCSV(w io.Writer, r *Report) error {
 		for _, m := range []struct {
 			name string
 			s    *Summary
-		}{{"ns_per_op", x.NsPerOp}, {"mops", x.Mops}, {"ratio_to_atomic", x.RatioToAtomic},
+		}{{"ns_per_op", x.NsPerOp}, {"mops", x.Mops}, {"p50_ns", x.P50}, {"p99_ns", x.P99}, {"ratio_to_atomic", x.RatioToAtomic},
 			{"bytes_per_ref", x.BytesPerRef}, {"offheap_bytes_per_ref", x.OffHeapPerRef}} {
 			if m.s == nil {
 				continue

@@ -23,6 +23,7 @@ func sampleReport() *Report {
 			{Workload: wGetPut, Impl: iPercpuref, Goroutines: 2, NsPerOp: s(10), Mops: s(200), RatioToAtomic: s(4), Samples: []float64{9, 10, 11}},
 			{Workload: wGetPut, Impl: iAtomic, Goroutines: 2, NsPerOp: s(40), Mops: s(50), RatioToAtomic: s(1), Samples: []float64{39, 40, 41}},
 			{Workload: wKillLatency, Impl: iPercpuref, Shards: 64, NsPerOp: s(2000), Samples: []float64{1999, 2000, 2001}},
+			{Workload: wKillLoad, Impl: iPercpuref, Shards: slotsShards, NsPerOp: s(3000), P50: s(2500), P99: s(30000), RatioToAtomic: s(0.02), Samples: []float64{2999, 3000, 3001}},
 			{Workload: wLifecycle, Impl: iPercpuref, NsPerOp: s(900), RatioToAtomic: s(0.1), Samples: []float64{899, 900, 901}},
 			{Workload: wMemory, Impl: iPercpuref, Refs: 100000, Procs: 64, Shards: 64, BytesPerRef: s(600), OffHeapPerRef: s(48), Samples: []float64{599, 600, 601}},
 		},
@@ -42,7 +43,7 @@ func TestJSONRoundTrip(t *testing.T) {
 	if !reflect.DeepEqual(&back, r) {
 		t.Errorf("JSON round trip changed the report:\n got %+v\nwant %+v", back, *r)
 	}
-	for _, field := range []string{`"go_version"`, `"fast_path"`, `"cpu"`, `"gomaxprocs"`, `"ratio_to_atomic"`, `"bytes_per_ref"`, `"offheap_bytes_per_ref"`, `"procs"`, `"memory_procs"`} {
+	for _, field := range []string{`"go_version"`, `"fast_path"`, `"cpu"`, `"gomaxprocs"`, `"ratio_to_atomic"`, `"bytes_per_ref"`, `"offheap_bytes_per_ref"`, `"procs"`, `"memory_procs"`, `"p50_ns"`, `"p99_ns"`} {
 		if !strings.Contains(buf.String(), field) {
 			t.Errorf("JSON has no %s", field)
 		}
@@ -61,14 +62,18 @@ func TestCSV(t *testing.T) {
 	if !reflect.DeepEqual(rows[0], csvHeader) {
 		t.Errorf("header = %q, want %q", rows[0], csvHeader)
 	}
-	// 3 metrics for each throughput result, 1 for killlatency, 2 for
-	// lifecycle and for memory.
-	if got, want := len(rows)-1, 3+3+1+2+2; got != want {
+	// 3 metrics for each throughput result, 1 for killlatency, 4 for
+	// killload, 2 for lifecycle and for memory.
+	if got, want := len(rows)-1, 3+3+1+4+2+2; got != want {
 		t.Fatalf("%d data rows, want %d:\n%s", got, want, buf.String())
 	}
 	want := []string{wGetPut, iPercpuref, "2", "0", "0", "0", "ratio_to_atomic", "4", "3", "5", "3.5", "4.5", "3"}
 	if !reflect.DeepEqual(rows[3], want) {
 		t.Errorf("row 3 = %q, want %q", rows[3], want)
+	}
+	want = []string{wKillLoad, iPercpuref, "0", "0", "0", "0", "p99_ns", "30000", "29999", "30001", "29999.5", "30000.5", "3"}
+	if !reflect.DeepEqual(rows[10], want) {
+		t.Errorf("row 10 = %q, want %q", rows[10], want)
 	}
 	if row := rows[len(rows)-2]; row[6] != "bytes_per_ref" || row[4] != "100000" || row[5] != "64" || row[7] != "600" {
 		t.Errorf("memory row = %q", row)
@@ -85,7 +90,8 @@ func TestTable(t *testing.T) {
 	}
 	out := buf.String()
 	for _, want := range []string{"# go:", "# cpu:", "GOMAXPROCS=", "# fast path:", "# date:       2026-01-02T03:04:05Z",
-		"Throughput", "Kill latency", "Lifecycle", "0.10x", "Memory", "4.00x", "199-201", "1999-2001", "599-601", "576"} {
+		"Throughput", "Kill latency", "Lifecycle", "0.10x", "Memory", "4.00x", "199-201", "1999-2001", "599-601", "576",
+		"Kill latency under load", "slots", "2999-3001", "29999-30001", "0.02x"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table has no %q:\n%s", want, out)
 		}

@@ -44,19 +44,24 @@ type Result struct {
 	Workload   string `json:"workload"`
 	Impl       string `json:"impl"`
 	Goroutines int    `json:"goroutines,omitempty"`
-	Shards     int    `json:"shards,omitempty"` // killlatency; memory: per-CPU cells per percpuref.Ref
+	Shards     int    `json:"shards,omitempty"` // killlatency, killload (absent: the default slots); memory: per-CPU cells per percpuref.Ref
 	Refs       int    `json:"refs,omitempty"`   // memory: live objects
 	Procs      int    `json:"procs,omitempty"`  // memory: GOMAXPROCS of the measuring process
 
 	// NsPerOp is ns per operation per goroutine (throughput workloads), per
-	// Kill (killlatency), or per life (lifecycle).
+	// Kill (killlatency; killload: the mean), or per life (lifecycle).
 	NsPerOp *Summary `json:"ns_per_op,omitempty"`
+	// P50 and P99 are the median and 99th percentile latency of a Kill,
+	// in ns (killload).
+	P50 *Summary `json:"p50_ns,omitempty"`
+	P99 *Summary `json:"p99_ns,omitempty"`
 	// Mops is the aggregate throughput in millions of operations per second.
 	Mops *Summary `json:"mops,omitempty"`
 	// RatioToAtomic is Mops divided by atomic's Mops in the same
 	// repetition (above 1: more throughput than atomic.Int64); for
 	// lifecycle, atomic's NsPerOp divided by this one's, which is the same
-	// ratio of lives per second.
+	// ratio of lives per second; for killload, atomic's mean Kill (the
+	// kref's last Put) divided by this one's.
 	RatioToAtomic *Summary `json:"ratio_to_atomic,omitempty"`
 	// BytesPerRef is the heap growth per live object (memory).
 	BytesPerRef *Summary `json:"bytes_per_ref,omitempty"`
@@ -67,7 +72,8 @@ type Result struct {
 	OffHeapPerRef *Summary `json:"offheap_bytes_per_ref,omitempty"`
 
 	// Samples holds the raw value of each repetition, in run order: ns/op
-	// for throughput, killlatency and lifecycle, B/ref for memory.
+	// for throughput, killlatency, killload and lifecycle, B/ref for
+	// memory.
 	Samples []float64 `json:"samples"`
 }
 
@@ -114,6 +120,12 @@ func result(k key, all map[key][]sample) Result {
 	case wLifecycle:
 		r.Samples = pick(func(s sample) float64 { return s.nsPerOp })
 		r.NsPerOp = summary(r.Samples)
+		r.RatioToAtomic = ratio(func(s, a sample) float64 { return a.nsPerOp / s.nsPerOp })
+	case wKillLoad:
+		r.Samples = pick(func(s sample) float64 { return s.nsPerOp })
+		r.NsPerOp = summary(r.Samples)
+		r.P50 = summary(pick(func(s sample) float64 { return s.p50 }))
+		r.P99 = summary(pick(func(s sample) float64 { return s.p99 }))
 		r.RatioToAtomic = ratio(func(s, a sample) float64 { return a.nsPerOp / s.nsPerOp })
 	default:
 		r.Samples = pick(func(s sample) float64 { return s.nsPerOp })

@@ -17,14 +17,16 @@ const opBatch = 256
 type key struct {
 	workload, impl string
 	goroutines     int // throughput workloads
-	shards         int // killlatency
+	shards         int // killlatency, killload: shard count, or slotsShards
 	refs, procs    int // memory: live objects, GOMAXPROCS of the child
 }
 
 // A sample is one repetition of one point.
 type sample struct {
-	nsPerOp float64 // per goroutine; killlatency: per Kill; lifecycle: per life
+	nsPerOp float64 // per goroutine; killlatency, killload: per Kill; lifecycle: per life
 	mops    float64 // aggregate, throughput workloads only
+	p50     float64 // killload only: median latency of a Kill, ns
+	p99     float64 // killload only: 99th percentile latency of a Kill, ns
 	bytes   float64 // memory only: heap bytes per object
 	offHeap float64 // memory only: off-heap bytes per object
 	shards  int     // memory, percpuref only: cells per Ref
@@ -58,6 +60,17 @@ func plan(c *config) []task {
 					ns, err := killLatency(s, c.duration)
 					return sample{nsPerOp: ns}, err
 				}})
+			}
+		case wKillLoad:
+			for _, s := range c.shards {
+				for _, im := range killLoadImpls {
+					if !c.has(im) {
+						continue
+					}
+					ts = append(ts, task{key: key{workload: w, impl: im, shards: s}, run: func() (sample, error) {
+						return killLoads[im](s, c.duration)
+					}})
+				}
 			}
 		case wLifecycle:
 			for _, im := range lifecycleImpls {
@@ -208,8 +221,8 @@ func runTasks(ts []task, announce func(task)) ([]sample, error) {
 
 func (k key) String() string {
 	switch k.workload {
-	case wKillLatency:
-		return fmt.Sprintf("%s/%s shards=%d", k.workload, k.impl, k.shards)
+	case wKillLatency, wKillLoad:
+		return fmt.Sprintf("%s/%s shards=%s", k.workload, k.impl, shardsName(k.shards))
 	case wLifecycle:
 		return fmt.Sprintf("%s/%s", k.workload, k.impl)
 	case wMemory:

@@ -36,7 +36,7 @@ func TestSmoke(t *testing.T) {
 	smallMemory(t)
 	chart := filepath.Join(t.TempDir(), "chart.svg")
 	var stdout, stderr bytes.Buffer
-	code := run([]string{"-duration", "20ms", "-goroutines", "1,2", "-count", "2", "-shards", "1,8", "-json", "-plot", chart}, &stdout, &stderr)
+	code := run([]string{"-duration", "20ms", "-goroutines", "1,2", "-count", "2", "-shards", "1,8,slots", "-json", "-plot", chart}, &stdout, &stderr)
 	if code != 0 {
 		t.Fatalf("exit %d; stderr:\n%s", code, stderr.String())
 	}
@@ -66,6 +66,10 @@ func TestSmoke(t *testing.T) {
 			t.Errorf("%s/%s: goroutines %d, ratio %v", x.Workload, x.Impl, x.Goroutines, x.RatioToAtomic)
 		}
 		switch x.Workload {
+		case wKillLoad:
+			if x.P50 == nil || x.P99 == nil || x.RatioToAtomic == nil || x.P50.Median > x.P99.Median {
+				t.Errorf("killload/%s shards=%d: p50 %v, p99 %v, ratio %v", x.Impl, x.Shards, x.P50, x.P99, x.RatioToAtomic)
+			}
 		case wLifecycle:
 			if x.NsPerOp == nil || x.RatioToAtomic == nil {
 				t.Errorf("lifecycle/%s: ns %v, ratio %v", x.Impl, x.NsPerOp, x.RatioToAtomic)
