@@ -22,9 +22,9 @@ import (
 //
 //	idle  nothing else runs, as in BenchmarkKill
 //	busy  GOMAXPROCS-1 other goroutines (at least one) run Get+Put on Refs
-//	      of their own and TryGetLive+Put on the Ref about to be killed,
-//	      from before the Kill until it has happened (a Kill starts once
-//	      each of them has touched the Ref)
+//	      of their own and TryGetLive+Put on the Refs about to be killed,
+//	      round the batch of them (see killLoaded): each Ref is touched
+//	      before its Kill starts, and during it
 //
 // ns/op is the mean of the Kills' latencies, p50-ns and p99-ns their
 // median and 99th percentile (benchstat shows them as p50-sec and
