@@ -37,8 +37,8 @@
  *   MUTANT_NODEADCHECK  an add that lands on a dead cell is not redone
  *   MUTANT_LIVENODYING  TryGetLive's central path ignores stDying
  *   MUTANT_UNDO         an add that lands on a dead cell is undone on that
- *                       cell before it is redone on C (the pitfall of
- *                       SPEC.md section 5: the undo may hit a re-opened cell)
+ *                       cell before it is redone on C (the pitfall that
+ *                       protocol.go avoids: the undo may hit a re-opened cell)
  */
 
 #ifndef NUSER

@@ -1,9 +1,9 @@
 package percpuref
 
-// Edge cases from research/kernel-refcounts.md section (d), items 1-31
-// (percpu_ref) and 41-43 (kref / refcount_t dec_and_lock). Each test is
-// named after its item. The expected results there are the kernel's; where
-// SPEC.md deliberately differs, the comment says so and the test pins our
+// Edge cases of the kernel's percpu_ref (items 1-31) and kref / refcount_t
+// dec_and_lock (items 41-43), numbered as in the project's first survey of
+// them. Each test is named after its item. The expected results are the
+// kernel's; where our contract (docs/semantics.md) deliberately differs, the comment says so and the test pins our
 // behaviour:
 //
 //   - Kill and the switches are synchronous (no RCU grace period): confirm

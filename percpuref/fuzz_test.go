@@ -2,7 +2,7 @@ package percpuref_test
 
 // FuzzRefAgainstModel runs a sequence of operations, decoded from the fuzz
 // input, on one goroutine against both a Ref and refModel, a small model of
-// SPEC.md sections 3 and 4 written from the specification: an int, a few
+// the contract (docs/semantics.md and the doc comments) written from it: an int, a few
 // mode flags and no shards. Every return value, the count (exact with no
 // concurrency), the predicates, Done, the release calls and every reported
 // misuse (sentinel, Op and Count) are compared after each operation.

@@ -1,6 +1,6 @@
 package percpuref
 
-// SPEC.md section 4, row by row, in every mode where the row applies. Each
+// The misuse table of docs/semantics.md, row by row, in every mode where the row applies. Each
 // case runs twice: with the default (the misuse panics with a *MisuseError)
 // and with WithMisuseHandler (the handler gets exactly that error, the count
 // is poisoned where the misuse broke it, and release never runs because of

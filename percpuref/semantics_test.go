@@ -1,6 +1,7 @@
 package percpuref
 
-// Semantic tests: one focused test per rule of SPEC.md section 3. The tests
+// Semantic tests: one focused test per rule of the contract (the doc
+// comments and docs/semantics.md). The tests
 // use the public API only, except where a comment says otherwise. Helpers
 // shared by semantics_test.go, edgecases_test.go and misuse_test.go are at
 // the top of this file and carry a "sem" prefix so they do not collide with
