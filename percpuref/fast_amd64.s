@@ -6,8 +6,9 @@
 
 // The fast paths of Get, Put, TryGet and TryGetLive (see fast_amd64.go). A
 // Ref is read at fixed offsets: cells at 0 (Base 0, State 8, Last 12,
-// Shift 14), count at 16. State values: stPercpu = stInit = 1, stExited =
-// 8; usable(st) is st&(stInit|stExited) == stInit. MaxCount = 1<<60, bias =
+// Shift 14), count at 16. State values: stPercpu = stInit = 1, stAtomic =
+// 2, stDying = 4, stExited = 8, stReleased = 16; usable(st) is
+// st&(stInit|stExited|stReleased) == stInit. MaxCount = 1<<60, bias =
 // 1<<61, lazyRange = 1<<59. All are NOSPLIT: from LOCATE to the last store
 // of UPDATE the goroutine stays on its P (atomic_asm.go in package percpu
 // says why). They have no frame, which keeps the common path free of stack
@@ -55,7 +56,7 @@ lazy:
 spread:
 	JMP  ·getSpread(SB)
 atomic:
-	ANDL $9, BX
+	ANDL $25, BX
 	CMPL BX, $1
 	JNE  slow                   // not usable: get reports it
 	MOVQ $1, AX
@@ -103,7 +104,7 @@ lazy:
 spread:
 	JMP  ·putSpread(SB)
 atomic:
-	ANDL $9, BX
+	ANDL $25, BX
 	CMPL BX, $1
 	JNE  slow                   // not usable: put reports it
 	MOVQ $-1, AX
@@ -138,8 +139,8 @@ TEXT ·putAddedAX(SB), NOSPLIT, $24-9
 // (tryGet: a count at zero, poisoned, saturated or carrying the bias, a
 // dying Ref for TryGetLive, misuse), a runtime layout that the assembly
 // does not know is untriedfn, and a Lazy Ref's failed swap is spreadfn.
-// mask is stInit|stAtomic|stExited (11) for TryGet, and with stDying (15)
-// for TryGetLive, which fails on a dying Ref.
+// mask is stInit|stAtomic|stExited|stReleased (27) for TryGet, and with
+// stDying (31) for TryGetLive, which fails on a dying Ref.
 #define TRYGET(mask, slowfn, untriedfn, spreadfn) \
 	MOVQ r+0(FP), R11 \
 	MOVL 8(R11), BX             /* state */ \
@@ -180,8 +181,8 @@ retry: \
 
 // func tryGetFast(r *Ref) bool
 TEXT ·tryGetFast(SB), NOSPLIT, $0-9
-	TRYGET(11, ·tryGetSlow(SB), ·tryGetUntried(SB), ·tryGetSpread(SB))
+	TRYGET(27, ·tryGetSlow(SB), ·tryGetUntried(SB), ·tryGetSpread(SB))
 
 // func tryGetLiveFast(r *Ref) bool
 TEXT ·tryGetLiveFast(SB), NOSPLIT, $0-9
-	TRYGET(15, ·tryGetLiveSlow(SB), ·tryGetLiveUntried(SB), ·tryGetLiveSpread(SB))
+	TRYGET(31, ·tryGetLiveSlow(SB), ·tryGetLiveUntried(SB), ·tryGetLiveSpread(SB))

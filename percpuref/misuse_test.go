@@ -11,6 +11,7 @@ package percpuref
 
 import (
 	"fmt"
+	"runtime"
 	"sync"
 	"testing"
 
@@ -572,6 +573,66 @@ func TestMisuseTryGetLiveAfterRelease(t *testing.T) {
 	require.Len(t, log.all(), 2)
 	semRequirePoisoned(t, log.all()[1], ErrReleased, "Kill")
 	assert.False(t, r.IsDying(), "a refused Kill changes nothing")
+}
+
+// Gets and Puts on a released Ref at once are each reported: none of them
+// moves the count before it holds the Ref's lock, so none can find a count
+// of 1 that another's add left there before its poison landed (usable in
+// ref.go). With the lock held by the test, a Get and a GetMany from other
+// goroutines leave the count at 0 however long they run; once it is let go,
+// the first to take it names the count and poisons, the other reports
+// Poisoned. Then the same from many goroutines, in every mode that releases.
+func TestMisuseRacingUsesOfReleasedRefAllReported(t *testing.T) {
+	var log semLog
+	r := New(nil, log.option())
+	r.Kill()
+	require.True(t, r.IsZero())
+	m := r.lock()
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); r.Get() }()
+	go func() { defer wg.Done(); r.GetMany(2) }()
+	for range 1000 {
+		runtime.Gosched()
+		require.Equal(t, int64(0), r.count.Load(), "a use after release added to the count")
+	}
+	m.Unlock()
+	wg.Wait()
+	require.Len(t, log.all(), 2)
+	first, second := log.all()[0].(*MisuseError), log.all()[1].(*MisuseError)
+	assert.False(t, first.Poisoned)
+	assert.Equal(t, int64(0), first.Count)
+	assert.True(t, second.Poisoned)
+	assert.Equal(t, int64(poison), r.count.Load())
+
+	for _, opts := range [][]Option{nil, {Lazy()}, {WithShards(2)}, {InitAtomic()}} {
+		for round := range 50 {
+			var log semLog
+			r := New(nil, append(opts, log.option())...)
+			r.Kill()
+			r.Put() // the first use after release
+			n := len(log.all())
+			const goroutines, each = 4, 16
+			for g := range goroutines {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := range each {
+						if (g+i)%2 == 0 {
+							r.Get()
+						} else {
+							r.PutMany(1 + i%3)
+						}
+						runtime.Gosched()
+					}
+				}()
+			}
+			wg.Wait()
+			require.Len(t, log.all(), n+goroutines*each, "opts %d round %d: every use after release reported", len(opts), round)
+			require.Equal(t, int64(poison), r.count.Load())
+			require.True(t, r.IsZero())
+		}
+	}
 }
 
 // A pooled object whose Ref was misused after its release starts a new life

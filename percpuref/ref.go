@@ -503,7 +503,7 @@ func (r *Ref) get(tried bool) {
 	// getCentral("Get", 1), written out so that the atomic-mode Get has one
 	// frame, not two.
 	if !usable(st) {
-		r.unusable("Get", st)
+		r.unusable("Get", st, true)
 		return
 	}
 	if v := r.count.Add(1); v <= 1 || v > MaxCount {
@@ -544,7 +544,7 @@ func (r *Ref) put(tried bool) bool {
 	}
 	// putCentral("Put", 1), written out as in Get.
 	if !usable(st) {
-		r.unusable("Put", st)
+		r.unusable("Put", st, false)
 		return false
 	}
 	if v := r.count.Add(-1); !atomicValid(v) {
@@ -626,17 +626,61 @@ func (r *Ref) TryGetLive() bool {
 	return ok
 }
 
-// usable reports whether state st allows a counting operation: the Ref was
-// set up and has not exited. Small enough to inline; unusable reports.
-func usable(st uint32) bool { return st&(stInit|stExited) == stInit }
+// usable reports whether state st allows a counting operation on the
+// central count: the Ref was set up, has not exited and was not released
+// (or made with InitDead). Small enough to inline, and one mask and compare
+// as in the assembly; unusable reports.
+//
+// A released Ref's operations leave the count alone: if each added to it
+// and looked at what it found, as the first misuse after release does, a
+// second Get that came before the first one's poison landed would find a
+// count of 1 and pass unreported. Once stReleased is set (under the lock,
+// before release runs), every Get and Put sees it and reports under the
+// lock instead. The count can still be seen at 1 only in the window between
+// the last Put's add and its claim of the release, by a Get that races
+// both (docs/semantics.md, "A released Ref stays released").
+func usable(st uint32) bool { return st&(stInit|stExited|stReleased) == stInit }
 
-// unusable reports the misuse of operating on a Ref in state st.
-func (r *Ref) unusable(op string, st uint32) {
-	err := ErrUninitialized
-	if st&stExited != 0 {
-		err = ErrExited
+// unusable reports the misuse of a Get (get) or a Put of op on a Ref in
+// state st, which usable refused.
+func (r *Ref) unusable(op string, st uint32, get bool) {
+	switch {
+	case st&(stInit|stExited) != stInit:
+		err := ErrUninitialized
+		if st&stExited != 0 {
+			err = ErrExited
+		}
+		r.report(op, shownCount(st, r.count.Load()), err)
+	default:
+		r.useAfterRelease(op, get)
 	}
-	r.report(op, shownCount(st, r.count.Load()), err)
+}
+
+// useAfterRelease reports op, a Get (get) or a Put, on a released Ref, and
+// poisons the count if no earlier misuse did. It takes the Ref's lock, so
+// that of several such operations at once exactly one finds the count
+// unpoisoned and names it; the rest report Poisoned.
+func (r *Ref) useAfterRelease(op string, get bool) {
+	m := r.lock()
+	st := r.cells.State.Load()
+	var e *MisuseError
+	switch {
+	case st&stReleased == 0:
+		// Reinit began a new life since the caller loaded the state. This
+		// operation is not ordered after that Reinit, so it belongs to the
+		// released life: report it, and leave the new life alone.
+		e = &MisuseError{Op: op, Err: ErrReleased}
+	case st&stPoisoned != 0:
+		e = &MisuseError{Op: op, Err: r.poisonCauseLocked(st, get), Poisoned: true}
+	default:
+		e = &MisuseError{Op: op, Count: r.count.Load(), Err: ErrUnderflow}
+		if get {
+			e.Err = r.zeroCauseLocked()
+		}
+		r.poisonLocked()
+	}
+	m.Unlock()
+	r.send(e)
 }
 
 func (r *Ref) validDelta(op string, n int) bool {
@@ -651,7 +695,7 @@ func (r *Ref) validDelta(op string, n int) bool {
 // follow the add are out of line, to keep this path short.
 func (r *Ref) getCentral(op string, n int64) {
 	if st := r.cells.State.Load(); !usable(st) {
-		r.unusable(op, st)
+		r.unusable(op, st, true)
 		return
 	}
 	if v := r.count.Add(n); v-n <= 0 || v > MaxCount {
@@ -684,7 +728,7 @@ func (r *Ref) getChecked(op string, n, v int64) {
 // took the count to zero.
 func (r *Ref) putCentral(op string, n int64) bool {
 	if st := r.cells.State.Load(); !usable(st) {
-		r.unusable(op, st)
+		r.unusable(op, st, false)
 		return false
 	}
 	if v := r.count.Add(-n); !atomicValid(v) {
@@ -731,7 +775,7 @@ var testHookZero func()
 // mu for the decrement that may be, so that release runs with mu held.
 func (r *Ref) putLockedCentral(op string, n int64, mu sync.Locker) bool {
 	if st := r.cells.State.Load(); !usable(st) {
-		r.unusable(op, st)
+		r.unusable(op, st, false)
 		return false
 	}
 	for {
@@ -755,8 +799,11 @@ func (r *Ref) putLockedCentral(op string, n int64, mu sync.Locker) bool {
 
 func (r *Ref) tryGetCentral(op string, n int64, live bool) bool {
 	st := r.cells.State.Load()
+	if st&(stReleased|stExited) == stReleased {
+		return false // released (or InitDead): a try that fails, not misuse
+	}
 	if !usable(st) {
-		r.unusable(op, st)
+		r.unusable(op, st, true)
 		return false
 	}
 	if live && st&stDying != 0 {
@@ -1117,7 +1164,7 @@ func (r *Ref) lockControl(op string) (m *sync.Mutex, st uint32, ok bool) {
 	st = r.cells.State.Load()
 	if st&(stInit|stExited) != stInit {
 		m.Unlock()
-		r.unusable(op, st)
+		r.unusable(op, st, false)
 		return nil, st, false
 	}
 	return m, st, true
