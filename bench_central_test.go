@@ -2,8 +2,8 @@ package percpu_test
 
 // Get+Put on a live Ref that counts on its central count rather than on
 // per-CPU cells, each beside the atomic.Int64 pair: a Ref made with
-// InitAtomic (atomic mode from the start), and a Lazy Ref before it takes
-// its cells. After Kill, the other central case, is BenchmarkKilled.
+// InitAtomic (atomic mode from the start), and a default (Lazy) Ref before
+// it takes its cells. After Kill, the other central case, is BenchmarkKilled.
 //
 //	go test -run='^$' -bench='InitAtomic|Lazy' -count=6 . > central.txt
 //	benchstat -col /impl central.txt
@@ -40,7 +40,7 @@ func BenchmarkInitAtomic(b *testing.B) {
 	})
 }
 
-// BenchmarkLazy is Get+Put on a Ref made with Lazy, which counts on its
+// BenchmarkLazy is Get+Put on a Ref made with Lazy, the default, which counts on its
 // central count with a compare-and-swap until one fails, and then takes
 // its cells (spreads) and counts per-CPU from there on. Serially nothing
 // makes a swap fail: the whole run is the compare-and-swap path before the

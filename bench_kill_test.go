@@ -11,7 +11,8 @@ import (
 
 // BenchmarkKillConcurrent is the whole life of a Ref killed while other
 // goroutines kill theirs: New, a Get and a Put, and Kill, which drops the
-// owner's reference and releases. Serially, one goroutine lives the lives
+// owner's reference and releases; percpuref is a default Ref, which never
+// took cells, percpuref-eager one that has them. Serially, one goroutine lives the lives
 // one after another; in parallel, GOMAXPROCS goroutines (b.RunParallel)
 // live their own at once, and with goroutines=4xP four times as many, so
 // that several wait on each P. A Kill in the exclusive protocol waits for a
@@ -30,12 +31,14 @@ func BenchmarkKillConcurrent(b *testing.B) {
 		runImpls(b, parallel, []impl{
 			{Name: "atomic", Run: func(b *testing.B, parallel bool) { killLives(b, parallel, 1, krefLife) }},
 			{Name: "percpuref", Run: func(b *testing.B, parallel bool) { killLives(b, parallel, 1, refLife) }},
+			{Name: "percpuref-eager", Run: func(b *testing.B, parallel bool) { killLives(b, parallel, 1, eagerLife) }},
 		})
 	})
 	b.Run("goroutines=4xP", func(b *testing.B) {
 		runImpls(b, true, []impl{
 			{Name: "atomic", Run: func(b *testing.B, parallel bool) { killLives(b, parallel, 4, krefLife) }},
 			{Name: "percpuref", Run: func(b *testing.B, parallel bool) { killLives(b, parallel, 4, refLife) }},
+			{Name: "percpuref-eager", Run: func(b *testing.B, parallel bool) { killLives(b, parallel, 4, eagerLife) }},
 		})
 	})
 }
@@ -50,6 +53,15 @@ func krefLife(release func()) {
 
 func refLife(release func()) {
 	r := percpuref.New(release)
+	r.Get()
+	r.Put()
+	r.Kill()
+}
+
+// eagerLife is refLife for an Eager Ref, which has its cells from New, as a
+// Ref that spread does: its Kill waits for a membarrier.
+func eagerLife(release func()) {
+	r := percpuref.New(release, percpuref.Eager())
 	r.Get()
 	r.Put()
 	r.Kill()

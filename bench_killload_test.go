@@ -40,7 +40,7 @@ func BenchmarkKillLoaded(b *testing.B) {
 	header()
 	for _, shards := range []int{1, 2, 8, 64, 0} {
 		name := fmt.Sprintf("shards=%d", shards)
-		var opts []percpuref.Option
+		opts := []percpuref.Option{percpuref.Eager()} // a Ref with cells: Kill's barrier is what is measured
 		if shards == 0 {
 			name = "shards=slots"
 		} else {
@@ -103,7 +103,7 @@ func killLoaded[T any](b *testing.B, busy bool, newVictim func(release func()) *
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			own := baseline.NewPaddedRef(nil)
+			own := baseline.NewPaddedRef(nil, percpuref.Eager())
 			for !stop.Load() {
 				p := cur.Load()
 				if p == nil {
@@ -178,7 +178,7 @@ func BenchmarkQuiesce(b *testing.B) {
 					wg.Add(1)
 					go func() {
 						defer wg.Done()
-						own := baseline.NewPaddedRef(nil)
+						own := baseline.NewPaddedRef(nil, percpuref.Eager())
 						started.Done()
 						for !stop.Load() {
 							own.Get()

@@ -145,8 +145,10 @@ func killed(b *testing.B) (*percpuref.Ref, func()) {
 	}
 }
 
-// BenchmarkGetPut is the Get+Put pair in per-CPU mode against one shared
-// atomic word (Add/Add) and the CAS increment-unless-zero counter.
+// BenchmarkGetPut is the Get+Put pair in per-CPU mode (an Eager Ref, which
+// has its cells from the start; BenchmarkLazy measures a default Ref, which
+// counts centrally until it is contended) against one shared atomic word
+// (Add/Add) and the CAS increment-unless-zero counter.
 // cmd/compare measures xsync.Counter (Inc/Dec) beside them.
 func BenchmarkGetPut(b *testing.B) {
 	header()
@@ -154,7 +156,7 @@ func BenchmarkGetPut(b *testing.B) {
 		runImpls(b, parallel, []impl{
 			{Name: "atomic", Run: atomicAddAdd},
 			{Name: "percpuref", Run: func(b *testing.B, parallel bool) {
-				r := baseline.NewPaddedRef(nil)
+				r := baseline.NewPaddedRef(nil, percpuref.Eager())
 				refGetPut(b, r, parallel)
 				r.Kill()
 			}},
@@ -163,7 +165,7 @@ func BenchmarkGetPut(b *testing.B) {
 	})
 }
 
-// BenchmarkTryGetLive is TryGetLive+Put in per-CPU mode; its analogue on one
+// BenchmarkTryGetLive is TryGetLive+Put in per-CPU mode (Eager); its analogue on one
 // word is the CAS counter.
 func BenchmarkTryGetLive(b *testing.B) {
 	header()
@@ -171,7 +173,7 @@ func BenchmarkTryGetLive(b *testing.B) {
 		runImpls(b, parallel, []impl{
 			{Name: "atomic", Run: atomicAddAdd},
 			{Name: "percpuref", Run: func(b *testing.B, parallel bool) {
-				r := baseline.NewPaddedRef(nil)
+				r := baseline.NewPaddedRef(nil, percpuref.Eager())
 				refTryLivePut(b, r, parallel)
 				r.Kill()
 			}},
@@ -337,7 +339,7 @@ func newMemoryObjects(impl string, keep []any) error {
 		}
 	case "percpuref":
 		for i := range keep {
-			keep[i] = percpuref.New(noRelease)
+			keep[i] = percpuref.New(noRelease, percpuref.Eager())
 		}
 	case "percpuref-padded":
 		for i := range keep {
@@ -358,7 +360,7 @@ func BenchmarkLayout(b *testing.B) {
 		runImpls(b, parallel, []impl{
 			{Name: "atomic", Run: atomicAddAdd},
 			{Name: "dense", Run: func(b *testing.B, parallel bool) {
-				r := baseline.NewPaddedRef(nil)
+				r := baseline.NewPaddedRef(nil, percpuref.Eager())
 				refGetPut(b, r, parallel)
 				r.Kill()
 			}},
@@ -374,10 +376,12 @@ func BenchmarkLayout(b *testing.B) {
 // BenchmarkLifecycle is the whole life of a reference count that nobody
 // else takes: make it and drop the owner's reference, which releases. atomic
 // is the kref struct (allocate, Store(1), Add(-1) reaches 0, release);
-// percpuref is New and Kill with slots in the shared slabs, whose slot goes
-// back to the arena after the next GC; percpuref-padded the same with
-// padded shards; percpuref-atomic is New with InitAtomic and the Put that
-// takes the count to zero; percpuref-lazy is New with Lazy and Kill. The GC work that the allocations cause is part of the
+// percpuref is New and Kill of a default Ref, which never spread and so
+// never took cells; percpuref-eager is New and Kill with a slot in the
+// shared slabs (a Ref that spread costs the same), whose slot goes back to
+// the arena after the next GC; percpuref-padded the same with padded
+// shards; percpuref-atomic is New with InitAtomic and the Put that takes the
+// count to zero. The GC work that the allocations cause is part of the
 // cost, as it is for a user.
 func BenchmarkLifecycle(b *testing.B) {
 	header()
@@ -405,6 +409,12 @@ func BenchmarkLifecycle(b *testing.B) {
 			r.Kill()
 		})
 	})
+	b.Run("impl=percpuref-eager", func(b *testing.B) {
+		run(b, func(release func()) {
+			r := percpuref.New(release, percpuref.Eager())
+			r.Kill()
+		})
+	})
 	b.Run("impl=percpuref-padded", func(b *testing.B) {
 		run(b, func(release func()) {
 			r := percpuref.New(release, percpuref.WithShards(0))
@@ -415,12 +425,6 @@ func BenchmarkLifecycle(b *testing.B) {
 		run(b, func(release func()) {
 			r := percpuref.New(release, percpuref.InitAtomic())
 			r.Put()
-		})
-	})
-	b.Run("impl=percpuref-lazy", func(b *testing.B) {
-		run(b, func(release func()) {
-			r := percpuref.New(release, percpuref.Lazy())
-			r.Kill()
 		})
 	})
 }
@@ -456,7 +460,7 @@ func BenchmarkNeighbour(b *testing.B) {
 		})
 	}
 	b.Run("impl=apart", func(b *testing.B) {
-		r := baseline.NewPaddedRef(nil)
+		r := baseline.NewPaddedRef(nil, percpuref.Eager())
 		var words [4]struct {
 			_ [percpu.CacheLinePad]byte
 			n int64
@@ -562,7 +566,7 @@ func arenaRefs(b *testing.B, k, gap int) []*percpuref.Ref {
 	}
 	s := slots.Stats()
 	for range s.Slots - s.Live - s.Retired {
-		all = append(all, percpuref.New(nil))
+		all = append(all, percpuref.New(nil, percpuref.Eager()))
 	}
 	for range 10 {
 		var refs []*percpuref.Ref
@@ -571,10 +575,10 @@ func arenaRefs(b *testing.B, k, gap int) []*percpuref.Ref {
 		for i := range k {
 			if i > 0 {
 				for range gap - 1 {
-					all = append(all, percpuref.New(nil))
+					all = append(all, percpuref.New(nil, percpuref.Eager()))
 				}
 			}
-			r := percpuref.New(nil)
+			r := percpuref.New(nil, percpuref.Eager())
 			refs = append(refs, r)
 			all = append(all, r)
 			if i == 0 {

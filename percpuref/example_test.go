@@ -69,9 +69,34 @@ func ExampleInitAtomic() {
 	// true
 }
 
-// Many Refs of which few are ever contended: Lazy keeps each at 32 bytes
-// until two goroutines race on it, when it takes its per-CPU cells. The
-// semantics do not change: the count is exact, and release waits for Kill.
+// A Ref that is hot from the start: Eager gives it its per-CPU cells at
+// New, so that even the first Gets, and a single goroutine's, count on the
+// caller's P rather than on the one central word.
+func ExampleEager() {
+	r := percpuref.New(func() { fmt.Println("released") }, percpuref.Eager())
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 1000; i++ {
+				r.Get()
+				r.Put()
+			}
+		}()
+	}
+	wg.Wait()
+	fmt.Println("per-CPU:", r.IsPercpu(), "count:", r.Read())
+	r.Kill()
+	// Output:
+	// per-CPU: true count: 1
+	// released
+}
+
+// Many Refs of which few are ever contended: by default (Lazy) each stays
+// at 32 bytes until two goroutines race on it, when it takes its per-CPU
+// cells. The semantics do not change: the count is exact, and release
+// waits for Kill.
 func ExampleLazy() {
 	type entry struct {
 		ref percpuref.Ref
@@ -80,7 +105,7 @@ func ExampleLazy() {
 	entries := make([]*entry, 1000)
 	for i := range entries {
 		e := &entry{key: i}
-		e.ref.Init(func() {}, percpuref.Lazy())
+		e.ref.Init(func() {}) // Lazy is the default
 		entries[i] = e
 	}
 	hot := entries[7]

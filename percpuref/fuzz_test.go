@@ -532,6 +532,8 @@ func fuzzRun(data []byte, trace bool) (log string, failure string) {
 	}
 	if opt&fzOptLazy != 0 {
 		opts = append(opts, percpuref.Lazy())
+	} else {
+		opts = append(opts, percpuref.Eager())
 	}
 	ref = percpuref.New(release, opts...)
 	if trace {

@@ -135,8 +135,8 @@ type reentOpts struct {
 }
 
 var reentOptSets = []reentOpts{
-	{name: "percpu"},
-	{name: "lazy", opts: []Option{Lazy()}},
+	{name: "eager", opts: []Option{Eager()}},
+	{name: "lazy"},
 	{name: "shards", opts: []Option{WithShards(4)}},
 	{name: "initatomic", opts: []Option{InitAtomic()}, atomic: true, keep: true},
 	{name: "allowreinit", opts: []Option{AllowReinit()}, keep: true},

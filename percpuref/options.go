@@ -3,7 +3,7 @@ package percpuref
 import "github.com/percpuref/percpu/internal/slots"
 
 // An Option configures a Ref at New or Init. Make one with InitAtomic,
-// InitDead, AllowReinit, WithShards, Lazy or WithMisuseHandler; the zero
+// InitDead, AllowReinit, WithShards, Eager, Lazy or WithMisuseHandler; the zero
 // Option changes nothing. An Option is a small value, not a function: New
 // and Init read their options in place, so passing them allocates nothing
 // (the variadic slice stays on the caller's stack).
@@ -22,6 +22,7 @@ const (
 	optionAllowReinit
 	optionShards
 	optionLazy
+	optionEager
 	optionMisuse
 )
 
@@ -30,7 +31,7 @@ type config struct {
 	dead        bool
 	allowReinit bool
 	padded      bool
-	lazy        bool
+	eager       bool
 	cells       int
 	onMisuse    func(error)
 }
@@ -49,7 +50,9 @@ func (c *config) apply(o *Option) {
 		c.padded = true
 		c.cells = o.n
 	case optionLazy:
-		c.lazy = true
+		c.eager = false
+	case optionEager:
+		c.eager = true
 	case optionMisuse:
 		c.onMisuse = o.h
 	}
@@ -60,8 +63,8 @@ func (c *config) apply(o *Option) {
 // SwitchToPercpu. It implies AllowReinit. Until it first goes per-CPU the
 // Ref has no per-CPU cells (unless WithShards gives it shards): it costs its
 // 32 bytes and nothing else, as an atomic count does; SwitchToPercpu, or a
-// Resurrect or Reinit after it, takes a slot then (or, with Lazy, goes
-// per-CPU as a Lazy Ref does, taking a slot at the first contention).
+// Resurrect or Reinit after it, makes it per-CPU as Lazy does, taking a slot
+// at the first contention (or at once, with Eager).
 func InitAtomic() Option { return Option{kind: optionAtomic} }
 
 // InitDead starts the Ref dying with a count of 0, as PERCPU_REF_INIT_DEAD
@@ -85,16 +88,26 @@ func AllowReinit() Option { return Option{kind: optionAllowReinit} }
 // another's may want.
 func WithShards(n int) Option { return Option{kind: optionShards, n: n} }
 
-// Lazy makes the Ref start without per-CPU cells: it counts on its central
-// count with compare-and-swap, and takes its cells (a slot, as by default)
-// the first time a compare-and-swap fails because another goroutine changed
-// the count first. A Ref that is never contended so costs 32 bytes instead
-// of 56 + 8·GOMAXPROCS (the cleanup that returns a slot takes 24); until it
-// spreads, a Get or Put costs a compare-and-swap on a shared word, as a
-// plain atomic count does. The semantics are those of per-CPU mode
-// throughout (IsPercpu is true, and Put never releases before Kill). Lazy
-// has no effect with WithShards.
+// Lazy is the default: the Ref starts without per-CPU cells, counts on its
+// central count with compare-and-swap, and takes its cells (a slot) the
+// first time a compare-and-swap fails because another goroutine changed the
+// count first. Until then a Get or Put costs a compare-and-swap on one word,
+// as a plain atomic count does, and the Ref costs its 32 bytes and nothing
+// else: New and Kill take no slot, register no cleanup and issue no
+// membarrier. Once it has spread it is what Eager makes. The semantics are
+// those of per-CPU mode throughout (IsPercpu is true, and Put never releases
+// before Kill). Lazy undoes an earlier Eager in the same call; it has no
+// effect with WithShards.
 func Lazy() Option { return Option{kind: optionLazy} }
+
+// Eager gives the Ref its per-CPU cells (a slot) at New, rather than at its
+// first contention: a Ref that will be hot from the start counts per-CPU
+// from its first Get, and a single goroutine's Get and Put are the per-CPU
+// fast path (about twice as fast as an atomic add) rather than the central
+// compare-and-swap. It costs what a spread Ref costs from the start: a slot
+// of 8 bytes per P, a cleanup of 24 bytes, and a membarrier at Kill. Eager
+// undoes an earlier Lazy in the same call; WithShards implies it.
+func Eager() Option { return Option{kind: optionEager} }
 
 // WithMisuseHandler makes the Ref report misuse to h instead of panicking.
 // h receives a *MisuseError. After a misuse that corrupts the count

@@ -235,7 +235,8 @@ import "github.com/percpuref/percpu/internal/cells"
 //
 // # Lazy Refs
 //
-// A Lazy Ref is in per-CPU mode with no cells (Base nil): both updates
+// A Lazy Ref (the default: every Ref made without Eager or WithShards,
+// until it spreads) is in per-CPU mode with no cells (Base nil): both updates
 // refuse, and the operation counts on C, which carries the bias, as an
 // operation from a P beyond the last cell does. It uses a compare-and-swap
 // there, and only while C - bias is within ±lazyRange, so that it never

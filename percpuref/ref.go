@@ -5,6 +5,10 @@
 // It is Linux's percpu_ref with Go names. A live Ref is in per-CPU mode: Get
 // and Put touch only a counter on the caller's P (its own cache line), and
 // Put never releases, because the owner still holds the initial reference.
+// A Ref takes those counters when it needs them: until two goroutines first
+// collide on it, it counts on one word as an atomic.Int64 would, and costs
+// what one does to create and kill (Lazy, the default; Eager takes the
+// counters at New).
 // When the owner is done it calls Kill: the Ref folds its per-CPU counters
 // into one atomic count, drops the initial reference, and from then on
 // behaves exactly as a kref: the Put that takes the count to zero runs
@@ -243,15 +247,17 @@ func New(release func(), opts ...Option) *Ref {
 // reported as ErrLive and changes nothing: it would drop the references its
 // holders still count on.
 //
-// By default the per-CPU counts are 8-byte slots in per-P slabs shared with
-// other Refs (package slots' arena), so that a Ref costs its 32 bytes, 8
-// per P, and the 24 bytes of heap that runtime.AddCleanup allocates. The
-// slots go back to the arena when the Ref is killed (unless AllowReinit
-// keeps them), when it is Exited, or, if neither happens, when it becomes
-// unreachable. WithShards gives the Ref padded shards of its own. A Ref that
-// starts in atomic mode (InitAtomic, InitDead) takes its slot only when it
-// first goes per-CPU, and a Lazy Ref only when it is contended: until then
-// it costs its 32 bytes, with no cleanup, as an atomic count does.
+// A Ref starts without per-CPU counts and takes them at its first
+// contention (Lazy, the default), or at Init (Eager). They are 8-byte slots
+// in per-P slabs shared with other Refs (package slots' arena), so that a
+// Ref that has them costs its 32 bytes, 8 per P, and the 24 bytes of heap
+// that runtime.AddCleanup allocates. The slots go back to the arena when the
+// Ref is killed (unless AllowReinit keeps them), when it is Exited, or, if
+// neither happens, when it becomes unreachable. WithShards gives the Ref
+// padded shards of its own, at Init. A Ref that starts in atomic mode
+// (InitAtomic, InitDead) takes its slot only when it first goes per-CPU
+// (Eager), or at the first contention after that. Until it takes a slot a
+// Ref costs its 32 bytes, with no cleanup, as an atomic count does.
 func (r *Ref) Init(release func(), opts ...Option) {
 	// A Ref that was set up before may have a release still running (Init
 	// from release, or after it in another goroutine), which takes the lock
@@ -287,7 +293,7 @@ func (r *Ref) Init(release func(), opts ...Option) {
 	if c.atomic {
 		flags |= optSticky
 	}
-	if c.lazy && !c.padded {
+	if !c.eager && !c.padded {
 		flags |= optLazy
 	}
 	if c.dead {
@@ -305,7 +311,7 @@ func (r *Ref) Init(release func(), opts ...Option) {
 		base, last, shift := slots.NewSet(c.shards()).Layout()
 		r.cells.Last, r.cells.Shift = last, shift
 		r.cells.SetBase(base)
-	case !c.lazy && !c.atomic && !c.dead:
+	case c.eager && !c.atomic && !c.dead:
 		r.takeSlot(&r.cells) // not yet shared: a plain store of Base will do
 	}
 	// A Ref that starts atomic (InitAtomic, InitDead) has no slot until it

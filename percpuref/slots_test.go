@@ -121,7 +121,7 @@ func slotSpreadOp(n int, op func()) {
 
 func TestSlotRefTakesASlot(t *testing.T) {
 	before := slotSettle(t)
-	r := New(nil)
+	r := New(nil, Eager())
 	require.True(t, slots.IsSlot(r.cells.Base), "a default Ref's cells are an arena slot")
 	assert.Equal(t, uint16(min(runtime.GOMAXPROCS(0), slots.MaxCells)-1), r.cells.Last)
 	s := slots.Stats()
@@ -136,7 +136,7 @@ func TestSlotLostRefGivesItBack(t *testing.T) {
 	refs := make([]*Ref, n)
 	var released atomic.Int32
 	for i := range refs {
-		refs[i] = New(func() { released.Add(1) })
+		refs[i] = New(func() { released.Add(1) }, Eager())
 		require.True(t, slots.IsSlot(refs[i].cells.Base))
 		slotSpread(refs[i], 10+i)
 		slotUnspread(refs[i], 5)
@@ -151,7 +151,7 @@ func TestSlotLostRefGivesItBack(t *testing.T) {
 	// The slots are free: as many new Refs take no new slot.
 	mid := slots.Stats()
 	for i := range n {
-		refs = append(refs, New(nil))
+		refs = append(refs, New(nil, Eager()))
 		require.Equal(t, int64(1), refs[i].Read(), "a Ref on a reused slot starts at 1")
 	}
 	assert.Equal(t, mid.Slots, slots.Stats().Slots, "new Refs reuse the lost Refs' slots")
@@ -166,7 +166,7 @@ func TestSlotKilledRefRetiresIt(t *testing.T) {
 	// seen waiting for one.
 	defer debug.SetGCPercent(debug.SetGCPercent(-1))
 	var released atomic.Int32
-	r := New(func() { released.Add(1) })
+	r := New(func() { released.Add(1) }, Eager())
 	l := slotLayoutOf(r)
 	require.True(t, slots.IsSlot(l.base))
 	r.Get()
@@ -183,14 +183,14 @@ func TestSlotKilledRefRetiresIt(t *testing.T) {
 	slotGCUntil(t, "the retired slot became free", func() bool { return slots.Stats().Retired == 0 })
 	// The next Ref takes the slot freed last: r's. r is still reachable,
 	// and its cleanup, when it runs, must not take the slot from r2.
-	r2 := New(nil)
+	r2 := New(nil, Eager())
 	require.Same(t, l.base, r2.cells.Base, "the freed slot is handed out next")
 	assert.Equal(t, int64(1), r2.Read())
 	assert.Equal(t, before.Live+1, slots.Stats().Live)
 
 	slotDropAndWait(t, &r)
 	assert.Equal(t, before.Live+1, slots.Stats().Live, "r2 still owns the slot after r's cleanup")
-	r3 := New(nil)
+	r3 := New(nil, Eager())
 	assert.NotSame(t, l.base, r3.cells.Base, "r's cleanup freed the slot that r2 owns")
 	slotSpread(r2, 9)
 	slotSpread(r3, 7)
@@ -228,7 +228,7 @@ func slotDropAndWait(t *testing.T, rp **Ref) {
 func TestSlotExitedRefRetiresIt(t *testing.T) {
 	before := slotSettle(t)
 	for _, opts := range [][]Option{nil, {AllowReinit()}, {InitDead()}, {InitAtomic()}} {
-		r := New(nil, opts...)
+		r := New(nil, append(opts, Eager())...)
 		if r.IsPercpu() {
 			require.True(t, slots.IsSlot(r.cells.Base))
 		} else {
@@ -249,7 +249,7 @@ func TestSlotExitedRefRetiresIt(t *testing.T) {
 func TestSlotAllowReinitKeepsIt(t *testing.T) {
 	before := slotSettle(t)
 	var released atomic.Int32
-	r := New(func() { released.Add(1) }, AllowReinit())
+	r := New(func() { released.Add(1) }, Eager(), AllowReinit())
 	base := r.cells.Base
 	r.Kill()
 	assert.Equal(t, int32(1), released.Load())
@@ -269,7 +269,7 @@ func TestSlotAllowReinitKeepsIt(t *testing.T) {
 	// and when it is lost both run, and the slot it owns is counted down
 	// once.
 	slotGCUntil(t, "the exited slot became free", func() bool { return slots.Stats().Retired == 0 })
-	r.Init(nil)
+	r.Init(nil, Eager())
 	assert.Same(t, base, r.cells.Base, "the freed slot is taken again")
 	assert.Equal(t, int64(1), r.Read())
 	assert.Equal(t, before.Live+1, slots.Stats().Live)
@@ -277,7 +277,7 @@ func TestSlotAllowReinitKeepsIt(t *testing.T) {
 	slotGCUntil(t, "the re-initialised Ref's slot came back", func() bool { return slots.Stats().Live == before.Live })
 	n := make([]*Ref, 4)
 	for i := range n {
-		n[i] = New(nil)
+		n[i] = New(nil, Eager())
 	}
 	seen := map[*atomic.Int64]bool{}
 	for _, x := range n {
@@ -300,7 +300,7 @@ func TestSlotReuseLeftovers(t *testing.T) {
 	olds := make([]*Ref, n)
 	for i := range olds {
 		var released atomic.Int32
-		r := New(func() { released.Add(1) })
+		r := New(func() { released.Add(1) }, Eager())
 		olds[i] = r
 		l := slotLayoutOf(r)
 		gets := 20 + i
@@ -339,7 +339,7 @@ func TestSlotReuseLeftovers(t *testing.T) {
 		if i%3 == 1 {
 			opts = append(opts, AllowReinit())
 		}
-		r := New(nil, opts...)
+		r := New(nil, append(opts, Eager())...)
 		news[i] = r
 		if v, ok := leftovers[r.cells.Base]; ok {
 			reused++
@@ -416,10 +416,10 @@ func TestSlotAtomicRefTakesItsSlotWhenItGoesPercpu(t *testing.T) {
 		opts  []Option
 		toPcp func(r *Ref)
 	}{
-		{"SwitchToPercpu", []Option{InitAtomic()}, (*Ref).SwitchToPercpu},
-		{"Resurrect", []Option{InitAtomic()}, func(r *Ref) { r.Get(); r.Kill(); r.SwitchToPercpu(); r.Resurrect(); r.Put() }},
-		{"Reinit", []Option{InitAtomic()}, func(r *Ref) { r.Kill(); r.SwitchToPercpu(); r.Reinit() }},
-		{"Reinit of InitDead", []Option{InitDead()}, (*Ref).Reinit},
+		{"SwitchToPercpu", []Option{InitAtomic(), Eager()}, (*Ref).SwitchToPercpu},
+		{"Resurrect", []Option{InitAtomic(), Eager()}, func(r *Ref) { r.Get(); r.Kill(); r.SwitchToPercpu(); r.Resurrect(); r.Put() }},
+		{"Reinit", []Option{InitAtomic(), Eager()}, func(r *Ref) { r.Kill(); r.SwitchToPercpu(); r.Reinit() }},
+		{"Reinit of InitDead", []Option{InitDead(), Eager()}, (*Ref).Reinit},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := New(nil, c.opts...)
@@ -431,7 +431,7 @@ func TestSlotAtomicRefTakesItsSlotWhenItGoesPercpu(t *testing.T) {
 			assert.Equal(t, before.Live, slots.Stats().Live)
 			c.toPcp(r)
 			require.True(t, r.IsPercpu())
-			require.True(t, slots.IsSlot(r.cells.Base), "a slot, as a default Ref has")
+			require.True(t, slots.IsSlot(r.cells.Base), "a slot, as an Eager Ref has")
 			assert.Equal(t, before.Live+1, slots.Stats().Live)
 			slotSpread(r, 5)
 			assert.Equal(t, int64(6), r.Read())
@@ -465,7 +465,7 @@ func TestSlotAtomicRefTakesItsSlotWhenItGoesPercpu(t *testing.T) {
 	})
 
 	// A Ref that took its slot late and is then lost gives it back.
-	lost := New(nil, InitAtomic())
+	lost := New(nil, InitAtomic(), Eager())
 	lost.SwitchToPercpu()
 	require.NotNil(t, lost.cells.Base)
 	slotDropAndWait(t, &lost)
@@ -583,7 +583,7 @@ func newSlotTracked(errs *slotErrs, name string, opts ...Option) *slotTracked {
 		if s.released.Add(1) != 1 {
 			errs.add("%s: release ran twice", name)
 		}
-	}, opts...)
+	}, append([]Option{Eager()}, opts...)...) // a Lazy among opts overrides Eager
 	return s
 }
 

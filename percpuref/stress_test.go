@@ -91,6 +91,7 @@ type stressRef struct {
 
 func newStressRef(log *stressLog, name string, opts ...percpuref.Option) *stressRef {
 	s := &stressRef{log: log, name: name}
+	opts = append([]percpuref.Option{percpuref.Eager()}, opts...) // a Lazy among opts overrides it
 	opts = append(opts, percpuref.WithMisuseHandler(func(err error) {
 		log.failf("%s: unexpected misuse: %v", name, err)
 	}))
@@ -796,6 +797,9 @@ func TestStressPutLockedCache(t *testing.T) {
 		if key%2 == 0 {
 			opts = append(opts, percpuref.InitAtomic())
 			o.killed = true // no owner reference: the caller's is the initial one
+		}
+		if key%3 != 0 {
+			opts = append(opts, percpuref.Eager()) // else the default: cells at the first contention
 		}
 		o.ref = percpuref.New(release, opts...)
 		if !o.killed {

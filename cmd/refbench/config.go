@@ -32,7 +32,7 @@ const (
 const (
 	iPercpuref       = "percpuref"
 	iPercpurefPadded = "percpuref-padded"
-	iPercpurefLazy   = "percpuref-lazy"
+	iPercpurefEager  = "percpuref-eager"
 	iAtomic          = "atomic"
 	iCAS             = "cas"
 	iXsync           = "xsync"
@@ -41,7 +41,7 @@ const (
 
 var (
 	allWorkloads = []string{wGetPut, wTryGetLive, wInitAtomic, wKilledGetPut, wKilled, wChurn, wSnapshot, wKillLatency, wKillLoad, wLifecycle, wMemory}
-	allImpls     = []string{iPercpuref, iPercpurefPadded, iPercpurefLazy, iAtomic, iCAS, iXsync, iRWMutex}
+	allImpls     = []string{iPercpuref, iPercpurefEager, iPercpurefPadded, iAtomic, iCAS, iXsync, iRWMutex}
 )
 
 // config is what the flags ask for.
@@ -69,10 +69,11 @@ side in one run, over a sweep of goroutine counts, and prints a table (or
 JSON, or CSV) whose first lines say where and how it ran.
 
 Workloads (-workload):
-  getput       Get+Put pair on a live Ref (per-CPU mode; a percpuref-lazy
+  getput       Get+Put pair on a live Ref (per-CPU mode: a default
                Ref counts on its central count until two goroutines
-               collide, and then spreads: from 2 goroutines on, it is
-               per-CPU mode)
+               collide, and then spreads, so from 2 goroutines on it is
+               per-CPU mode; a percpuref-eager Ref has its cells from the
+               start)
   trygetlive   TryGetLive+Put on a live Ref (per-CPU mode)
   initatomic   Get+Put on a live Ref made with percpuref.InitAtomic()
                (atomic mode throughout, never killed)
@@ -105,18 +106,18 @@ Workloads (-workload):
                never frees memory and reuses its free slots
 
 Implementations (-impl):
-  percpuref    this module's percpuref.Ref, on the fast path named in the
-               header, with its per-CPU counts in 8-byte slots of shared
-               per-P slabs (the default); PERCPU_FASTPATH=shared in the
-               environment selects the atomic-add path at run time, and a
-               build with -tags purego the generic (Go-only) build
+  percpuref    this module's percpuref.Ref as New makes it (Lazy, the
+               default: one central word until its first contention, then
+               per-CPU counts in 8-byte slots of shared per-P slabs), on
+               the fast path named in the header; PERCPU_FASTPATH=shared in
+               the environment selects the atomic-add path at run time, and
+               a build with -tags purego the generic (Go-only) build
+  percpuref-eager
+               percpuref.Ref made with percpuref.Eager(): its slot from New
+               on; getput, lifecycle and memory only
   percpuref-padded
                percpuref.Ref with padded shards of its own
                (percpuref.WithShards(0)); getput, lifecycle and memory only
-  percpuref-lazy
-               percpuref.Ref made with percpuref.Lazy(): no per-CPU cells
-               until its first contended compare-and-swap; getput,
-               lifecycle and memory only
   atomic       atomic.Int64 Add(1)/Add(-1) on one padded shared word; in
                snapshot, atomic.Pointer plus an atomic.Int64 refcount (its
                get is the increment-unless-zero below, the only safe one);

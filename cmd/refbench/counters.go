@@ -31,7 +31,7 @@ var throughput = map[string][]struct {
 	wGetPut: {
 		{iPercpuref, refGetPut},
 		{iPercpurefPadded, refGetPutPadded},
-		{iPercpurefLazy, refGetPutLazy},
+		{iPercpurefEager, refGetPutEager},
 		{iAtomic, atomicAddAdd},
 		{iCAS, casGetPut},
 		{iXsync, xsyncIncDec},
@@ -82,7 +82,7 @@ func refGetPut() job { return getPutJob(baseline.NewPaddedRef(nil)) }
 func refGetPutPadded() job {
 	return getPutJob(baseline.NewPaddedRef(nil, percpuref.WithShards(0)))
 }
-func refGetPutLazy() job { return getPutJob(baseline.NewPaddedRef(nil, percpuref.Lazy())) }
+func refGetPutEager() job { return getPutJob(baseline.NewPaddedRef(nil, percpuref.Eager())) }
 
 // refInitAtomic is getput on a Ref made with InitAtomic: atomic mode
 // throughout, until the Kill that stop makes.

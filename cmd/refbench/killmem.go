@@ -85,9 +85,9 @@ var lifecycles = map[string]func(n int, release func()){
 			r.Kill()
 		}
 	},
-	iPercpurefLazy: func(n int, release func()) {
+	iPercpurefEager: func(n int, release func()) {
 		for range n {
-			r := percpuref.New(release, percpuref.Lazy())
+			r := percpuref.New(release, percpuref.Eager())
 			r.Kill()
 		}
 	},
@@ -101,7 +101,7 @@ var lifecycles = map[string]func(n int, release func()){
 
 // lifecycleImpls are the implementations of the lifecycle workload, in
 // report order.
-var lifecycleImpls = []string{iPercpuref, iPercpurefPadded, iPercpurefLazy, iAtomic}
+var lifecycleImpls = []string{iPercpuref, iPercpurefEager, iPercpurefPadded, iAtomic}
 
 // lifecycle returns the mean time, in ns, of one life of impl on one
 // goroutine (see lifecycles), over about d, with the garbage collection
@@ -139,7 +139,7 @@ var (
 
 // memoryImpls are the implementations the memory workload measures; cas
 // and rwmutex are left out (cas is the word atomic is).
-var memoryImpls = []string{iPercpuref, iPercpurefPadded, iPercpurefLazy, iAtomic, iXsync}
+var memoryImpls = []string{iPercpuref, iPercpurefEager, iPercpurefPadded, iAtomic, iXsync}
 
 // memoryOffHeapRefs is the least number of objects for which the off-heap
 // growth per object is reported; below, it is noise.
@@ -222,9 +222,13 @@ func bytesPerObject(impl string, n int) (heap, offHeap float64, cells int, err e
 	heapmeter.WarmThreads()
 	heapmeter.Settle(&before)
 	switch impl {
-	case iPercpuref:
+	case iPercpuref: // uncontended: no cells are taken
 		for i := range keep {
 			keep[i] = percpuref.New(noRelease)
+		}
+	case iPercpurefEager:
+		for i := range keep {
+			keep[i] = percpuref.New(noRelease, percpuref.Eager())
 		}
 		cells = min(runtime.GOMAXPROCS(0), shard.MaxCells) // a slot has a cell per P
 	case iPercpurefPadded:
@@ -232,10 +236,6 @@ func bytesPerObject(impl string, n int) (heap, offHeap float64, cells int, err e
 			keep[i] = percpuref.New(noRelease, percpuref.WithShards(0))
 		}
 		cells = shard.DefaultCells()
-	case iPercpurefLazy: // uncontended: no cells are taken
-		for i := range keep {
-			keep[i] = percpuref.New(noRelease, percpuref.Lazy())
-		}
 	case iAtomic:
 		for i := range keep {
 			keep[i] = baseline.NewKref(noRelease)

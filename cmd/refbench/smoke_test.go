@@ -75,7 +75,7 @@ func TestSmoke(t *testing.T) {
 				t.Errorf("lifecycle/%s: ns %v, ratio %v", x.Impl, x.NsPerOp, x.RatioToAtomic)
 			}
 		case wMemory:
-			if !slices.Contains(memoryProcs, x.Procs) || (x.Impl == iPercpuref && x.Shards != x.Procs) {
+			if !slices.Contains(memoryProcs, x.Procs) || (x.Impl == iPercpurefEager && x.Shards != x.Procs) {
 				t.Errorf("memory/%s: procs %d, shards %d", x.Impl, x.Procs, x.Shards)
 			}
 			if (x.OffHeapPerRef != nil) != (x.Refs >= memoryOffHeapRefs) {
@@ -144,7 +144,7 @@ func TestPlotNeedsThroughput(t *testing.T) {
 // GOMAXPROCS it was given, and that this process, whose arena is not fresh,
 // refuses to measure.
 func TestMemoryChild(t *testing.T) {
-	s, err := memoryInChild(iPercpuref, 1000, 3)
+	s, err := memoryInChild(iPercpurefEager, 1000, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,8 +155,8 @@ func TestMemoryChild(t *testing.T) {
 	if _, err := memoryInChild("nosuch", 1, 2); err == nil {
 		t.Error("a child asked for an unknown impl succeeded")
 	}
-	percpuref.New(nil).Kill() // the arena has a chunk now, if it had none
-	if _, _, _, err := bytesPerObject(iPercpuref, 1); err == nil || !strings.Contains(err.Error(), "not fresh") {
+	percpuref.New(nil, percpuref.Eager()).Kill() // the arena has a chunk now, if it had none
+	if _, _, _, err := bytesPerObject(iPercpurefEager, 1); err == nil || !strings.Contains(err.Error(), "not fresh") {
 		t.Errorf("bytesPerObject in a used arena: err %v, want not fresh", err)
 	}
 }

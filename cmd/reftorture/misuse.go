@@ -45,7 +45,7 @@ func (t *tortureRun) misuseOne(rng *rand.Rand) {
 	atomicMode := rng.IntN(3) == 0
 	switch rng.IntN(4) {
 	case 0:
-		opts = append(opts, percpuref.Lazy())
+		opts = append(opts, percpuref.Eager())
 	case 1:
 		opts = append(opts, percpuref.WithShards(rng.IntN(4)+1))
 	case 2:

@@ -121,8 +121,8 @@ func (t *tortureRun) newObject(reinit, atomicMode bool) *object {
 	if atomicMode {
 		opts = append(opts, percpuref.InitAtomic())
 	}
-	if o.id%3 == 0 {
-		opts = append(opts, percpuref.Lazy()) // spreads when contended
+	if o.id%2 == 0 {
+		opts = append(opts, percpuref.Eager()) // else the default, Lazy: cells at the first contention
 	}
 	o.ref = percpuref.New(o.onRelease, opts...)
 	return o
