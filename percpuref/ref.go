@@ -876,15 +876,28 @@ func (r *Ref) runRelease(op string) bool {
 		r.corrupt(op, 1, ErrReleased)
 		return false
 	}
-	r.cells.Flags |= optRunning
-	release, life := r.releaseLocked(), r.lifeLocked()
+	release, life := r.claimedLocked()
 	m.Unlock()
+	r.runClaimed(release, life)
+	return true
+}
+
+// claimedLocked records, with the Ref's lock held, that the current life's
+// release was just claimed (stReleased set by the caller), and returns the
+// release to run and the life's number, for runClaimed.
+func (r *Ref) claimedLocked() (release func(), life uint64) {
+	r.cells.Flags |= optRunning
+	return r.releaseLocked(), r.lifeLocked()
+}
+
+// runClaimed runs a claimed release, without the Ref's lock, and then wakes
+// its life's Done waiters (returned).
+func (r *Ref) runClaimed(release func(), life uint64) {
 	debugRelease(r)
 	if release != nil {
 		release()
 	}
 	r.returned(life)
-	return true
 }
 
 // returned ends the release of life number life (see runRelease): it wakes
@@ -1223,6 +1236,10 @@ func (r *Ref) KillAndConfirm(confirm func()) {
 		return
 	}
 	err := r.toAtomicLocked("Kill", stDying)
+	if err == nil && confirm == nil {
+		r.dropInitialLocked(m)
+		return
+	}
 	r.unlockReport(m, err)
 	if err == nil { // a count poisoned at the fold keeps every reference
 		defer r.dropInitial() // after confirm, even if confirm panics
@@ -1230,6 +1247,29 @@ func (r *Ref) KillAndConfirm(confirm func()) {
 	if confirm != nil {
 		confirm()
 	}
+}
+
+// dropInitialLocked is dropInitial for a Kill without confirm, made before
+// it lets go of m, the Ref's lock, which it holds since the switch: if the
+// initial reference was the last, the release is claimed in the same
+// critical section, which spares a Kill that releases a second round on
+// the lock (runRelease's). Nothing else can have claimed it: a claim takes
+// the lock, and the Ref was neither released nor poisoned when Kill took
+// it. A count below zero is a Put too many, which putChecked reports
+// without the lock, as dropInitial would.
+func (r *Ref) dropInitialLocked(m *sync.Mutex) {
+	v := r.count.Add(-1)
+	if v != 0 {
+		m.Unlock()
+		if v < 0 {
+			r.putChecked("Kill", 1, v)
+		}
+		return
+	}
+	r.cells.State.Or(stReleased)
+	release, life := r.claimedLocked()
+	m.Unlock()
+	r.runClaimed(release, life)
 }
 
 // dropInitial drops the initial reference for Kill, which has switched the
