@@ -666,6 +666,7 @@ func (r *Ref) unusable(op string, st uint32, get bool) {
 // poisons the count if no earlier misuse did. It takes the Ref's lock, so
 // that of several such operations at once exactly one finds the count
 // unpoisoned and names it; the rest report Poisoned.
+// model/misuse.pml checks with spin that each is reported exactly once.
 func (r *Ref) useAfterRelease(op string, get bool) {
 	m := r.lock()
 	st := r.cells.State.Load()
