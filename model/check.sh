@@ -38,7 +38,8 @@ MEMLIM=${MEMLIM:-3500}
 # name | expect (ok, violation) | spin -D flags. Runs named excl-* check
 # exclusive.pml (the exclusive protocol), done-* check done.pml (the lives
 # and their Done channels), barrier-* barrier.pml (shared membarriers),
-# lease-* lease.pml (the one-shot Lease's tokens), the others percpuref.pml (the shared protocol). The list is in the order the runs start: the long ones
+# lease-* lease.pml (the one-shot Lease's tokens), misuse-* misuse.pml (use
+# after release), the others percpuref.pml (the shared protocol). The list is in the order the runs start: the long ones
 # first, so that the many short ones fill in at the end. The largest
 # (threeusers, about 2.1 GB) is normally done before the next largest
 # (excl-harvest-stale, 1.6 GB) starts; if not, the two need 3.7 GB.
@@ -96,6 +97,13 @@ RUNS=(
 	"lease-mutant-nowait|violation|-DNREMOTE=2 -DMUTANT_NOWAIT"
 	"lease-mutant-nocasers|violation|-DNREMOTE=2 -DMUTANT_NOCASERS"
 	"lease-mutant-busylate|violation|-DNREMOTE=2 -DMUTANT_BUSYLATE"
+	"misuse-two|ok|-DM=2"
+	"misuse-three|ok|-DM=3"
+	"misuse-early|ok|-DM=3 -DEARLY=1"
+	"misuse-early2|ok|-DM=3 -DEARLY=2 -DADMIT_WINDOW -DADMIT_DRIFT"
+	"misuse-early2-window|violation|-DM=3 -DEARLY=2 -DADMIT_DRIFT"
+	"misuse-early2-drift|violation|-DM=3 -DEARLY=2 -DADMIT_WINDOW"
+	"misuse-mutant-nogate|violation|-DM=2 -DMUTANT_NOGATE"
 )
 if [ "${1:-}" = "--deep" ]; then
 	RUNS+=("deep|ok|-DNUSER=2 -DUOPS=2 -DCOPS=2"
@@ -130,7 +138,7 @@ fi
 # $work/NAME/summary (one line) and $work/NAME/status (0 = as expected).
 run() {
 	local name=$1 expect=$2 flags=$3 d="$work/$1" model=percpuref.pml
-	case $name in excl-*) model=exclusive.pml ;; done-*) model=done.pml ;; barrier-*) model=barrier.pml ;; lease-*) model=lease.pml ;; esac
+	case $name in excl-*) model=exclusive.pml ;; done-*) model=done.pml ;; barrier-*) model=barrier.pml ;; lease-*) model=lease.pml ;; misuse-*) model=misuse.pml ;; esac
 	mkdir -p "$d"
 	cp "$model" "$d/"
 	(
