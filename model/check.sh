@@ -100,9 +100,9 @@ RUNS=(
 	"misuse-two|ok|-DM=2"
 	"misuse-three|ok|-DM=3"
 	"misuse-early|ok|-DM=3 -DEARLY=1"
-	"misuse-early2|ok|-DM=3 -DEARLY=2 -DADMIT_WINDOW -DADMIT_DRIFT"
-	"misuse-early2-window|violation|-DM=3 -DEARLY=2 -DADMIT_DRIFT"
-	"misuse-early2-drift|violation|-DM=3 -DEARLY=2 -DADMIT_WINDOW"
+	"misuse-early2|ok|-DM=3 -DEARLY=2 -DADMIT_WINDOW"
+	"misuse-early2-window|violation|-DM=3 -DEARLY=2"
+	"misuse-mutant-repoison|violation|-DM=3 -DEARLY=2 -DADMIT_WINDOW -DMUTANT_REPOISON"
 	"misuse-mutant-nogate|violation|-DM=2 -DMUTANT_NOGATE"
 )
 if [ "${1:-}" = "--deep" ]; then

@@ -58,11 +58,9 @@
  *       while an operation whose state load came before the claim is
  *       between its add on the poisoned count and its undo (gated, none
  *       whose load came after the claim adds). drift is what a poison
- *       store leaves when it overwrites such an add (its undo then takes
- *       the count past POISON); asserted 0. With EARLY=2 it is not (a
- *       racing Get that found 0 poisons again after another's poison, over
- *       the add of a third operation in flight): ADMIT_DRIFT leaves that
- *       out and checks the rest;
+ *       store would leave if it overwrote such an add (its undo then takes
+ *       the count past POISON); asserted 0: poisonLocked stores only on a
+ *       count that is not poisoned yet (MUTANT_REPOISON breaks it);
  *   (n) useAfterRelease's first reporter (the one that finds the count
  *       unpoisoned, under the lock) names the count 0 (with EARLY, the
  *       count the racing adds left there, within -EARLY..EARLY) and
@@ -77,14 +75,16 @@
  *   EARLY         the first EARLY misusers may start before the claim,
  *                 racing the last Put (default 0; 1 or 2)
  *   ADMIT_WINDOW  leave out (w), which EARLY=2 breaks as the docs admit
- *   ADMIT_DRIFT   leave out drift == 0 in (p), which EARLY=2 breaks too
- *                 (README: the count can end one off poison)
  * Mutant (must produce an assertion violation):
  *   MUTANT_NOGATE the code before the gate: usable(st) does not refuse
  *                 stReleased, so a Get or Put on a released Ref adds to the
  *                 count and checks what it found (getChecked, putChecked):
  *                 a Get that finds the count at 1, left there by another
  *                 Get whose poison has not landed yet, is not reported (a)
+ *   MUTANT_REPOISON poisonLocked stores poison on a count already
+ *                 poisoned: with EARLY=2 a racing Get that found 0 poisons
+ *                 again over a third operation's add in flight, whose undo
+ *                 then leaves the count one off poison (p), (f)
  *
  * Run (errors: 0 expected; the mutant must report an assertion violation):
  *
@@ -140,11 +140,7 @@ inline lock()   { atomic { mu == 0 -> mu = 1 } }
 inline unlock() { mu = 0 }
 
 /* (p): checked after every step, by watch */
-#ifdef ADMIT_DRIFT
-#define NODRIFT 1
-#else
 #define NODRIFT (drift == 0)
-#endif
 #define POISONOK (!poisoned || (C == POISON + pend + drift && C < POISONZONE && NODRIFT))
 
 active proctype watch() {
@@ -159,13 +155,25 @@ inline report(isnamed) {
 	}
 }
 
-/* poisonLocked: state.Or(stPoisoned); count.Store(poison). mu held. */
+/* poisonLocked: if state.Or(stPoisoned) found the bit clear,
+ * count.Store(poison). mu held, and every writer of the bit holds it, so
+ * the test and the Or are one step here. MUTANT_REPOISON stores poison
+ * whatever the bit was. */
 inline poisonLocked() {
+#ifdef MUTANT_REPOISON
 	S = S | stPoisoned;
 	atomic {
 		C = POISON;
 		if :: poisoned -> drift = -pend :: else -> poisoned = 1 fi
 	}
+#else
+	if
+	:: (S & stPoisoned) == 0 ->
+		S = S | stPoisoned;
+		atomic { C = POISON; poisoned = 1 }
+	:: else -> skip                      /* poisoned already: C stays */
+	fi
+#endif
 }
 
 /* corrupt(op, count, err): lock; poisonLocked; unlock; report */

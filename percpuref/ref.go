@@ -987,10 +987,15 @@ func (r *Ref) corrupt(op string, count int64, err error) {
 // poisonLocked pins the count at poison, far below zero; the state bit says
 // so first, so that whoever sees the poisoned count sees the bit. The Ref's
 // lock must be held: a Reinit must not come between the two stores and
-// leave a poisoned count without the bit.
+// leave a poisoned count without the bit. A count that is poisoned already
+// is left alone: an operation that found it poisoned may have added to it
+// and not yet undone its add, and a second store of poison would erase
+// that add, leaving the undo to take the count one off poison for good
+// (model/misuse.pml, MUTANT_REPOISON).
 func (r *Ref) poisonLocked() {
-	r.cells.State.Or(stPoisoned)
-	r.count.Store(poison)
+	if r.cells.State.Or(stPoisoned)&stPoisoned == 0 {
+		r.count.Store(poison)
+	}
 }
 
 // saturateLocked poisons a count that passed MaxCount, saying so.
