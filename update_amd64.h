@@ -11,13 +11,18 @@
 
 // LOCATE(unknown, refuse, nocells) finds the calling goroutine's cell in
 // the Cells at R11 (not nil), for the P it runs on: it leaves the cell's
-// address in AX, or jumps to unknown if the runtime layout is unknown (the
-// including package's mOffP is 0; checked first, before any other load),
-// to nocells if the Cells have no Base, or to refuse if the P has no cell.
+// address in AX, or jumps to nocells if the Cells have no Base (checked
+// first: a Ref without cells needs no P, and the four dependent loads that
+// find the P would delay the locked instruction that nocells goes on to),
+// to unknown if the runtime layout is unknown (the including package's
+// mOffP is 0), or to refuse if the P has no cell.
 // It clobbers CX, DX, R9 and R10. The caller must be NOSPLIT assembly, which
 // the runtime neither preempts nor moves to another P (see atomic_asm.go),
 // from here to its last store to the cell.
 #define LOCATE(unknown, refuse, nocells) \
+	MOVQ    0(R11), AX          /* Base, first: Last and Shift are set before it */ \
+	TESTQ   AX, AX \
+	JZ      nocells             /* no cells */ \
 	MOVQ    ·mOffP(SB), DX \
 	TESTQ   DX, DX \
 	JZ      unknown             /* runtime layout unknown */ \
@@ -26,9 +31,6 @@
 	MOVQ    48(R10), R10        /* g.m */ \
 	MOVQ    (R10)(DX*1), R10    /* m.p */ \
 	MOVLQSX (R10), R10          /* p.id */ \
-	MOVQ    0(R11), AX          /* Base, first: Last and Shift are set before it */ \
-	TESTQ   AX, AX \
-	JZ      nocells             /* no cells */ \
 	MOVWQZX 12(R11), R9         /* Last */ \
 	CMPQ    R10, R9 \
 	JHI     refuse              /* p.id > Last: this P has no cell */ \
