@@ -1,7 +1,8 @@
 // The single-writer update, shared by the assembly of package percpu
-// (atomic_amd64.s) and of package percpuref (fast_amd64.s, which holds a
-// copy of this file that its tests keep identical: go generate there copies
-// it). The protocol it implements is argued in internal/fastpath (UpdateLocal) and
+// (atomic_amd64.s) and of package percpuref (fast_amd64.s, which includes
+// a copy of this file: go generate there writes it, a "Code generated" line
+// and then this file, and its tests check that it still is exactly that).
+// The protocol it implements is argued in internal/fastpath (UpdateLocal) and
 // percpuref/protocol.go.
 //
 // A cell is one 64-bit count. x86 keeps stores in order and loads in order;
