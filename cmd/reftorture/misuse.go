@@ -22,8 +22,8 @@ import (
 // the count must read as 0 and stay there. The misuser's figures are in
 // the result: misused Refs and misuse reports.
 func (t *tortureRun) misuser(rng *rand.Rand) {
-	defer t.wg.Done()
-	for !t.stop.Load() {
+	defer t.misuserWG.Done()
+	for !t.pool.Stopping() {
 		t.misuseOne(rng)
 		time.Sleep(time.Millisecond) // leave the CPUs to the torture proper
 	}
