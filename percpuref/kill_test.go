@@ -1,0 +1,225 @@
+package percpuref
+
+import (
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Item 1. Kernel: release runs asynchronously after the grace period. Ours:
+// Kill is synchronous, so release has run (once) when Kill returns.
+func TestEdge01_InitThenKillReleasesOnce(t *testing.T) {
+	var rel semRel
+	r := New(rel.fn())
+	assert.False(t, r.IsZero())
+	assert.False(t, r.IsDying())
+	assert.True(t, r.IsPercpu())
+	r.Kill()
+	assert.True(t, r.IsDying(), "dying when Kill returns")
+	assert.Equal(t, 1, rel.calls(), "release ran inside Kill")
+	assert.True(t, r.IsZero())
+	assert.True(t, semClosed(r.Done()))
+}
+
+func TestKillIsKillAndConfirmNil(t *testing.T) {
+	var rel semRel
+	r := New(rel.fn())
+	r.Get()
+	r.Kill()
+	assert.True(t, r.IsDying())
+	assert.False(t, r.IsPercpu())
+	assert.Equal(t, int64(1), r.Read(), "after Kill the count is exact")
+	assert.Equal(t, 0, rel.calls())
+	assert.True(t, r.Put(), "the next Put that reaches zero releases")
+	assert.Equal(t, 1, rel.calls())
+}
+
+// Item 2. N goroutines Get, Kill, N Puts: release only after the last Put,
+// with the count checked at every step.
+func TestEdge02_GetsKillPutsCountedAtEveryStep(t *testing.T) {
+	const n = 16
+	var rel semRel
+	r := New(rel.fn())
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() { defer wg.Done(); r.Get() }()
+	}
+	wg.Wait()
+	assert.Equal(t, int64(n+1), r.Read())
+	r.Kill()
+	assert.Equal(t, int64(n), r.Read())
+	for i := n; i > 1; i-- {
+		assert.False(t, r.Put())
+		assert.Equal(t, int64(i-1), r.Read())
+		assert.Equal(t, 0, rel.calls(), "released early, %d refs left", i-1)
+	}
+	assert.True(t, r.Put())
+	assert.Equal(t, int64(0), r.Read())
+	assert.Equal(t, 1, rel.calls())
+}
+
+func TestKillAndConfirmConfirmBeforeReleaseInsideKill(t *testing.T) {
+	var mu sync.Mutex
+	var events []string
+	add := func(s string) { mu.Lock(); events = append(events, s); mu.Unlock() }
+	r := New(func() { add("release") })
+	r.KillAndConfirm(func() { add("confirm") })
+	add("returned")
+	assert.Equal(t, []string{"confirm", "release", "returned"}, events)
+	assert.True(t, semClosed(r.Done()))
+}
+
+// Item 6. InitAtomic, KillAndConfirm(cb) with no other refs: cb, then
+// release, both inside Kill.
+func TestEdge06_InitAtomicKillAndConfirmOrder(t *testing.T) {
+	var events []string
+	r := New(func() { events = append(events, "release") }, InitAtomic())
+	r.KillAndConfirm(func() { events = append(events, "confirm") })
+	events = append(events, "returned")
+	assert.Equal(t, []string{"confirm", "release", "returned"}, events)
+}
+
+func TestKillAndConfirmSeesAtomicDyingRefInConfirm(t *testing.T) {
+	var rel semRel
+	r := New(rel.fn())
+	r.GetMany(2)
+	calls := 0
+	r.KillAndConfirm(func() {
+		calls++
+		assert.True(t, r.IsDying())
+		assert.False(t, r.IsPercpu())
+		assert.Equal(t, int64(3), r.Read(), "the initial ref is dropped after confirm")
+		assert.False(t, r.TryGetLive())
+	})
+	assert.Equal(t, 1, calls)
+	assert.Equal(t, int64(2), r.Read())
+	assert.Equal(t, 0, rel.calls(), "release waits for the remaining refs")
+	assert.False(t, r.Put())
+	assert.True(t, r.Put())
+	assert.Equal(t, 1, rel.calls())
+}
+
+// Item 7. KillAndConfirm with extra refs: cb runs once, after the switch;
+// release only after the remaining Puts. With no extra refs release runs
+// right after cb. Ours: both inside KillAndConfirm (kernel: in the RCU
+// callback).
+func TestEdge07_KillAndConfirmWithExtraRefs(t *testing.T) {
+	var rel semRel
+	r := New(rel.fn())
+	r.GetMany(3)
+	confirms := 0
+	r.KillAndConfirm(func() {
+		confirms++
+		assert.False(t, r.IsPercpu(), "confirm runs after the switch")
+		assert.Equal(t, int64(4), r.Read())
+	})
+	assert.Equal(t, 1, confirms)
+	assert.Equal(t, 0, rel.calls())
+	assert.False(t, r.PutMany(2))
+	assert.Equal(t, 0, rel.calls())
+	assert.True(t, r.Put())
+	assert.Equal(t, 1, rel.calls())
+
+	var events []string
+	r2 := New(func() { events = append(events, "release") })
+	r2.KillAndConfirm(func() { events = append(events, "confirm") })
+	assert.Equal(t, []string{"confirm", "release"}, events)
+}
+
+// Item 11. Double Kill. Kernel: WARN and one extra reference dropped. Ours
+// (SPEC section 4): reported as ErrKilled, nothing dropped, the second
+// confirm does not run.
+func TestEdge11_DoubleKillIsReportedNoop(t *testing.T) {
+	t.Run("handler", func(t *testing.T) {
+		var rel semRel
+		var log semLog
+		r := New(rel.fn(), log.option())
+		r.GetMany(2)
+		r.Kill()
+		confirmed := false
+		r.KillAndConfirm(func() { confirmed = true })
+		assert.False(t, confirmed)
+		assert.Equal(t, int64(2), r.Read(), "no extra reference dropped")
+		require.Len(t, log.all(), 1)
+		semRequireMisuse(t, log.all()[0], ErrKilled, "Kill", 2)
+		assert.False(t, r.Put())
+		assert.True(t, r.Put())
+		assert.Equal(t, 1, rel.calls())
+	})
+	t.Run("default-panics", func(t *testing.T) {
+		var rel semRel
+		r := New(rel.fn())
+		r.Get()
+		r.Kill()
+		me := semCatch(r.Kill)
+		require.NotNil(t, me)
+		semRequireMisuse(t, me, ErrKilled, "Kill", 1)
+		assert.Equal(t, int64(1), r.Read())
+		assert.True(t, r.Put())
+		assert.Equal(t, 1, rel.calls())
+	})
+}
+
+func TestConcurrentKillsOneWins(t *testing.T) {
+	for round := 0; round < 100; round++ {
+		var rel semRel
+		var log semLog
+		r := New(rel.fn(), log.option())
+		r.Get()
+		var wg sync.WaitGroup
+		for g := 0; g < 3; g++ {
+			wg.Add(1)
+			go func() { defer wg.Done(); r.Kill() }()
+		}
+		wg.Wait()
+		errs := log.all()
+		require.Len(t, errs, 2, "the two losing Kills report")
+		for _, err := range errs {
+			assert.ErrorIs(t, err, ErrKilled)
+		}
+		assert.Equal(t, int64(1), r.Read(), "one initial reference dropped, not three")
+		assert.True(t, r.Put())
+		assert.Equal(t, 1, rel.calls())
+	}
+}
+
+func TestConcurrentTrafficWithKillReleasesOnceAfterLastPut(t *testing.T) {
+	for round := 0; round < 20; round++ {
+		var rel semRel
+		var outstanding atomic.Int64
+		var early atomic.Bool
+		r := New(func() {
+			rel.n.Add(1)
+			if outstanding.Load() != 0 {
+				early.Store(true)
+			}
+		})
+		var wg sync.WaitGroup
+		for g := 0; g < 8; g++ {
+			r.Get()
+			outstanding.Add(1)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; i < 500; i++ {
+					if r.TryGet() {
+						r.Get()
+						r.PutMany(1)
+						r.Put()
+					}
+				}
+				outstanding.Add(-1)
+				r.Put()
+			}()
+		}
+		r.Kill()
+		wg.Wait()
+		assert.Equal(t, 1, rel.calls())
+		assert.False(t, early.Load(), "release ran while a reference was held")
+		assert.True(t, r.IsZero())
+	}
+}

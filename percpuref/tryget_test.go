@@ -1,0 +1,219 @@
+package percpuref
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestTryGetFamilyPercpuAlwaysSucceeds(t *testing.T) {
+	r := New(nil)
+	assert.True(t, r.TryGet())
+	assert.True(t, r.GetUnlessZero())
+	assert.True(t, r.TryGetMany(3))
+	assert.True(t, r.TryGetLive())
+	assert.Equal(t, int64(7), r.Read())
+	assert.True(t, r.IsPercpu())
+}
+
+func TestTryGetFamilyAtomicIncrementUnlessZero(t *testing.T) {
+	var rel semRel
+	r := New(rel.fn(), InitAtomic())
+	assert.True(t, r.TryGet())
+	assert.True(t, r.GetUnlessZero())
+	assert.True(t, r.TryGetMany(3))
+	assert.True(t, r.TryGetLive(), "atomic but not dying: TryGetLive succeeds while count > 0")
+	assert.Equal(t, int64(7), r.Read())
+	assert.True(t, r.PutMany(7))
+	assert.Equal(t, 1, rel.calls())
+
+	assert.False(t, r.TryGet())
+	assert.False(t, r.GetUnlessZero())
+	assert.False(t, r.TryGetMany(3))
+	assert.False(t, r.TryGetLive())
+	assert.Equal(t, int64(0), r.Read(), "a failed TryGet leaves the count at 0")
+	assert.True(t, r.IsZero())
+	assert.Equal(t, 1, rel.calls())
+}
+
+// Item 13. TryGetLive on a forced-atomic, live Ref: true iff count > 0.
+func TestEdge13_TryGetLiveForcedAtomic(t *testing.T) {
+	var rel semRel
+	r := New(rel.fn(), InitAtomic())
+	assert.True(t, r.TryGetLive())
+	assert.Equal(t, int64(2), r.Read())
+	assert.False(t, r.Put())
+	assert.True(t, r.Put())
+	assert.False(t, r.IsDying())
+	assert.False(t, r.TryGetLive())
+	assert.Equal(t, int64(0), r.Read())
+	assert.Equal(t, 1, rel.calls())
+}
+
+// Item 14. TryGetMany in atomic mode: at 0, false and unchanged. Kernel:
+// after an underflow the count is negative and TryGetMany succeeds. Ours:
+// the underflow poisons the count (pinned at poison, far below 0), and
+// TryGetMany fails, as on a count of zero, without a further report.
+func TestEdge14_TryGetManyAtomic(t *testing.T) {
+	var rel semRel
+	var log semLog
+	r := New(rel.fn(), InitAtomic(), log.option())
+	assert.True(t, r.Put())
+	assert.False(t, r.TryGetMany(4))
+	assert.Equal(t, int64(0), r.Read())
+	assert.Empty(t, log.all())
+
+	r2 := New(rel.fn(), InitAtomic(), log.option())
+	r2.PutMany(3) // underflow: 1 - 3
+	require.Len(t, log.all(), 1)
+	semRequireMisuse(t, log.all()[0], ErrUnderflow, "PutMany", 1)
+	assert.True(t, isPoisoned(r2))
+	assert.False(t, r2.TryGetMany(4), "a poisoned count is never incremented")
+	assert.Len(t, log.all(), 1, "no further report")
+	assert.Equal(t, 1, rel.calls(), "only r released")
+}
+
+// Item 43. kref_get_unless_zero at 0: false, count unchanged, no report,
+// not poisoned (Reinit still works).
+func TestEdge43_GetUnlessZeroAtZero(t *testing.T) {
+	var log semLog
+	r := New(nil, InitAtomic(), log.option())
+	assert.True(t, r.Put())
+	assert.False(t, r.GetUnlessZero())
+	assert.Equal(t, int64(0), r.Read())
+	assert.True(t, r.IsZero())
+	assert.Empty(t, log.all())
+	r.Reinit()
+	assert.Equal(t, int64(1), r.Read())
+	assert.Empty(t, log.all())
+}
+
+func TestTryGetFamilyDying(t *testing.T) {
+	var rel semRel
+	var log semLog
+	r := New(rel.fn(), log.option())
+	r.Get()
+	r.Kill()
+	assert.True(t, r.TryGet(), "dying with count > 0: TryGet succeeds")
+	assert.True(t, r.GetUnlessZero())
+	assert.True(t, r.TryGetMany(2))
+	assert.False(t, r.TryGetLive(), "dying: TryGetLive fails")
+	assert.Equal(t, int64(5), r.Read())
+	assert.True(t, r.PutMany(5))
+	assert.Equal(t, 1, rel.calls())
+	assert.False(t, r.TryGet())
+	assert.False(t, r.GetUnlessZero())
+	assert.False(t, r.TryGetMany(2))
+	assert.False(t, r.TryGetLive())
+	assert.Equal(t, int64(0), r.Read())
+	assert.Empty(t, log.all())
+}
+
+// Item 12. TryGet after Kill with count > 0 succeeds. TryGetLive after the
+// confirm fails. Kernel: TryGetLive may still succeed between Kill and the
+// confirm. Ours (SPEC): it fails once the Ref is marked dying, which is
+// before confirm runs, so there is no window to tolerate.
+func TestEdge12_TryGetAfterKill(t *testing.T) {
+	var rel semRel
+	r := New(rel.fn())
+	r.Get()
+	inConfirm := true
+	r.KillAndConfirm(func() { inConfirm = r.TryGetLive() })
+	assert.False(t, inConfirm, "TryGetLive fails already inside confirm")
+	assert.False(t, r.TryGetLive())
+	assert.True(t, r.TryGet())
+	assert.Equal(t, int64(2), r.Read())
+	assert.False(t, r.Put())
+	assert.True(t, r.Put())
+	assert.Equal(t, 1, rel.calls())
+}
+
+func TestTryGetLiveFailsOnceKillHasReturned(t *testing.T) {
+	var rel semRel
+	r := New(rel.fn())
+	var killed atomic.Bool
+	var stop atomic.Bool
+	var bad, good atomic.Int64
+	var wg sync.WaitGroup
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !stop.Load() {
+				after := killed.Load()
+				if r.TryGetLive() {
+					if after {
+						bad.Add(1)
+					}
+					good.Add(1)
+					r.Put()
+				}
+			}
+		}()
+	}
+	time.Sleep(2 * time.Millisecond)
+	r.Get() // keep it alive until the getters stop
+	r.Kill()
+	killed.Store(true)
+	time.Sleep(2 * time.Millisecond)
+	stop.Store(true)
+	wg.Wait()
+	assert.Zero(t, bad.Load(), "TryGetLive succeeded after Kill returned")
+	assert.Equal(t, 0, rel.calls())
+	assert.Equal(t, int64(1), r.Read())
+	assert.True(t, r.Put())
+	assert.Equal(t, 1, rel.calls())
+	t.Logf("successful TryGetLive before Kill: %d", good.Load())
+}
+
+// Item 31. M goroutines hammer TryGetLive/Put while one calls
+// KillAndConfirm(cb). After cb no TryGetLive succeeds; release runs once,
+// after the last successful getter's Put.
+func TestEdge31_TryGetLiveRaceWithKill(t *testing.T) {
+	for round := 0; round < 10; round++ {
+		var rel semRel
+		var held atomic.Int64
+		var early atomic.Bool
+		r := New(func() {
+			rel.n.Add(1)
+			if held.Load() != 0 {
+				early.Store(true)
+			}
+		})
+		var confirmed atomic.Bool
+		var afterConfirm atomic.Int64
+		var stop atomic.Bool
+		var wg sync.WaitGroup
+		for g := 0; g < 6; g++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for !stop.Load() {
+					after := confirmed.Load()
+					if r.TryGetLive() {
+						held.Add(1)
+						if after {
+							afterConfirm.Add(1)
+						}
+						runtime.Gosched()
+						held.Add(-1)
+						r.Put()
+					}
+				}
+			}()
+		}
+		time.Sleep(time.Millisecond)
+		r.KillAndConfirm(func() { confirmed.Store(true) })
+		time.Sleep(time.Millisecond)
+		stop.Store(true)
+		wg.Wait()
+		assert.Zero(t, afterConfirm.Load(), "TryGetLive succeeded after confirm")
+		assert.Equal(t, 1, rel.calls())
+		assert.False(t, early.Load(), "release ran while a getter held a ref")
+	}
+}
