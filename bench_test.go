@@ -1,6 +1,6 @@
 package percpu_test
 
-// Benchmarks for the figures of SPEC section 6. Every group names its
+// Benchmarks for the figures of the README's Results. Every group names its
 // implementations with an impl= key, the baseline first (atomic, or in
 // BenchmarkFalseSharing distant), so that
 //

@@ -98,7 +98,8 @@ func (w wantErr) String() string {
 	return fmt.Sprintf("%s: %v (count %s)", w.op, w.err, c)
 }
 
-// refModel is the SPEC semantics of a Ref used from one goroutine.
+// refModel is the contract of docs/semantics.md for a Ref used from one
+// goroutine.
 type refModel struct {
 	count       int64 // the logical count; meaningless once poisoned
 	percpu      bool

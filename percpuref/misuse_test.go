@@ -87,7 +87,7 @@ var (
 )
 
 type misuseCase struct {
-	row      string // the SPEC section 4 row
+	row      string // the row of the misuse table in docs/semantics.md
 	mode     misuseMode
 	op       string // what the case does, for the test name
 	do       func(r *Ref, mu *sync.Mutex)
