@@ -101,7 +101,7 @@ func stressLifecycle(t *testing.T, neighbours bool) {
 	seed := stressSeed(t)
 	p := refcheck.NewPool(8, 8)
 	var refs []*refcheck.Tracked
-	for i := range p.Slots {
+	for i := range p.Refs {
 		opts := []percpuref.Option{percpuref.AllowReinit()}
 		if i%4 == 3 {
 			opts = []percpuref.Option{percpuref.InitAtomic()}
@@ -109,7 +109,7 @@ func stressLifecycle(t *testing.T, neighbours bool) {
 		s := newStressRef(log, fmt.Sprintf("ref%d", i), opts...)
 		s.Revivable = true
 		refs = append(refs, s)
-		p.Slots[i].Store(s)
+		p.Refs[i].Store(s)
 	}
 	if neighbours {
 		for i, s := range refs {
@@ -181,14 +181,14 @@ func TestStressKillOnce(t *testing.T) {
 	for time.Now().Before(deadline) {
 		p := refcheck.NewPool(4, 6)
 		var refs []*refcheck.Tracked
-		for i := range p.Slots {
+		for i := range p.Refs {
 			var opts []percpuref.Option
 			if i == 3 {
 				opts = append(opts, percpuref.InitAtomic())
 			}
 			s := newStressRef(log, fmt.Sprintf("round%d/ref%d", rounds, i), opts...)
 			refs = append(refs, s)
-			p.Slots[i].Store(s)
+			p.Refs[i].Store(s)
 		}
 		p.Start(seed+uint64(rounds), 0)
 		time.Sleep(time.Duration(rng.IntN(2000)) * time.Microsecond)
@@ -233,8 +233,8 @@ func TestStressGOMAXPROCS(t *testing.T) {
 		all = append(all, s)
 		return s
 	}
-	for i := range p.Slots {
-		p.Slots[i].Store(mk())
+	for i := range p.Refs {
+		p.Refs[i].Store(mk())
 	}
 	p.Start(seed, 0)
 
@@ -254,11 +254,11 @@ func TestStressGOMAXPROCS(t *testing.T) {
 	rng := rand.New(rand.NewPCG(seed, 3001))
 	deadline := time.Now().Add(stressDuration())
 	for time.Now().Before(deadline) {
-		i := rng.IntN(len(p.Slots))
-		s := p.Slots[i].Load()
+		i := rng.IntN(len(p.Refs))
+		s := p.Refs[i].Load()
 		switch rng.IntN(4) {
 		case 0: // retire: replace by a Ref made at today's GOMAXPROCS, kill the old one
-			p.Slots[i].Store(mk())
+			p.Refs[i].Store(mk())
 			s.Kill()
 			s.Draining.Store(true)
 		case 1:

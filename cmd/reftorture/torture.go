@@ -23,8 +23,8 @@ type tortureRun struct {
 	total  refcheck.Counts // the releases of every Ref tortured
 	nextID int             // controller-only
 
-	// killedAt is, for each slot, the controller step of the Kill whose
-	// release it waits for; 0 if the slot's Ref is live. Controller-only.
+	// killedAt is, for each of pool.Refs, the controller step of the Kill
+	// whose release it waits for; 0 if that Ref is live. Controller-only.
 	killedAt []int
 
 	// Controller totals.
@@ -100,8 +100,8 @@ func (t *tortureRun) controller(rng *rand.Rand, deadline time.Time) {
 	step := 0
 	for time.Now().Before(deadline) {
 		step++
-		i := rng.IntN(len(t.pool.Slots))
-		o := t.pool.Slots[i].Load()
+		i := rng.IntN(len(t.pool.Refs))
+		o := t.pool.Refs[i].Load()
 		if t.killedAt[i] != 0 {
 			// Killed earlier: drain it after a while, and once released,
 			// reinit it or replace it.
@@ -119,7 +119,7 @@ func (t *tortureRun) controller(rng *rand.Rand, deadline time.Time) {
 				o.Reinit()
 				t.reinits++
 			} else {
-				t.pool.Slots[i].Store(t.newObject(rng.IntN(2) == 0, rng.IntN(4) == 0))
+				t.pool.Refs[i].Store(t.newObject(rng.IntN(2) == 0, rng.IntN(4) == 0))
 				t.replaced++
 			}
 			continue
@@ -164,8 +164,8 @@ func torture(cfg config, stdout, stderr io.Writer) result {
 	t.pool = refcheck.NewPool(cfg.refs, cfg.goroutines)
 	t.pool.FaultEvery = cfg.faultEvery
 	t.killedAt = make([]int, cfg.refs)
-	for i := range t.pool.Slots {
-		t.pool.Slots[i].Store(t.newObject(ctl.IntN(2) == 0, ctl.IntN(4) == 0))
+	for i := range t.pool.Refs {
+		t.pool.Refs[i].Store(t.newObject(ctl.IntN(2) == 0, ctl.IntN(4) == 0))
 	}
 	start := time.Now()
 	t.pool.Start(cfg.seed, 1)
@@ -182,8 +182,8 @@ func torture(cfg config, stdout, stderr io.Writer) result {
 	t.pool.Drain(rand.New(rand.NewPCG(cfg.seed, 1<<32)))
 
 	// Every count must now be exact.
-	for i := range t.pool.Slots {
-		t.pool.Slots[i].Load().FinalCheck()
+	for i := range t.pool.Refs {
+		t.pool.Refs[i].Load().FinalCheck()
 	}
 	t.total.Check(&t.log, "in all")
 	return result{

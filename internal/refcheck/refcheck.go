@@ -4,7 +4,7 @@
 // and the torture command (cmd/reftorture) share it, as the kernel's
 // rcutorture and locktorture share their machinery.
 //
-// A Tracked is one Ref and its bookkeeping; a Pool is a set of slots of
+// A Tracked is one Ref and its bookkeeping; a Pool is a set of places for
 // Tracked Refs and the workers that take, hand over and drop references to
 // them at random, while the caller's controller kills, resurrects, reinits
 // and switches them. The invariants it checks, as it goes and at the end:
@@ -386,14 +386,15 @@ type hold struct {
 	n int
 }
 
-// A Pool is a set of slots of Tracked Refs and the workers that use them:
-// each worker takes references with the TryGet family, takes more on those
-// it holds, drops them, and hands them to other workers (so that Puts run
-// on other goroutines, and other Ps, than the Gets). A worker takes none on
-// a Ref that is Draining. The caller fills the slots before Start and may
-// replace a slot's Ref at any time.
+// A Pool is a set of places for Tracked Refs (Refs; "slot" is the word of
+// package slots' arena) and the workers that use them: each worker takes
+// references with the TryGet family, takes more on those it holds, drops
+// them, and hands them to other workers (so that Puts run on other
+// goroutines, and other Ps, than the Gets). A worker takes none on a Ref
+// that is Draining. The caller fills Refs before Start and may replace any
+// of them at any time.
 type Pool struct {
-	Slots []atomic.Pointer[Tracked]
+	Refs []atomic.Pointer[Tracked]
 
 	// FaultEvery, for tests of the checker only: if it is above 0, every
 	// FaultEvery-th operation of a worker puts one reference more than
@@ -406,9 +407,9 @@ type Pool struct {
 	wg      sync.WaitGroup
 }
 
-// NewPool returns a Pool of slots empty slots for workers workers.
-func NewPool(slots, workers int) *Pool {
-	p := &Pool{Slots: make([]atomic.Pointer[Tracked], slots), inboxes: make([]chan hold, workers)}
+// NewPool returns a Pool of refs empty places for workers workers.
+func NewPool(refs, workers int) *Pool {
+	p := &Pool{Refs: make([]atomic.Pointer[Tracked], refs), inboxes: make([]chan hold, workers)}
 	for i := range p.inboxes {
 		p.inboxes[i] = make(chan hold, 16)
 	}
@@ -444,7 +445,7 @@ func (p *Pool) worker(rng *rand.Rand, me int) {
 			if len(held) >= 6 {
 				continue
 			}
-			t := p.Slots[rng.IntN(len(p.Slots))].Load()
+			t := p.Refs[rng.IntN(len(p.Refs))].Load()
 			if t == nil || t.Draining.Load() {
 				continue
 			}

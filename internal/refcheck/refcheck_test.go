@@ -35,15 +35,15 @@ func TestLogKeepsTheFirstAndCountsAll(t *testing.T) {
 func runPool(log *Log, refs, faultEvery int, d time.Duration) {
 	p := NewPool(refs, 4)
 	p.FaultEvery = faultEvery
-	for i := range p.Slots {
-		p.Slots[i].Store(New(log, fmt.Sprintf("ref %d", i)))
+	for i := range p.Refs {
+		p.Refs[i].Store(New(log, fmt.Sprintf("ref %d", i)))
 	}
 	p.Start(1, 0)
 	time.Sleep(d)
 	p.Stop()
 	p.Drain(rand.New(rand.NewPCG(1, 1)))
-	for i := range p.Slots {
-		p.Slots[i].Load().FinalCheck()
+	for i := range p.Refs {
+		p.Refs[i].Load().FinalCheck()
 	}
 }
 
