@@ -1,5 +1,9 @@
 package percpuref
 
+// Release and confirm may call back into the Ref: no lock of the Ref is held
+// while they run. misuse_reentry_test.go has the full table of operations
+// from every callback.
+
 import (
 	"testing"
 	"time"

@@ -1,5 +1,8 @@
 package percpuref
 
+// The control operations (Kill, Resurrect, the switches, Read) racing each
+// other and the counting operations.
+
 import (
 	"errors"
 	"sync"
@@ -9,10 +12,11 @@ import (
 	"github.com/stretchr/testify/assert"
 )
 
-// Control operations race each other and the fast path (SPEC section 3,
-// Concurrency). Holders keep a base reference throughout, so nothing may
-// be released until they drop it; the only reports allowed are the ones the
-// races make legitimate (Kill on a dying Ref, Resurrect on a live one).
+// Control operations race each other and the fast path (the Ref's doc:
+// they are serialised inside the Ref and may race). Holders keep a base
+// reference throughout, so nothing may be released until they drop it; the
+// only reports allowed are the ones the races make legitimate (Kill on a
+// dying Ref, Resurrect on a live one).
 func TestControlOpsRaceEachOther(t *testing.T) {
 	const holders = 4
 	var log semLog

@@ -1,5 +1,7 @@
 package percpuref
 
+// Exit: the end of a Ref's use, from anywhere, once or more.
+
 import (
 	"testing"
 	"time"
@@ -23,6 +25,8 @@ func TestExitKeepsFinalCountAndFreesShards(t *testing.T) {
 	assert.ErrorIs(t, log.all()[0], ErrExited)
 }
 
+// Kernel edge case `exit` (docs/semantics.md): a second Exit, and Exit of
+// a Ref never set up, do nothing.
 func TestExitTwiceIsNoop(t *testing.T) {
 	var log semLog
 	r := New(nil, log.option())
@@ -36,13 +40,14 @@ func TestExitTwiceIsNoop(t *testing.T) {
 	assert.Equal(t, int64(0), zero.Read())
 }
 
-// Item 28. Exit while a switch is in flight (kernel: WARN); on a
-// never-initialised Ref (no-op); twice (second is a no-op). Ours: switches
-// are synchronous, so the only moment "in flight" is the confirm callback.
-// Exit from a SwitchToAtomic confirm just exits. Exit from a KillAndConfirm
-// confirm exits, and Kill still drops the initial reference (it began
-// before the Exit), so release runs: the result of Kill, then Exit.
-func TestEdge28_Exit(t *testing.T) {
+// Kernel edge case `exit` (docs/semantics.md): Exit while a switch is in
+// flight (the kernel WARNs); on a never-initialised Ref (no-op); twice
+// (second is a no-op). Switches are synchronous here, so the only moment
+// "in flight" is the confirm callback. Exit from a SwitchToAtomic confirm
+// just exits. Exit from a KillAndConfirm confirm exits, and Kill still
+// drops the initial reference (it began before the Exit), so release runs:
+// the result of Kill, then Exit.
+func TestExitFromConfirmOnZeroRefAndTwice(t *testing.T) {
 	t.Run("in-switch-confirm", func(t *testing.T) {
 		var log semLog
 		r := New(nil, log.option())
@@ -81,27 +86,12 @@ func TestEdge28_Exit(t *testing.T) {
 	})
 }
 
-func TestExitFromInsideRelease(t *testing.T) {
-	var rel semRel
-	var r *Ref
-	r = New(func() { rel.n.Add(1); r.Exit() })
-	r.Get()
-	r.Kill()
-	assert.True(t, r.Put())
-	assert.Equal(t, 1, rel.calls())
-	assert.True(t, r.IsZero())
-	assert.Nil(t, r.cells.Base, "white-box: Exit from release freed the shards")
-	assert.True(t, semClosed(r.Done()))
-	me := semCatch(func() { r.Get() })
-	require.NotNil(t, me)
-	assert.ErrorIs(t, me, ErrExited)
-}
-
-// Item 29. release calls Exit. Kernel: fine from the RCU confirm path,
-// deadlocks if release ran synchronously under the switch lock. Ours: no
-// lock is held while release runs, so Exit from a release that runs
-// synchronously inside Kill (and inside Put) works.
-func TestEdge29_ExitFromRelease(t *testing.T) {
+// Kernel edge case `exit-from-release` (docs/semantics.md): release calls
+// Exit. In the kernel that is fine from the RCU confirm path and deadlocks
+// if release runs under the switch lock; here no lock is held while release
+// runs, so Exit from a release that runs synchronously inside Kill (and
+// inside Put) works, and the Ref takes no more operations.
+func TestExitFromReleaseInsideKillOrPut(t *testing.T) {
 	for _, via := range []string{"Kill", "Put"} {
 		t.Run(via, func(t *testing.T) {
 			var rel semRel
@@ -125,8 +115,11 @@ func TestEdge29_ExitFromRelease(t *testing.T) {
 			}
 			assert.Equal(t, 1, rel.calls())
 			assert.True(t, r.IsZero())
-			assert.Nil(t, r.cells.Base, "white-box: exited")
+			assert.Nil(t, r.cells.Base, "white-box: Exit from release freed the cells")
 			assert.True(t, semClosed(r.Done()))
+			me := semCatch(func() { r.Get() })
+			require.NotNil(t, me)
+			assert.ErrorIs(t, me, ErrExited)
 		})
 	}
 }

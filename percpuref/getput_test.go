@@ -1,5 +1,8 @@
 package percpuref
 
+// Get, Put and their Many forms: what they count in each mode, and when a
+// Put releases.
+
 import (
 	"runtime"
 	"sync"
@@ -27,8 +30,7 @@ func TestGetPutPercpuNeverReleases(t *testing.T) {
 	assert.Equal(t, 0, rel.calls())
 }
 
-// Per-CPU mode: Put never releases, so it always returns false (the
-// committed f125e35 returned true here; fixed by the fast-path rewrite).
+// Per-CPU mode: Put never releases, so it always returns false.
 func TestPutPercpuReturnsFalse(t *testing.T) {
 	var rel semRel
 	var mu sync.Mutex
@@ -82,9 +84,10 @@ func TestGetPutDyingReleasesAtExactlyZero(t *testing.T) {
 	assert.Equal(t, 1, rel.calls())
 }
 
-// Item 5. InitAtomic: the Put of the initial reference (no Kill) releases
+// Kernel edge case `init-atomic-put-releases` (docs/semantics.md): on an
+// InitAtomic Ref, the Put of the initial reference (no Kill) releases
 // synchronously in that Put.
-func TestEdge05_InitAtomicPutReleasesSynchronously(t *testing.T) {
+func TestInitAtomicLastPutReleasesInThatPut(t *testing.T) {
 	var rel semRel
 	r := New(rel.fn(), InitAtomic())
 	assert.True(t, r.Put())
@@ -93,10 +96,11 @@ func TestEdge05_InitAtomicPutReleasesSynchronously(t *testing.T) {
 	assert.False(t, r.IsDying(), "released without being killed")
 }
 
-// Item 3. Gets on one shard and Puts on another drive single cells apart
-// (and, far enough, out of the live range); the fold still gives the exact
-// count, with no early release and no misuse report.
-func TestEdge03_GetsOnOneShardPutsOnAnother(t *testing.T) {
+// Kernel edge case `cells-drift` (docs/semantics.md): Gets on one cell and
+// Puts on another drive single cells apart (and, far enough, out of the
+// live range); the fold still gives the exact count, with no early release
+// and no misuse report.
+func TestGetsAndPutsOnDifferentCellsFoldExactly(t *testing.T) {
 	t.Run("two-Ps", func(t *testing.T) {
 		// Two goroutines spinning at once on two Ps use two different cells.
 		// White-box: the cells are inspected to show they diverged.
@@ -176,6 +180,9 @@ func TestEdge03_GetsOnOneShardPutsOnAnother(t *testing.T) {
 	})
 }
 
+// Kernel edge case `put-once` (docs/semantics.md): of concurrent Puts, the
+// one that drops the last reference returns true and runs release, in its
+// own goroutine; in atomic mode as after Kill.
 func TestPutReturnsTrueExactlyOnceAcrossConcurrentPutters(t *testing.T) {
 	for _, mode := range []string{"percpu-then-kill", "atomic"} {
 		t.Run(mode, func(t *testing.T) {

@@ -1,5 +1,10 @@
 package percpuref
 
+// Helpers of the package's tests: misuse reports caught or logged, release
+// counted, a channel checked for closing. They carry a "sem" prefix (they
+// began in the semantics tests) so that they do not collide with other test
+// files' helpers.
+
 import (
 	"bytes"
 	"errors"

@@ -1,5 +1,7 @@
 package percpuref
 
+// New and Init: the state a Ref starts in, with each option.
+
 import (
 	"testing"
 
@@ -35,9 +37,10 @@ func TestNewInitDeadStartsDyingAtZero(t *testing.T) {
 	assert.False(t, semClosed(r.Done()))
 }
 
-// Item 8. InitDead: dying, zero, no TryGet; Reinit makes it live at 1,
-// per-CPU (atomic if InitAtomic was also given).
-func TestEdge08_InitDead(t *testing.T) {
+// Kernel edge case `init-dead` (docs/semantics.md): an InitDead Ref is
+// dying at zero and no TryGet succeeds; Reinit makes it live at 1, per-CPU
+// (atomic if InitAtomic was also given).
+func TestInitDeadIsDyingAtZeroUntilReinit(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
 		opts       []Option

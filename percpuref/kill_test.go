@@ -1,5 +1,8 @@
 package percpuref
 
+// Kill and KillAndConfirm: the switch, confirm, the drop of the initial
+// reference, and the release that follows.
+
 import (
 	"sync"
 	"sync/atomic"
@@ -9,9 +12,10 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// Item 1. Kernel: release runs asynchronously after the grace period. Ours:
-// Kill is synchronous, so release has run (once) when Kill returns.
-func TestEdge01_InitThenKillReleasesOnce(t *testing.T) {
+// Kernel edge case `kill-releases` (docs/semantics.md): the kernel runs
+// release after a grace period; Kill is synchronous, so release has run
+// (once) when Kill returns.
+func TestKillOfANewRefReleasesBeforeItReturns(t *testing.T) {
 	var rel semRel
 	r := New(rel.fn())
 	assert.False(t, r.IsZero())
@@ -37,9 +41,10 @@ func TestKillIsKillAndConfirmNil(t *testing.T) {
 	assert.Equal(t, 1, rel.calls())
 }
 
-// Item 2. N goroutines Get, Kill, N Puts: release only after the last Put,
-// with the count checked at every step.
-func TestEdge02_GetsKillPutsCountedAtEveryStep(t *testing.T) {
+// Kernel edge case `release-after-last-put` (docs/semantics.md): N
+// goroutines Get, Kill, N Puts: release only after the last Put, with the
+// count checked at every step.
+func TestKillThenPutsReleaseOnlyAtTheLastPut(t *testing.T) {
 	const n = 16
 	var rel semRel
 	r := New(rel.fn())
@@ -62,6 +67,8 @@ func TestEdge02_GetsKillPutsCountedAtEveryStep(t *testing.T) {
 	assert.Equal(t, 1, rel.calls())
 }
 
+// Kernel edge case `kill-confirm-order` (docs/semantics.md): with no other
+// reference, confirm, then release, both inside KillAndConfirm.
 func TestKillAndConfirmConfirmBeforeReleaseInsideKill(t *testing.T) {
 	var mu sync.Mutex
 	var events []string
@@ -73,9 +80,10 @@ func TestKillAndConfirmConfirmBeforeReleaseInsideKill(t *testing.T) {
 	assert.True(t, semClosed(r.Done()))
 }
 
-// Item 6. InitAtomic, KillAndConfirm(cb) with no other refs: cb, then
-// release, both inside Kill.
-func TestEdge06_InitAtomicKillAndConfirmOrder(t *testing.T) {
+// Kernel edge case `init-atomic-kill-confirm` (docs/semantics.md):
+// InitAtomic, KillAndConfirm(cb) with no other refs: cb, then release, both
+// inside Kill.
+func TestKillAndConfirmOnInitAtomicRunsConfirmThenRelease(t *testing.T) {
 	var events []string
 	r := New(func() { events = append(events, "release") }, InitAtomic())
 	r.KillAndConfirm(func() { events = append(events, "confirm") })
@@ -83,6 +91,9 @@ func TestEdge06_InitAtomicKillAndConfirmOrder(t *testing.T) {
 	assert.Equal(t, []string{"confirm", "release", "returned"}, events)
 }
 
+// Kernel edge case `kill-confirm-order` (docs/semantics.md): confirm finds
+// the Ref dying and atomic, with the initial reference still counted;
+// release waits for the other references.
 func TestKillAndConfirmSeesAtomicDyingRefInConfirm(t *testing.T) {
 	var rel semRel
 	r := New(rel.fn())
@@ -103,11 +114,11 @@ func TestKillAndConfirmSeesAtomicDyingRefInConfirm(t *testing.T) {
 	assert.Equal(t, 1, rel.calls())
 }
 
-// Item 7. KillAndConfirm with extra refs: cb runs once, after the switch;
-// release only after the remaining Puts. With no extra refs release runs
-// right after cb. Ours: both inside KillAndConfirm (kernel: in the RCU
-// callback).
-func TestEdge07_KillAndConfirmWithExtraRefs(t *testing.T) {
+// Kernel edge case `kill-confirm-order` (docs/semantics.md): KillAndConfirm
+// with extra refs: cb runs once, after the switch; release only after the
+// remaining Puts. (With no extra refs, release right after cb:
+// TestKillAndConfirmConfirmBeforeReleaseInsideKill.)
+func TestKillAndConfirmWithExtraRefsReleasesAfterTheirPuts(t *testing.T) {
 	var rel semRel
 	r := New(rel.fn())
 	r.GetMany(3)
@@ -123,17 +134,12 @@ func TestEdge07_KillAndConfirmWithExtraRefs(t *testing.T) {
 	assert.Equal(t, 0, rel.calls())
 	assert.True(t, r.Put())
 	assert.Equal(t, 1, rel.calls())
-
-	var events []string
-	r2 := New(func() { events = append(events, "release") })
-	r2.KillAndConfirm(func() { events = append(events, "confirm") })
-	assert.Equal(t, []string{"confirm", "release"}, events)
 }
 
-// Item 11. Double Kill. Kernel: WARN and one extra reference dropped. Ours
-// (SPEC section 4): reported as ErrKilled, nothing dropped, the second
-// confirm does not run.
-func TestEdge11_DoubleKillIsReportedNoop(t *testing.T) {
+// Kernel edge case `kill-twice` (docs/semantics.md): the kernel WARNs and
+// drops one more reference; here the second Kill is reported as ErrKilled,
+// drops nothing, and its confirm does not run.
+func TestKillTwiceIsReportedAndDropsNothing(t *testing.T) {
 	t.Run("handler", func(t *testing.T) {
 		var rel semRel
 		var log semLog
@@ -164,6 +170,8 @@ func TestEdge11_DoubleKillIsReportedNoop(t *testing.T) {
 	})
 }
 
+// Kernel edge case `kill-twice` (docs/semantics.md), from three goroutines
+// at once: one Kill drops the initial reference, the others report.
 func TestConcurrentKillsOneWins(t *testing.T) {
 	for round := 0; round < 100; round++ {
 		var rel semRel

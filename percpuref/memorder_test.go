@@ -1,5 +1,8 @@
 package percpuref
 
+// The memory order of docs/semantics.md ("Memory order"): everything a
+// holder wrote before its Put happens before release.
+
 import (
 	"sync"
 	"testing"

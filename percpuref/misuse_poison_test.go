@@ -1,5 +1,9 @@
 package percpuref
 
+// Misuse that breaks the count: the first is reported and poisons the count,
+// every later use of it is reported too, and release never runs because of
+// it (docs/semantics.md, "Misuse", rule 3).
+
 import (
 	"testing"
 
@@ -7,10 +11,11 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// Item 23. The owner Puts its initial ref in per-CPU mode: nothing happens
-// then; the later Kill folds a count <= 0. Kernel: WARN and a leak. Ours:
-// ErrUnderflow from Kill, the count is poisoned, release never runs.
-func TestEdge23_PercpuUnderflowFoundAtKill(t *testing.T) {
+// Kernel edge case `percpu-underflow` (docs/semantics.md): the owner Puts
+// its initial ref in per-CPU mode: nothing happens then; the later Kill
+// folds a count <= 0. The kernel WARNs and leaks; here Kill reports
+// ErrUnderflow, the count is poisoned, release never runs.
+func TestPercpuUnderflowIsFoundAtKillAndPoisons(t *testing.T) {
 	t.Run("handler", func(t *testing.T) {
 		var rel semRel
 		var log semLog
@@ -38,10 +43,11 @@ func TestEdge23_PercpuUnderflowFoundAtKill(t *testing.T) {
 	})
 }
 
-// Item 24. An extra Put in atomic mode past zero. Kernel: silent, negative
-// count, no second release. Ours: ErrUnderflow naming the count found (0),
-// poisoned, no second release, and every later Put reported too.
-func TestEdge24_ExtraPutPastZero(t *testing.T) {
+// Kernel edge case `put-past-zero` (docs/semantics.md): an extra Put in
+// atomic mode past zero. percpu_ref: silent, negative count, no second
+// release. Here: ErrUnderflow naming the count found (0), poisoned, no
+// second release, and every later Put reported too.
+func TestPutPastZeroIsReportedAndPoisons(t *testing.T) {
 	var rel semRel
 	var log semLog
 	r := New(rel.fn(), InitAtomic(), log.option())
@@ -59,10 +65,11 @@ func TestEdge24_ExtraPutPastZero(t *testing.T) {
 	assert.Equal(t, int64(poison), r.count.Load(), "a poisoned count never moves")
 }
 
-// Item 25. A Get in atomic mode at count 0 (after release). Kernel: silent
-// increment. Ours: ErrReleased naming the count found (0), poisoned, and the
-// matching Put is reported too and does not release again.
-func TestEdge25_GetAtZero(t *testing.T) {
+// Kernel edge case `get-at-zero` (docs/semantics.md): a Get in atomic mode
+// at count 0 (after release). percpu_ref: a silent increment. Here:
+// ErrReleased naming the count found (0), poisoned, and the matching Put is
+// reported too and does not release again.
+func TestGetAtZeroIsReportedAndPoisons(t *testing.T) {
 	var rel semRel
 	var log semLog
 	r := New(rel.fn(), InitAtomic(), log.option())
@@ -78,12 +85,12 @@ func TestEdge25_GetAtZero(t *testing.T) {
 	assert.Equal(t, int64(poison), r.count.Load(), "a poisoned count never moves")
 }
 
-// Item 30. Underflow accounting. Kernel: the WARN prints once, extra dumps
-// for the first 3. Ours: the first misuse that breaks the count is reported
-// and poisons it; every later Put and Get on the poisoned count is reported
-// too, with the cause of the poisoning, and leaves the count where it is (so
-// none can reach zero).
-func TestEdge30_UnderflowReportedEveryTime(t *testing.T) {
+// Kernel edge case `underflow-reports` (docs/semantics.md): the kernel's
+// WARN prints once, with extra dumps for the first 3. Here the first
+// misuse that breaks the count is reported and poisons it; every later Put
+// and Get on the poisoned count is reported too, with the cause of the
+// poisoning, and leaves the count where it is (so none can reach zero).
+func TestMisuseOfPoisonedCountIsReportedEveryTime(t *testing.T) {
 	t.Run("atomic-puts", func(t *testing.T) {
 		var rel semRel
 		var log semLog

@@ -416,8 +416,10 @@ func TestMisuseUninitialized(t *testing.T) {
 	assert.NotPanics(t, r.Exit)
 }
 
-// The count just below saturation is fine: reports only start past
-// MaxCount (white-box setup).
+// Kernel edge case `saturate` (docs/semantics.md): the count just below
+// saturation is fine: reports only start past MaxCount (white-box setup);
+// then the count is pinned, every later Get is reported, and Reinit is
+// refused.
 func TestMisuseSaturationBoundary(t *testing.T) {
 	var log semLog
 	r := New(nil, InitAtomic(), log.option())

@@ -1,5 +1,8 @@
 package percpuref
 
+// PutLocked, kref_put_mutex's counterpart: the lock is taken only for the
+// Put that may be the last, and release runs with it held.
+
 import (
 	"sync"
 	"sync/atomic"
@@ -27,6 +30,8 @@ func (l *semLocker) Lock() {
 
 func (l *semLocker) Unlock() { l.mu.Unlock() }
 
+// Kernel edge case `put-mutex` (docs/semantics.md): Puts that cannot be
+// the last (per-CPU mode, or more references held) never touch mu.
 func TestPutLockedTakesLockOnlyForFinalPut(t *testing.T) {
 	var mu sync.Mutex
 	heldInRelease := false
@@ -45,12 +50,12 @@ func TestPutLockedTakesLockOnlyForFinalPut(t *testing.T) {
 	mu.Unlock()
 }
 
-// Item 41. dec_and_lock / kref_put_mutex. From 1: true, release with the
-// lock held. Kernel: returns holding the lock and release unlocks it. Ours
-// (documented on PutLocked): PutLocked unlocks after release returns. From
-// 2: false, lock not taken. A Get racing in while the lock is being taken:
-// false, lock released.
-func TestEdge41_PutLocked(t *testing.T) {
+// Kernel edge case `put-mutex` (docs/semantics.md): from 1, true, release
+// with the lock held (the kernel returns holding the lock and its release
+// unlocks it; PutLocked unlocks after release returns). From 2: false,
+// lock not taken. A Get racing in while the lock is being taken: false,
+// lock released.
+func TestPutLockedLikeKrefPutMutex(t *testing.T) {
 	t.Run("from-1", func(t *testing.T) {
 		var l semLocker
 		held := false
@@ -86,9 +91,10 @@ func TestEdge41_PutLocked(t *testing.T) {
 	})
 }
 
-// Item 42. kref_put returns true exactly once across concurrent putters;
-// the mutex variant runs release with the mutex held.
-func TestEdge42_KrefPutExactlyOnce(t *testing.T) {
+// Kernel edge case `put-once` (docs/semantics.md): Put returns true exactly
+// once across concurrent putters; PutLocked runs release with the mutex
+// held, and Put takes no lock.
+func TestPutAndPutLockedReturnTrueOnceAmongConcurrentPutters(t *testing.T) {
 	for _, locked := range []bool{false, true} {
 		name := "Put"
 		if locked {

@@ -1,5 +1,7 @@
 package percpuref
 
+// Reinit: a new life for a Ref whose count reached zero.
+
 import (
 	"testing"
 
@@ -67,9 +69,10 @@ func TestReinitOnInitDead(t *testing.T) {
 	assert.True(t, semClosed(r.Done()))
 }
 
-// Item 20. Reinit while count != 0. Kernel: WARN, and it still adds a ref.
-// Ours: ErrNotZero and nothing changes.
-func TestEdge20_ReinitWhileNonZero(t *testing.T) {
+// Kernel edge case `reinit-nonzero` (docs/semantics.md): the kernel WARNs
+// and still adds a reference; here Reinit while the count is not zero, in
+// every mode, is reported as ErrNotZero and nothing changes.
+func TestReinitWhileReferencesAreHeldIsReported(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		setup  func(*Ref)

@@ -1,5 +1,8 @@
 package percpuref
 
+// When release runs: synchronously, in the goroutine of the Put that takes
+// the count to zero; Done closes only when it has returned.
+
 import (
 	"sync/atomic"
 	"testing"
@@ -26,6 +29,9 @@ func TestReleaseRunsSynchronouslyInThePuttingGoroutine(t *testing.T) {
 	assert.Equal(t, putter, relGoid.Load())
 }
 
+// Kernel edge case `is-zero-during-release` (docs/semantics.md): IsZero is
+// true while release runs, and Done, asked for before, stays open until
+// release returns; so does the Put that runs it.
 func TestDoneClosedOnlyAfterReleaseReturned(t *testing.T) {
 	entered := make(chan struct{})
 	unblock := make(chan struct{})
@@ -50,8 +56,10 @@ func TestDoneClosedOnlyAfterReleaseReturned(t *testing.T) {
 	assert.Equal(t, done, r.Done(), "same channel within one life")
 }
 
-// Item 27. IsZero can be true before release has returned.
-func TestEdge27_IsZeroBeforeReleaseReturns(t *testing.T) {
+// Kernel edge case `is-zero-during-release` (docs/semantics.md): IsZero can
+// be true before release has returned; Done, first asked for while release
+// runs, is still open.
+func TestIsZeroWhileReleaseRuns(t *testing.T) {
 	entered := make(chan struct{})
 	unblock := make(chan struct{})
 	r := New(func() { close(entered); <-unblock })

@@ -1,5 +1,7 @@
 package percpuref
 
+// Resurrect: a dying Ref made live again while references remain.
+
 import (
 	"sync"
 	"testing"
@@ -8,6 +10,8 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// Kernel edge case `resurrect-killed` (docs/semantics.md): Resurrect of a
+// killed Ref restores the initial reference and per-CPU mode.
 func TestResurrectRestoresInitialRef(t *testing.T) {
 	var rel semRel
 	r := New(rel.fn(), AllowReinit())
@@ -27,10 +31,11 @@ func TestResurrectRestoresInitialRef(t *testing.T) {
 	assert.Equal(t, 1, rel.calls(), "the restored initial ref is the last one")
 }
 
-// Item 21. Resurrect on a killed Ref with count > 0: live again, initial
-// ref restored, release never runs; a later Kill plus balanced Puts
+// Kernel edge case `resurrect-killed` (docs/semantics.md): Resurrect on a
+// killed Ref whose count is still above 0 after some Puts: live again,
+// initial ref restored, release never runs; a later Kill plus balanced Puts
 // releases exactly once.
-func TestEdge21_ResurrectKilledRef(t *testing.T) {
+func TestResurrectAfterPutsRestoresTheInitialReference(t *testing.T) {
 	var rel semRel
 	var log semLog
 	r := New(rel.fn(), AllowReinit(), log.option())
@@ -48,9 +53,10 @@ func TestEdge21_ResurrectKilledRef(t *testing.T) {
 	assert.Empty(t, log.all())
 }
 
-// Item 22. Resurrect on a live Ref. Kernel: WARN, and one ref is added.
-// Ours: ErrLive and nothing changes.
-func TestEdge22_ResurrectLiveRef(t *testing.T) {
+// Kernel edge case `resurrect-live` (docs/semantics.md): the kernel WARNs
+// and adds a reference; here Resurrect of a live Ref, per-CPU or atomic, is
+// reported as ErrLive and nothing changes.
+func TestResurrectOfLiveRefIsReported(t *testing.T) {
 	var log semLog
 	r := New(nil, AllowReinit(), log.option())
 	r.Get()

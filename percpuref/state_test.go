@@ -1,5 +1,7 @@
 package percpuref
 
+// IsZero, IsDying, IsPercpu and Read across a Ref's life.
+
 import (
 	"testing"
 
@@ -30,9 +32,9 @@ func TestPredicatesAcrossLifecycle(t *testing.T) {
 	assert.Equal(t, snap{false, false, false, 1}, get(r), "exited")
 }
 
-// Item 26. IsZero is false in per-CPU mode; after Exit it reports the count
-// stored at exit.
-func TestEdge26_IsZeroPercpuAndAfterExit(t *testing.T) {
+// Kernel edge case `is-zero` (docs/semantics.md): IsZero is false in
+// per-CPU mode; after Exit it reports the count Exit kept.
+func TestIsZeroInPercpuModeAndAfterExit(t *testing.T) {
 	r := New(nil)
 	assert.False(t, r.IsZero())
 	r.Get()

@@ -1,5 +1,8 @@
 package percpuref
 
+// SwitchToAtomic, SwitchToAtomicSync and SwitchToPercpu: the modes, their
+// stickiness, AllowReinit, and switches under traffic.
+
 import (
 	"sync"
 	"sync/atomic"
@@ -30,9 +33,9 @@ func TestSwitchToAtomicRunsConfirmBeforeReturn(t *testing.T) {
 	assert.Equal(t, 1, rel.calls())
 }
 
-// Item 15. SwitchToAtomic(cb) on an already-atomic Ref: cb runs once,
-// before return.
-func TestEdge15_SwitchToAtomicOnAtomic(t *testing.T) {
+// Kernel edge case `switch-on-atomic` (docs/semantics.md):
+// SwitchToAtomic(cb) on an already-atomic Ref: cb runs once, before return.
+func TestSwitchToAtomicOnAtomicRefRunsConfirmOnce(t *testing.T) {
 	r := New(nil, InitAtomic())
 	calls := 0
 	r.SwitchToAtomic(func() { calls++ })
@@ -41,13 +44,14 @@ func TestEdge15_SwitchToAtomicOnAtomic(t *testing.T) {
 	assert.Equal(t, int64(1), r.Read())
 }
 
-// Item 16. Two SwitchToAtomic calls. Sequential: both confirms run, first
-// then second. Kernel: a second call made while the first is in flight
-// waits for the first's confirmation. Ours (documented on SwitchToAtomic):
-// the switch itself is done before either confirm runs, and confirms run
-// without the lock, so the second call does not wait for the first confirm;
-// each confirm still runs exactly once, before its own call returns.
-func TestEdge16_TwoSwitchToAtomic(t *testing.T) {
+// Kernel edge case `two-switches` (docs/semantics.md): two SwitchToAtomic
+// calls. Sequential: both confirms run, first then second. The kernel's
+// second call, made while the first is in flight, waits for the first's
+// confirmation; here (as SwitchToAtomic documents) the switch is done
+// before either confirm runs, and confirms run without the lock, so the
+// second call does not wait for the first confirm; each confirm still runs
+// exactly once, before its own call returns.
+func TestSwitchToAtomicTwiceRunsEachConfirm(t *testing.T) {
 	t.Run("sequential", func(t *testing.T) {
 		r := New(nil, AllowReinit())
 		var order []int
@@ -84,32 +88,36 @@ func TestEdge16_TwoSwitchToAtomic(t *testing.T) {
 	})
 }
 
-func TestSwitchToAtomicSyncSwitches(t *testing.T) {
-	r := New(nil, AllowReinit())
-	r.Get()
-	r.SwitchToAtomicSync()
-	assert.False(t, r.IsPercpu())
-	assert.Equal(t, int64(2), r.Read())
+// Kernel edge case `switch-sync` (docs/semantics.md): SwitchToAtomicSync
+// returns in atomic mode, live, with the count exact; then the Put that
+// drops the last ref releases synchronously. With AllowReinit (the cells
+// kept) as without.
+func TestSwitchToAtomicSyncThenLastPutReleases(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts []Option
+	}{
+		{"default", nil},
+		{"AllowReinit", []Option{AllowReinit()}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var rel semRel
+			r := New(rel.fn(), tc.opts...)
+			r.Get()
+			r.SwitchToAtomicSync()
+			assert.False(t, r.IsPercpu())
+			assert.False(t, r.IsDying())
+			assert.Equal(t, int64(2), r.Read())
+			assert.False(t, r.Put())
+			assert.True(t, r.Put())
+			assert.Equal(t, 1, rel.calls())
+		})
+	}
 }
 
-// Item 17. SwitchToAtomicSync returns in atomic mode; then the Put that
-// drops the last ref releases synchronously.
-func TestEdge17_SwitchToAtomicSyncThenLastPutReleases(t *testing.T) {
-	var rel semRel
-	r := New(rel.fn())
-	r.Get()
-	r.SwitchToAtomicSync()
-	assert.False(t, r.IsPercpu())
-	assert.False(t, r.IsDying())
-	assert.Equal(t, int64(2), r.Read())
-	assert.False(t, r.Put())
-	assert.True(t, r.Put())
-	assert.Equal(t, 1, rel.calls())
-}
-
-// Item 9. Stickiness: InitAtomic, kill to 0, Reinit: still atomic;
-// SwitchToPercpu: per-CPU.
-func TestEdge09_StickyAtomicAcrossReinit(t *testing.T) {
+// Kernel edge case `sticky-atomic` (docs/semantics.md): InitAtomic, kill to
+// 0, Reinit: still atomic; SwitchToPercpu: per-CPU.
+func TestInitAtomicIsStickyAcrossKillAndReinit(t *testing.T) {
 	var rel semRel
 	r := New(rel.fn(), InitAtomic())
 	r.Kill()
@@ -122,6 +130,8 @@ func TestEdge09_StickyAtomicAcrossReinit(t *testing.T) {
 	assert.Equal(t, int64(1), r.Read())
 }
 
+// Kernel edge case `sticky-atomic` (docs/semantics.md): SwitchToAtomic,
+// kill to 0, Reinit: still atomic; SwitchToPercpu: per-CPU.
 func TestSwitchToAtomicIsStickyAcrossKillAndReinit(t *testing.T) {
 	var rel semRel
 	r := New(rel.fn(), AllowReinit())
@@ -136,6 +146,8 @@ func TestSwitchToAtomicIsStickyAcrossKillAndReinit(t *testing.T) {
 	assert.Equal(t, int64(1), r.Read())
 }
 
+// Kernel edge case `sticky-atomic` (docs/semantics.md): Resurrect keeps a
+// switched Ref atomic, until SwitchToPercpu.
 func TestSwitchToAtomicIsStickyAcrossResurrect(t *testing.T) {
 	r := New(nil, AllowReinit())
 	r.Get()
@@ -169,23 +181,10 @@ func TestSwitchToPercpuOnPercpuIsNoop(t *testing.T) {
 	assert.Empty(t, log.all())
 }
 
+// Kernel edge case `percpu-on-dying` (docs/semantics.md): SwitchToPercpu
+// on a dying Ref leaves the mode, clears the stickiness (of InitAtomic or
+// SwitchToAtomic), and the later Reinit goes per-CPU.
 func TestSwitchToPercpuOnDyingOnlyClearsStickiness(t *testing.T) {
-	var rel semRel
-	r := New(rel.fn(), InitAtomic())
-	r.Get()
-	r.Kill()
-	r.SwitchToPercpu()
-	assert.True(t, r.IsDying())
-	assert.False(t, r.IsPercpu(), "dying stays atomic")
-	assert.Equal(t, int64(1), r.Read())
-	assert.True(t, r.Put())
-	r.Reinit()
-	assert.True(t, r.IsPercpu(), "stickiness was cleared: Reinit goes per-CPU")
-}
-
-// Item 10. SwitchToPercpu on a dying Ref: mode unchanged, stickiness
-// cleared, the later Reinit goes per-CPU.
-func TestEdge10_SwitchToPercpuOnDyingClearsSticky(t *testing.T) {
 	for _, name := range []string{"InitAtomic", "SwitchToAtomic"} {
 		t.Run(name, func(t *testing.T) {
 			var rel semRel
@@ -200,11 +199,11 @@ func TestEdge10_SwitchToPercpuOnDyingClearsSticky(t *testing.T) {
 			r.Kill()
 			r.SwitchToPercpu()
 			assert.True(t, r.IsDying())
-			assert.False(t, r.IsPercpu())
+			assert.False(t, r.IsPercpu(), "dying stays atomic")
 			assert.Equal(t, int64(1), r.Read())
 			assert.True(t, r.Put())
 			r.Reinit()
-			assert.True(t, r.IsPercpu())
+			assert.True(t, r.IsPercpu(), "stickiness was cleared: Reinit goes per-CPU")
 		})
 	}
 }
@@ -235,24 +234,15 @@ func TestNewAllowReinitKeepsShardsAcrossSwitch(t *testing.T) {
 	assert.Equal(t, int64(1), r.Read())
 }
 
-func TestNewWithoutAllowReinitCannotGoBackToPercpu(t *testing.T) {
-	var log semLog
-	r := New(nil, log.option())
-	r.SwitchToAtomicSync()
-	r.SwitchToPercpu()
-	assert.False(t, r.IsPercpu())
-	require.Len(t, log.all(), 1)
-	assert.ErrorIs(t, log.all()[0], ErrNoReinit)
-}
-
-// Item 19. Without AllowReinit the shards are freed at the first switch to
-// atomic. Kernel: the Ref then reports dying, SwitchToPercpu is a no-op and
-// a Reinit is a BUG_ON. Ours: IsDying stays false after a plain switch (the
-// Ref is not killed); SwitchToPercpu reports ErrNoReinit and changes nothing
-// (not even the stickiness of the switch), on the live Ref and on a dying
-// one alike; Reinit of a sticky atomic Ref needs no shards, and Reinit of
-// one that would go per-CPU reports ErrNoReinit and changes nothing.
-func TestEdge19_NoAllowReinitFreesShards(t *testing.T) {
+// Kernel edge case `no-allow-reinit` (docs/semantics.md): without
+// AllowReinit the cells are given back at the first switch to atomic. The
+// kernel's ref then reports dying, its SwitchToPercpu is a no-op and a
+// Reinit is a BUG_ON. Here IsDying stays false after a plain switch (the
+// Ref is not killed); SwitchToPercpu reports ErrNoReinit and changes
+// nothing (not even the stickiness of the switch), on the live Ref and on a
+// dying one alike; Reinit of a sticky atomic Ref needs no cells, and Reinit
+// of one that would go per-CPU reports ErrNoReinit and changes nothing.
+func TestSwitchWithoutAllowReinitFreesTheCells(t *testing.T) {
 	var rel semRel
 	var log semLog
 	r := New(rel.fn(), log.option())
@@ -290,8 +280,9 @@ func TestEdge19_NoAllowReinitFreesShards(t *testing.T) {
 	assert.ErrorIs(t, me, ErrNoReinit)
 }
 
-// Item 4. GetMany/PutMany with k > 1 spanning a mode switch keep the total.
-func TestEdge04_ManySpanningModeSwitch(t *testing.T) {
+// Kernel edge case `many-across-switch` (docs/semantics.md): GetMany and
+// PutMany with k > 1 spanning mode switches keep the total.
+func TestGetManyPutManyAcrossModeSwitches(t *testing.T) {
 	t.Run("sequential", func(t *testing.T) {
 		var rel semRel
 		r := New(rel.fn(), AllowReinit())
@@ -341,9 +332,10 @@ func TestEdge04_ManySpanningModeSwitch(t *testing.T) {
 	})
 }
 
-// Item 18. AllowReinit: atomic/per-CPU cycles under concurrent Get/Put
-// traffic: never released, exact count, no misuse.
-func TestEdge18_SwitchCyclesUnderTraffic(t *testing.T) {
+// Kernel edge case `switch-cycles` (docs/semantics.md): with AllowReinit,
+// atomic/per-CPU cycles under concurrent Get/Put traffic: never released,
+// exact count, no misuse.
+func TestSwitchCyclesUnderTrafficKeepTheCountExact(t *testing.T) {
 	var rel semRel
 	var log semLog
 	r := New(rel.fn(), AllowReinit(), log.option())
@@ -384,6 +376,8 @@ func TestEdge18_SwitchCyclesUnderTraffic(t *testing.T) {
 	assert.Empty(t, log.all())
 }
 
+// Kernel edge case `switch-cycles` (docs/semantics.md), from two switching
+// goroutines against every counting operation.
 func TestConcurrentControlOpsRaceFastPath(t *testing.T) {
 	var log semLog
 	var rel semRel

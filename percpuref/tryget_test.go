@@ -1,5 +1,8 @@
 package percpuref
 
+// TryGet, GetUnlessZero, TryGetMany and TryGetLive: when each succeeds, in
+// each mode, and against a concurrent Kill.
+
 import (
 	"runtime"
 	"sync"
@@ -21,6 +24,9 @@ func TestTryGetFamilyPercpuAlwaysSucceeds(t *testing.T) {
 	assert.True(t, r.IsPercpu())
 }
 
+// Kernel edge case `tryget-live-atomic` (docs/semantics.md), with the rest
+// of the family: on an atomic Ref that is not dying, each try succeeds while
+// the count is above zero, and fails at zero without changing it.
 func TestTryGetFamilyAtomicIncrementUnlessZero(t *testing.T) {
 	var rel semRel
 	r := New(rel.fn(), InitAtomic())
@@ -41,8 +47,9 @@ func TestTryGetFamilyAtomicIncrementUnlessZero(t *testing.T) {
 	assert.Equal(t, 1, rel.calls())
 }
 
-// Item 13. TryGetLive on a forced-atomic, live Ref: true iff count > 0.
-func TestEdge13_TryGetLiveForcedAtomic(t *testing.T) {
+// Kernel edge case `tryget-live-atomic` (docs/semantics.md): TryGetLive on
+// an InitAtomic Ref that is not dying succeeds iff the count is above 0.
+func TestTryGetLiveOnLiveAtomicRefSucceedsUntilZero(t *testing.T) {
 	var rel semRel
 	r := New(rel.fn(), InitAtomic())
 	assert.True(t, r.TryGetLive())
@@ -55,11 +62,12 @@ func TestEdge13_TryGetLiveForcedAtomic(t *testing.T) {
 	assert.Equal(t, 1, rel.calls())
 }
 
-// Item 14. TryGetMany in atomic mode: at 0, false and unchanged. Kernel:
-// after an underflow the count is negative and TryGetMany succeeds. Ours:
-// the underflow poisons the count (pinned at poison, far below 0), and
-// TryGetMany fails, as on a count of zero, without a further report.
-func TestEdge14_TryGetManyAtomic(t *testing.T) {
+// Kernel edge case `tryget-many-at-zero` (docs/semantics.md): TryGetMany in
+// atomic mode at 0 fails and leaves the count. The kernel's succeeds on the
+// negative count an underflow leaves; here the underflow poisons the count
+// (pinned at poison, far below 0), and TryGetMany fails, as on a count of
+// zero, without a further report.
+func TestTryGetManyFailsAtZeroAndOnPoisonedCount(t *testing.T) {
 	var rel semRel
 	var log semLog
 	r := New(rel.fn(), InitAtomic(), log.option())
@@ -78,9 +86,10 @@ func TestEdge14_TryGetManyAtomic(t *testing.T) {
 	assert.Equal(t, 1, rel.calls(), "only r released")
 }
 
-// Item 43. kref_get_unless_zero at 0: false, count unchanged, no report,
-// not poisoned (Reinit still works).
-func TestEdge43_GetUnlessZeroAtZero(t *testing.T) {
+// Kernel edge case `get-unless-zero` (docs/semantics.md): GetUnlessZero at
+// 0 fails, leaves the count, is not reported and does not poison the count
+// (Reinit still works).
+func TestGetUnlessZeroAtZeroFailsQuietly(t *testing.T) {
 	var log semLog
 	r := New(nil, InitAtomic(), log.option())
 	assert.True(t, r.Put())
@@ -93,6 +102,9 @@ func TestEdge43_GetUnlessZeroAtZero(t *testing.T) {
 	assert.Empty(t, log.all())
 }
 
+// Kernel edge case `tryget-after-kill` (docs/semantics.md): on a dying Ref
+// every try but TryGetLive succeeds while references remain, and all fail
+// once it is released, with no report.
 func TestTryGetFamilyDying(t *testing.T) {
 	var rel semRel
 	var log semLog
@@ -114,11 +126,12 @@ func TestTryGetFamilyDying(t *testing.T) {
 	assert.Empty(t, log.all())
 }
 
-// Item 12. TryGet after Kill with count > 0 succeeds. TryGetLive after the
-// confirm fails. Kernel: TryGetLive may still succeed between Kill and the
-// confirm. Ours (SPEC): it fails once the Ref is marked dying, which is
-// before confirm runs, so there is no window to tolerate.
-func TestEdge12_TryGetAfterKill(t *testing.T) {
+// Kernel edge case `tryget-after-kill` (docs/semantics.md): TryGet after
+// Kill with count > 0 succeeds; TryGetLive fails. The kernel's TryGetLive
+// may still succeed between Kill and the confirm; here it fails once the
+// Ref is marked dying, which is before confirm runs, so there is no window
+// to tolerate.
+func TestTryGetSucceedsAfterKillButTryGetLiveFailsInConfirm(t *testing.T) {
 	var rel semRel
 	r := New(rel.fn())
 	r.Get()
@@ -133,6 +146,9 @@ func TestEdge12_TryGetAfterKill(t *testing.T) {
 	assert.Equal(t, 1, rel.calls())
 }
 
+// Kernel edge case `tryget-live-races-kill` (docs/semantics.md): while
+// goroutines take live references, no TryGetLive that starts after Kill
+// returned succeeds.
 func TestTryGetLiveFailsOnceKillHasReturned(t *testing.T) {
 	var rel semRel
 	r := New(rel.fn())
@@ -171,10 +187,11 @@ func TestTryGetLiveFailsOnceKillHasReturned(t *testing.T) {
 	t.Logf("successful TryGetLive before Kill: %d", good.Load())
 }
 
-// Item 31. M goroutines hammer TryGetLive/Put while one calls
-// KillAndConfirm(cb). After cb no TryGetLive succeeds; release runs once,
-// after the last successful getter's Put.
-func TestEdge31_TryGetLiveRaceWithKill(t *testing.T) {
+// Kernel edge case `tryget-live-races-kill` (docs/semantics.md): goroutines
+// hammer TryGetLive/Put while one calls KillAndConfirm(cb). After cb no
+// TryGetLive succeeds; release runs once, after the last successful
+// getter's Put.
+func TestTryGetLiveFailsAfterConfirmUnderRace(t *testing.T) {
 	for round := 0; round < 10; round++ {
 		var rel semRel
 		var held atomic.Int64
