@@ -31,26 +31,6 @@ func TestControlOpsRaceEachOther(t *testing.T) {
 	}, AllowReinit(), log.option())
 	held.Store(holders)
 	r.GetMany(holders)
-	var stop atomic.Bool
-	var hw, cw sync.WaitGroup
-	for g := 0; g < holders; g++ {
-		hw.Add(1)
-		go func() {
-			defer hw.Done()
-			for !stop.Load() {
-				r.Get()
-				if r.TryGet() {
-					r.Put()
-				}
-				if r.TryGetLive() { // fails while dying
-					r.Put()
-				}
-				r.GetMany(2)
-				r.PutMany(2)
-				r.Put()
-			}
-		}()
-	}
 	ops := []func(){
 		r.Kill,
 		r.Resurrect,
@@ -58,18 +38,32 @@ func TestControlOpsRaceEachOther(t *testing.T) {
 		r.SwitchToPercpu,
 		func() { _ = r.Read() },
 	}
-	for g := 0; g < 3; g++ {
-		cw.Add(1)
-		go func() {
-			defer cw.Done()
-			for i := 0; i < 300; i++ {
-				ops[(i*7+g)%len(ops)]()
+	semHammer(holders, func(stopped func() bool) {
+		for !stopped() {
+			r.Get()
+			if r.TryGet() {
+				r.Put()
 			}
-		}()
-	}
-	cw.Wait()
-	stop.Store(true)
-	hw.Wait()
+			if r.TryGetLive() { // fails while dying
+				r.Put()
+			}
+			r.GetMany(2)
+			r.PutMany(2)
+			r.Put()
+		}
+	}, func() {
+		var cw sync.WaitGroup
+		for g := 0; g < 3; g++ {
+			cw.Add(1)
+			go func() {
+				defer cw.Done()
+				for i := 0; i < 300; i++ {
+					ops[(i*7+g)%len(ops)]()
+				}
+			}()
+		}
+		cw.Wait()
+	})
 	for _, err := range log.all() {
 		if !errors.Is(err, ErrKilled) && !errors.Is(err, ErrLive) {
 			t.Errorf("unexpected report: %v", err)

@@ -114,5 +114,23 @@ func semRequirePoisoned(t *testing.T, err error, want error, op string) {
 	assert.Contains(t, me.Error(), "poisoned by an earlier misuse")
 }
 
+// semHammer runs work on n goroutines while control runs in the calling
+// one; then it stops them and waits for them. work loops until the stopped
+// function it is given returns true.
+func semHammer(n int, work func(stopped func() bool), control func()) {
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			work(stop.Load)
+		}()
+	}
+	control()
+	stop.Store(true)
+	wg.Wait()
+}
+
 // isPoisoned reports whether an earlier misuse poisoned r's count.
 func isPoisoned(r *Ref) bool { return r.cells.State.Load()&stPoisoned != 0 }

@@ -304,26 +304,19 @@ func TestGetManyPutManyAcrossModeSwitches(t *testing.T) {
 		var rel semRel
 		var log semLog
 		r := New(rel.fn(), AllowReinit(), log.option())
-		var stop atomic.Bool
-		var wg sync.WaitGroup
-		for g := 0; g < 4; g++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for k := 2; !stop.Load(); k = k%9 + 2 {
-					r.GetMany(k)
-					r.GetMany(k + 1)
-					r.PutMany(k)
-					r.PutMany(k + 1)
-				}
-			}()
-		}
-		for i := 0; i < 200; i++ {
-			r.SwitchToAtomicSync()
-			r.SwitchToPercpu()
-		}
-		stop.Store(true)
-		wg.Wait()
+		semHammer(4, func(stopped func() bool) {
+			for k := 2; !stopped(); k = k%9 + 2 {
+				r.GetMany(k)
+				r.GetMany(k + 1)
+				r.PutMany(k)
+				r.PutMany(k + 1)
+			}
+		}, func() {
+			for i := 0; i < 200; i++ {
+				r.SwitchToAtomicSync()
+				r.SwitchToPercpu()
+			}
+		})
 		assert.Equal(t, int64(1), r.Read())
 		assert.Equal(t, 0, rel.calls())
 		r.Kill()
@@ -339,37 +332,30 @@ func TestSwitchCyclesUnderTrafficKeepTheCountExact(t *testing.T) {
 	var rel semRel
 	var log semLog
 	r := New(rel.fn(), AllowReinit(), log.option())
-	var stop atomic.Bool
-	var wg sync.WaitGroup
-	for g := 0; g < 4; g++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			held := 0
-			for i := 0; !stop.Load(); i++ {
-				if i%3 == 2 && held > 0 {
-					r.Put()
-					held--
-				} else {
-					r.Get()
-					held++
-				}
-				if held > 50 {
-					r.PutMany(held)
-					held = 0
-				}
+	semHammer(4, func(stopped func() bool) {
+		held := 0
+		for i := 0; !stopped(); i++ {
+			if i%3 == 2 && held > 0 {
+				r.Put()
+				held--
+			} else {
+				r.Get()
+				held++
 			}
-			if held > 0 {
+			if held > 50 {
 				r.PutMany(held)
+				held = 0
 			}
-		}()
-	}
-	for i := 0; i < 500; i++ {
-		r.SwitchToAtomic(nil)
-		r.SwitchToPercpu()
-	}
-	stop.Store(true)
-	wg.Wait()
+		}
+		if held > 0 {
+			r.PutMany(held)
+		}
+	}, func() {
+		for i := 0; i < 500; i++ {
+			r.SwitchToAtomic(nil)
+			r.SwitchToPercpu()
+		}
+	})
 	assert.True(t, r.IsPercpu())
 	assert.Equal(t, int64(1), r.Read())
 	assert.Equal(t, 0, rel.calls())
@@ -382,37 +368,33 @@ func TestConcurrentControlOpsRaceFastPath(t *testing.T) {
 	var log semLog
 	var rel semRel
 	r := New(rel.fn(), AllowReinit(), log.option())
-	var stop atomic.Bool
-	var wg sync.WaitGroup
-	for g := 0; g < 4; g++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for !stop.Load() {
-				r.Get()
-				r.GetMany(3)
-				if r.TryGetLive() {
-					r.Put()
-				}
-				r.PutMany(3)
+	semHammer(4, func(stopped func() bool) {
+		for !stopped() {
+			r.Get()
+			r.GetMany(3)
+			if r.TryGetLive() {
 				r.Put()
 			}
-		}()
-	}
-	for g := 0; g < 2; g++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; i < 300; i++ {
-				r.SwitchToAtomicSync()
-				r.SwitchToPercpu()
-				_ = r.Read()
-			}
-		}()
-	}
-	time.Sleep(20 * time.Millisecond)
-	stop.Store(true)
-	wg.Wait()
+			r.PutMany(3)
+			r.Put()
+		}
+	}, func() {
+		// Two switchers, and the counting goes on for at least 20ms.
+		var sw sync.WaitGroup
+		for g := 0; g < 2; g++ {
+			sw.Add(1)
+			go func() {
+				defer sw.Done()
+				for i := 0; i < 300; i++ {
+					r.SwitchToAtomicSync()
+					r.SwitchToPercpu()
+					_ = r.Read()
+				}
+			}()
+		}
+		time.Sleep(20 * time.Millisecond)
+		sw.Wait()
+	})
 	assert.Empty(t, log.all())
 	assert.Equal(t, 0, rel.calls())
 	assert.Equal(t, int64(1), r.Read())

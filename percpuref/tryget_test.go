@@ -5,7 +5,6 @@ package percpuref
 
 import (
 	"runtime"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -153,32 +152,25 @@ func TestTryGetLiveFailsOnceKillHasReturned(t *testing.T) {
 	var rel semRel
 	r := New(rel.fn())
 	var killed atomic.Bool
-	var stop atomic.Bool
 	var bad, good atomic.Int64
-	var wg sync.WaitGroup
-	for i := 0; i < 4; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for !stop.Load() {
-				after := killed.Load()
-				if r.TryGetLive() {
-					if after {
-						bad.Add(1)
-					}
-					good.Add(1)
-					r.Put()
+	semHammer(4, func(stopped func() bool) {
+		for !stopped() {
+			after := killed.Load()
+			if r.TryGetLive() {
+				if after {
+					bad.Add(1)
 				}
+				good.Add(1)
+				r.Put()
 			}
-		}()
-	}
-	time.Sleep(2 * time.Millisecond)
-	r.Get() // keep it alive until the getters stop
-	r.Kill()
-	killed.Store(true)
-	time.Sleep(2 * time.Millisecond)
-	stop.Store(true)
-	wg.Wait()
+		}
+	}, func() {
+		time.Sleep(2 * time.Millisecond)
+		r.Get() // keep it alive until the getters stop
+		r.Kill()
+		killed.Store(true)
+		time.Sleep(2 * time.Millisecond)
+	})
 	assert.Zero(t, bad.Load(), "TryGetLive succeeded after Kill returned")
 	assert.Equal(t, 0, rel.calls())
 	assert.Equal(t, int64(1), r.Read())
@@ -204,31 +196,24 @@ func TestTryGetLiveFailsAfterConfirmUnderRace(t *testing.T) {
 		})
 		var confirmed atomic.Bool
 		var afterConfirm atomic.Int64
-		var stop atomic.Bool
-		var wg sync.WaitGroup
-		for g := 0; g < 6; g++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for !stop.Load() {
-					after := confirmed.Load()
-					if r.TryGetLive() {
-						held.Add(1)
-						if after {
-							afterConfirm.Add(1)
-						}
-						runtime.Gosched()
-						held.Add(-1)
-						r.Put()
+		semHammer(6, func(stopped func() bool) {
+			for !stopped() {
+				after := confirmed.Load()
+				if r.TryGetLive() {
+					held.Add(1)
+					if after {
+						afterConfirm.Add(1)
 					}
+					runtime.Gosched()
+					held.Add(-1)
+					r.Put()
 				}
-			}()
-		}
-		time.Sleep(time.Millisecond)
-		r.KillAndConfirm(func() { confirmed.Store(true) })
-		time.Sleep(time.Millisecond)
-		stop.Store(true)
-		wg.Wait()
+			}
+		}, func() {
+			time.Sleep(time.Millisecond)
+			r.KillAndConfirm(func() { confirmed.Store(true) })
+			time.Sleep(time.Millisecond)
+		})
 		assert.Zero(t, afterConfirm.Load(), "TryGetLive succeeded after confirm")
 		assert.Equal(t, 1, rel.calls())
 		assert.False(t, early.Load(), "release ran while a getter held a ref")
