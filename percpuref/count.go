@@ -1,0 +1,209 @@
+package percpuref
+
+import (
+	"sync"
+
+	"github.com/percpuref/percpu/internal/fastpath"
+)
+
+// The fast path tries to count delta d on the caller's shard and reports
+// whether it did; false means the caller must redo the operation on the
+// central count. Which of the two protocols of protocol.go runs is fixed for
+// the process by fastpath.Exclusive(), and every operation spells the choice out
+// as
+//
+//	st == stPercpu && (fastpath.Exclusive() && r.exclusive(d) ||
+//		!fastpath.Exclusive() && r.shared(d))
+//
+// so that exclusive, the assembly path, inlines into the operation: one call
+// in all, straight to the assembly. The state check is the assembly's own
+// (and AddLocal's); made first, once, it spares an operation in atomic mode
+// the call and lets Get and Put reuse the state they loaded. Get, Put,
+// TryGet and TryGetLive go further on amd64: their common paths are assembly
+// (fast_amd64.s), reached from the caller with no Go frame between.
+
+// exclusive is the fast path of the exclusive protocol.
+func (r *Ref) exclusive(d int64) bool {
+	return fastpath.UpdateLocal(&r.cells, d) // nil Base (cells given back): refused
+}
+
+// shared is the fast path of the shared protocol.
+func (r *Ref) shared(d int64) bool {
+	old, ok := fastpath.AddLocal(&r.cells, d)
+	return ok && (isLive(old) || r.offRange(old))
+}
+
+// offRange handles an add made by shared on a cell whose old value was not
+// live. It reports whether the add stands: true if the cell was drifting
+// (the cell is then folded into the central count), false if the cell was
+// dead, and the caller must redo the operation on the central count.
+func (r *Ref) offRange(old int64) bool {
+	if old < deadBelow {
+		return false
+	}
+	m := r.lock()
+	if r.cells.State.Load() == stPercpu {
+		for i := 0; i < r.cells.Len(); i++ {
+			if c := r.cells.Cell(i); !isLive(c.Load()) {
+				r.count.Add(c.Swap(0))
+			}
+		}
+	}
+	m.Unlock()
+	return true
+}
+
+// Get takes a reference. The caller must already hold one (as in kref_get):
+// Get never fails. In atomic mode a Get on a count of zero is reported as
+// ErrReleased.
+func (r *Ref) Get() {
+	debugGet(r, 1)
+	getFast(r)
+}
+
+// get is Get past the fast path of fast_amd64.s, or all of Get where that
+// fast path is not built; tried reports whether the assembly already tried
+// the single-writer update. A retry could succeed only if a Lazy Ref's spread
+// published its cells in between; skipping it stays exact, as the central
+// count takes the operation instead.
+func (r *Ref) get(tried bool) {
+	st := r.cells.State.Load()
+	if st == stPercpu {
+		if !tried && fastpath.Exclusive() && r.exclusive(1) || !fastpath.Exclusive() && r.shared(1) || r.lazy(1) {
+			return
+		}
+		st = r.cells.State.Load()
+	}
+	// getCentral("Get", 1), written out so that the atomic-mode Get has one
+	// frame, not two.
+	if !usable(st) {
+		r.unusable("Get", st, true)
+		return
+	}
+	if v := r.count.Add(1); v <= 1 || v > MaxCount {
+		r.getChecked("Get", 1, v)
+	}
+}
+
+// GetMany takes n references at once; 0 < n <= MaxDelta.
+func (r *Ref) GetMany(n int) {
+	if !r.validDelta("GetMany", n) {
+		return
+	}
+	debugGet(r, n)
+	if r.cells.State.Load() == stPercpu && (fastpath.Exclusive() && r.exclusive(int64(n)) || !fastpath.Exclusive() && r.shared(int64(n)) || r.lazy(int64(n))) {
+		return
+	}
+	r.getCentral("GetMany", int64(n))
+}
+
+// Put drops a reference. It returns true iff this call dropped the last
+// reference and ran release (synchronously, in this goroutine, before Put
+// returns). In per-CPU mode Put never releases: the owner's initial
+// reference is still held.
+func (r *Ref) Put() bool {
+	debugPut(r, 1)
+	return putFast(r)
+}
+
+// put is Put past the fast path of fast_amd64.s, or all of Put where that
+// fast path is not built; tried is as for get.
+func (r *Ref) put(tried bool) bool {
+	st := r.cells.State.Load()
+	if st == stPercpu {
+		if !tried && fastpath.Exclusive() && r.exclusive(-1) || !fastpath.Exclusive() && r.shared(-1) || r.lazy(-1) {
+			return false
+		}
+		st = r.cells.State.Load()
+	}
+	// putCentral("Put", 1), written out as in Get.
+	if !usable(st) {
+		r.unusable("Put", st, false)
+		return false
+	}
+	if v := r.count.Add(-1); !atomicValid(v) {
+		return r.putChecked("Put", 1, v)
+	}
+	return false
+}
+
+// PutMany drops n references at once; 0 < n <= MaxDelta. It reports what
+// Put reports.
+func (r *Ref) PutMany(n int) bool {
+	if !r.validDelta("PutMany", n) {
+		return false
+	}
+	debugPut(r, n)
+	if r.cells.State.Load() == stPercpu && (fastpath.Exclusive() && r.exclusive(-int64(n)) || !fastpath.Exclusive() && r.shared(-int64(n)) || r.lazy(-int64(n))) {
+		return false
+	}
+	return r.putCentral("PutMany", int64(n))
+}
+
+// PutLocked drops a reference as kref_put_mutex does: if this may be the
+// last reference, it takes mu first, so that release runs with mu held and
+// no lookup under mu can find the object between the count reaching zero
+// and release unlinking it. PutLocked unlocks mu after release returns
+// (unlike kref_put_mutex, where release must unlock). mu is not taken when
+// other references remain, which is every Put in per-CPU mode.
+func (r *Ref) PutLocked(mu sync.Locker) bool {
+	debugPut(r, 1)
+	if r.cells.State.Load() == stPercpu && (fastpath.Exclusive() && r.exclusive(-1) || !fastpath.Exclusive() && r.shared(-1) || r.lazy(-1)) {
+		return false
+	}
+	return r.putLockedCentral("PutLocked", 1, mu)
+}
+
+// GetUnlessZero takes a reference unless the count is zero, as
+// kref_get_unless_zero does, and reports whether it did. It is the same as
+// TryGet.
+func (r *Ref) GetUnlessZero() bool { return r.TryGet() }
+
+// TryGet takes a reference unless the count is zero (percpu_ref_tryget). In
+// per-CPU mode it always succeeds. After Kill it succeeds while references
+// remain.
+func (r *Ref) TryGet() bool {
+	ok := tryGetFast(r)
+	debugTryGet(r, 1, ok)
+	return ok
+}
+
+// tryGet is TryGet (live false) or TryGetLive (live true) past the fast
+// path of fast_amd64.s, or all of it where that fast path is not built;
+// tried is as for get.
+func (r *Ref) tryGet(tried, live bool) bool {
+	if r.cells.State.Load() == stPercpu && (!tried && fastpath.Exclusive() && r.exclusive(1) || !fastpath.Exclusive() && r.shared(1) || r.lazy(1)) {
+		return true
+	}
+	if live {
+		return r.tryGetCentral("TryGetLive", 1, true)
+	}
+	return r.tryGetCentral("TryGet", 1, false)
+}
+
+// TryGetMany takes n references unless the count is zero; 0 < n <= MaxDelta.
+func (r *Ref) TryGetMany(n int) bool {
+	if !r.validDelta("TryGetMany", n) {
+		return false
+	}
+	ok := r.cells.State.Load() == stPercpu && (fastpath.Exclusive() && r.exclusive(int64(n)) || !fastpath.Exclusive() && r.shared(int64(n)) || r.lazy(int64(n))) || r.tryGetCentral("TryGetMany", int64(n), false)
+	debugTryGet(r, n, ok)
+	return ok
+}
+
+// TryGetLive takes a reference unless the Ref is dying or at zero
+// (percpu_ref_tryget_live). Once Kill has returned, every TryGetLive that
+// starts afterwards fails, until Resurrect or Reinit.
+func (r *Ref) TryGetLive() bool {
+	ok := tryGetLiveFast(r)
+	debugTryGet(r, 1, ok)
+	return ok
+}
+
+func (r *Ref) validDelta(op string, n int) bool {
+	if n > 0 && n <= MaxDelta {
+		return true
+	}
+	r.report(op, int64(n), ErrBadDelta)
+	return false
+}

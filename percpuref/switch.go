@@ -1,0 +1,346 @@
+package percpuref
+
+import (
+	"runtime"
+	"sync"
+
+	"github.com/percpuref/percpu/internal/cells"
+	"github.com/percpuref/percpu/internal/fastpath"
+)
+
+// toAtomicLocked sets bits and switches to atomic mode if the Ref is per-CPU
+// (protocol.go). It returns the misuse found in the folded count, to be
+// reported once the Ref's lock is released.
+func (r *Ref) toAtomicLocked(op string, bits uint32) *MisuseError {
+	if r.cells.State.Or(stAtomic|bits)&stAtomic != 0 {
+		return nil
+	}
+	var sum int64
+	if fastpath.Exclusive() {
+		if r.cells.Len() > 0 { // a Lazy Ref without cells has no update to wait for
+			fastpath.Quiesce()
+		}
+		for i := 0; i < r.cells.Len(); i++ {
+			sum += cells.Stable(r.cells.Cell(i))
+		}
+	} else {
+		for i := 0; i < r.cells.Len(); i++ {
+			sum += r.cells.Cell(i).Swap(deadCell)
+		}
+	}
+	v := r.count.Add(sum - bias)
+	if r.cells.Flags&optAllowReinit == 0 {
+		r.freeCells()
+	}
+	switch {
+	case v <= 0:
+		r.poisonLocked()
+		return &MisuseError{Op: op, Count: v, Err: ErrUnderflow}
+	case v > MaxCount:
+		r.saturateLocked()
+		return &MisuseError{Op: op, Count: v, Err: ErrSaturated}
+	}
+	return nil
+}
+
+// toPercpuLocked switches an atomic Ref back to per-CPU mode (protocol.go).
+// A Ref at zero or poisoned stays atomic.
+func (r *Ref) toPercpuLocked(op string) *MisuseError {
+	if r.cells.Flags&optFreed != 0 {
+		return &MisuseError{Op: op, Count: r.count.Load(), Err: ErrNoReinit}
+	}
+	if r.cells.State.Load()&stPoisoned != 0 {
+		return nil
+	}
+	var left int64 // what the cells hold (exclusive protocol)
+	if fastpath.Exclusive() {
+		left = settle(&r.cells)
+	}
+	for {
+		v := r.count.Load()
+		if v == 0 {
+			return nil
+		}
+		if r.count.CompareAndSwap(v, v+bias-left) {
+			break
+		}
+	}
+	if !fastpath.Exclusive() {
+		settle(&r.cells)
+	}
+	r.cells.State.And(^uint32(stAtomic))
+	return nil
+}
+
+// lockControl takes the Ref's lock for a mode change, returns it and checks
+// that the Ref is set up and not exited. On failure the lock is released and
+// the misuse reported.
+func (r *Ref) lockControl(op string) (m *sync.Mutex, st uint32, ok bool) {
+	m = r.lock()
+	st = r.cells.State.Load()
+	if st&(stInit|stExited) != stInit {
+		m.Unlock()
+		r.unusable(op, st, false)
+		return nil, st, false
+	}
+	return m, st, true
+}
+
+// Kill is KillAndConfirm(nil).
+func (r *Ref) Kill() { r.KillAndConfirm(nil) }
+
+// KillAndConfirm marks the Ref dying, switches it to atomic mode, calls
+// confirm (if not nil), and then drops the initial reference. If that was
+// the last reference, release runs inside KillAndConfirm, after confirm.
+// When it returns, TryGetLive fails (unless confirm called Resurrect) and
+// the count is exact: the next Put that reaches zero releases.
+//
+// A Kill that has begun finishes: if confirm panics (as a misuse it makes
+// does by default), the initial reference is still dropped, as the panic
+// unwinds. confirm may call Exit (the result is that of Kill, then Exit)
+// or Resurrect (Kill then drops the reference Resurrect restored).
+//
+// Kill on a Ref that is already dying is reported as ErrKilled and changes
+// nothing; unlike the kernel, no second reference is dropped.
+func (r *Ref) KillAndConfirm(confirm func()) {
+	m, st, ok := r.lockControl("Kill")
+	if !ok {
+		return
+	}
+	if st&stDying != 0 {
+		r.unlockReport(m, &MisuseError{Op: "Kill", Count: r.countLocked(), Err: ErrKilled})
+		return
+	}
+	if st&(stReleased|stPoisoned) != 0 { // released without Kill, or poisoned
+		r.unlockReport(m, r.releasedLocked("Kill", st))
+		return
+	}
+	err := r.toAtomicLocked("Kill", stDying)
+	if err == nil && confirm == nil {
+		r.dropInitialLocked(m)
+		return
+	}
+	r.unlockReport(m, err)
+	if err == nil { // a count poisoned at the fold keeps every reference
+		defer r.dropInitial() // after confirm, even if confirm panics
+	}
+	if confirm != nil {
+		confirm()
+	}
+}
+
+// dropInitialLocked is dropInitial for a Kill without confirm, made before
+// it lets go of m, the Ref's lock, which it holds since the switch: if the
+// initial reference was the last, the release is claimed in the same
+// critical section, which spares a Kill that releases a second round on
+// the lock (runRelease's). Nothing else can have claimed it: a claim takes
+// the lock, and the Ref was neither released nor poisoned when Kill took
+// it. A count below zero is a Put too many, which putChecked reports
+// without the lock, as dropInitial would.
+func (r *Ref) dropInitialLocked(m *sync.Mutex) {
+	v := r.count.Add(-1)
+	if v != 0 {
+		m.Unlock()
+		if v < 0 {
+			r.putChecked("Kill", 1, v)
+		}
+		return
+	}
+	r.cells.State.Or(stReleased)
+	release, life := r.claimedLocked()
+	m.Unlock()
+	r.runClaimed(release, life)
+}
+
+// dropInitial drops the initial reference for Kill, which has switched the
+// Ref to atomic mode. An Exit since then (from confirm, or from another
+// goroutine) does not stop it: Kill has begun, and happens whole, as if the
+// Exit had come after it; the count Exit left is the one Kill drops from.
+func (r *Ref) dropInitial() {
+	if v := r.count.Add(-1); v <= 0 {
+		r.putChecked("Kill", 1, v)
+	}
+}
+
+// SwitchToAtomic switches the Ref to atomic mode without killing it, then
+// calls confirm (if not nil) before returning. The mode is sticky: Reinit
+// and Resurrect keep it, until SwitchToPercpu. In atomic mode every Put
+// that takes the count to zero releases, exactly as a kref.
+//
+// Concurrent switches are serialised; each confirm runs before its own
+// call returns, but two racing calls may run their confirms in either order.
+func (r *Ref) SwitchToAtomic(confirm func()) {
+	m, st, ok := r.lockControl("SwitchToAtomic")
+	if !ok {
+		return
+	}
+	if st&stPoisoned != 0 {
+		r.unlockReport(m, r.releasedLocked("SwitchToAtomic", st))
+		return
+	}
+	r.cells.Flags |= optSticky
+	r.unlockReport(m, r.toAtomicLocked("SwitchToAtomic", 0))
+	if confirm != nil {
+		confirm()
+	}
+}
+
+// SwitchToAtomicSync is SwitchToAtomic(nil): it returns once the Ref is in
+// atomic mode.
+func (r *Ref) SwitchToAtomicSync() { r.SwitchToAtomic(nil) }
+
+// SwitchToPercpu takes an atomic Ref back to per-CPU mode and clears the
+// stickiness of InitAtomic and SwitchToAtomic. On a dying Ref it only clears
+// the stickiness: the next Resurrect or Reinit goes per-CPU. A Ref whose
+// count is zero stays atomic until Reinit. If the shards were freed (no
+// AllowReinit), in any state, or the count was poisoned by misuse, it is
+// reported (ErrNoReinit, or the poisoning's cause) and changes nothing.
+func (r *Ref) SwitchToPercpu() {
+	m, st, ok := r.lockControl("SwitchToPercpu")
+	if !ok {
+		return
+	}
+	if st&stPoisoned != 0 {
+		r.unlockReport(m, r.releasedLocked("SwitchToPercpu", st))
+		return
+	}
+	if r.cells.Flags&optFreed != 0 { // never per-CPU again, in any state
+		r.unlockReport(m, &MisuseError{Op: "SwitchToPercpu", Count: r.countLocked(), Err: ErrNoReinit})
+		return
+	}
+	r.cells.Flags &^= optSticky
+	if st&stAtomic == 0 || st&stDying != 0 {
+		m.Unlock()
+		return
+	}
+	r.cellsLocked()
+	r.unlockReport(m, r.toPercpuLocked("SwitchToPercpu"))
+}
+
+// Resurrect makes a dying Ref live again, restoring the initial reference
+// that Kill dropped, and returns it to per-CPU mode unless it is sticky
+// atomic. The count must still be above zero: Resurrect after release
+// reports ErrReleased, Resurrect on a live Ref reports ErrLive, and a Ref
+// whose shards were freed reports ErrNoReinit; in each case nothing changes.
+func (r *Ref) Resurrect() {
+	const op = "Resurrect"
+	m, st, ok := r.lockControl(op)
+	if !ok {
+		return
+	}
+	if st&(stReleased|stPoisoned) != 0 {
+		r.unlockReport(m, r.releasedLocked(op, st))
+		return
+	}
+	if st&stDying == 0 {
+		r.unlockReport(m, &MisuseError{Op: op, Count: r.countLocked(), Err: ErrLive})
+		return
+	}
+	percpuNext := r.cells.Flags&optSticky == 0
+	if percpuNext && r.cells.Flags&optFreed != 0 {
+		r.unlockReport(m, &MisuseError{Op: op, Count: r.count.Load(), Err: ErrNoReinit})
+		return
+	}
+	for {
+		v := r.count.Load()
+		if v <= 0 {
+			// Reached zero, and its Put is about to claim the release.
+			r.unlockReport(m, &MisuseError{Op: op, Count: v, Err: ErrReleased})
+			return
+		}
+		if r.count.CompareAndSwap(v, v+1) {
+			break
+		}
+	}
+	r.cells.State.And(^uint32(stDying))
+	var err *MisuseError
+	if percpuNext {
+		r.cellsLocked()
+		err = r.toPercpuLocked(op)
+	}
+	r.unlockReport(m, err)
+}
+
+// Reinit makes a Ref whose count reached zero (or one made with InitDead)
+// live again with a count of 1, as after New, in per-CPU mode unless it is
+// sticky atomic; Done then returns the new life's channel (but the first
+// Reinit of an InitDead Ref keeps its channel, which is the first life's).
+// This is the resurrection of a cached object after release; the caller
+// must serialise Reinit against lookups that could Get the Ref (for example
+// by holding the lock of the cache), and asserts that no goroutine still
+// uses the old life: a Get or Put of the old life still in flight (misuse)
+// may count in the new one. It may be called from release, or while release
+// still runs elsewhere; if the Put that reached zero has not yet begun release, Reinit
+// waits the few instructions until it has, so the old life's release always
+// runs, once, and is never counted as the new life's. The old life's Done
+// waiters still wake when the old release returns, not before, even if the
+// new life is released first. Reinit while the count is not zero reports
+// ErrNotZero and changes nothing.
+func (r *Ref) Reinit() {
+	const op = "Reinit"
+	m, st, ok := r.lockControl(op)
+	if !ok {
+		return
+	}
+	// A life ends when its release is claimed (stReleased, set by
+	// runRelease under the Ref's lock, which we hold, so it cannot change
+	// under us). Without the claim there is no Reinit: if the count is zero, the Put
+	// that reached zero has yet to claim its release, so let it (a few
+	// instructions of that Put, no user code) and look again; otherwise
+	// references are held. The count is not enough on its own: it can reach
+	// zero between a check and the compare-and-swap below.
+	for st&stAtomic != 0 && st&stReleased == 0 && r.count.Load() == 0 {
+		m.Unlock()
+		runtime.Gosched()
+		if m, st, ok = r.lockControl(op); !ok {
+			return
+		}
+	}
+	if st&(stPoisoned|stReleased) == stPoisoned {
+		// Saturated, or an underflow found at a switch: references may
+		// still be held, so no new life.
+		r.unlockReport(m, r.releasedLocked(op, st))
+		return
+	}
+	percpuNext := r.cells.Flags&optSticky == 0
+	if percpuNext && r.cells.Flags&optFreed != 0 {
+		r.unlockReport(m, &MisuseError{Op: op, Count: r.countLocked(), Err: ErrNoReinit})
+		return
+	}
+	if st&stPoisoned != 0 {
+		// Released, then misused: the caller asserts, as for every Reinit,
+		// that no holder remains, so the poison has done its work.
+		r.count.Store(0)
+	}
+	if st&stReleased == 0 || !r.count.CompareAndSwap(0, 1) {
+		r.unlockReport(m, &MisuseError{Op: op, Count: r.countLocked(), Err: ErrNotZero})
+		return
+	}
+	if r.cells.Flags&optFreshDead == 0 {
+		r.endLifeLocked() // the old life's channel is closed, or will be when its release returns
+	}
+	r.cells.Flags &^= optFreshDead
+	r.cells.State.And(^uint32(stDying | stReleased | stPoisoned | stSaturated))
+	var err *MisuseError
+	if percpuNext {
+		r.cellsLocked()
+		err = r.toPercpuLocked(op)
+	}
+	r.unlockReport(m, err)
+}
+
+// Exit frees the per-CPU shards, folding them into the count first. The Ref
+// then reports its final count (Read, IsZero) but takes no more operations:
+// each is reported as ErrExited. Exit may be called from release. Exit on a
+// Ref that was never set up, or a second Exit, does nothing. Init makes an
+// exited Ref usable again.
+func (r *Ref) Exit() {
+	m := r.lock()
+	if st := r.cells.State.Load(); st&(stInit|stExited) != stInit {
+		m.Unlock()
+		return
+	}
+	err := r.toAtomicLocked("Exit", stExited)
+	r.freeCells()
+	r.unlockReport(m, err)
+}
