@@ -125,6 +125,16 @@ func (r *Ref) putLockedCentral(op string, n int64, mu sync.Locker) bool {
 	return r.putCentral(op, n)
 }
 
+// tryGetCentral counts a TryGet of n (TryGetLive if live) on the central
+// count, unless the count is zero (or poisoned, or the Ref dying for
+// TryGetLive), and reports whether it did.
+//
+// Why no TryGetLive succeeds once Kill has returned: Kill sets stDying and
+// stAtomic, with the lock held, before it returns. A TryGetLive that starts
+// after that loads S != stPercpu and comes here, where it fails on
+// stDying. One that loaded S earlier and updates a cell now finds the cell
+// dead, or is refused (Kill's switch harvested every cell before
+// returning), and redoes itself here, where it fails too.
 func (r *Ref) tryGetCentral(op string, n int64, live bool) bool {
 	st := r.cells.State.Load()
 	if st&(stReleased|stExited) == stReleased {

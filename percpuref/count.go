@@ -22,12 +22,44 @@ import (
 // TryGet and TryGetLive go further on amd64: their common paths are assembly
 // (fast_amd64.s), reached from the caller with no Go frame between.
 
-// exclusive is the fast path of the exclusive protocol.
+// exclusive is the fast path of the exclusive protocol: the single-writer
+// update of fastpath.UpdateLocal (UPDATE in update_amd64.h; atomic_arm64.s),
+// with plain loads and stores, on the cell of the caller's P:
+//
+//	v = c; c = v + busyMark
+//	if S == stPercpu and v+d stays within ±CellLimit { c = v + d } else { c = v }
+//
+// A cell is written only by a goroutine running on its P, inside the
+// assembly routine, which reads the P id from the runtime's g.m.p and is
+// never preempted or moved (no stack check; the runtime never stops a
+// goroutine at an assembly instruction): no other goroutine writes that
+// cell until the routine returns, so the update needs no locked
+// instruction. The generic twin pins with procPin instead. P ids above the
+// last cell (GOMAXPROCS grew after the Ref was made) are refused. If it
+// stored v (refused), the operation is redone on C, as a dead cell's is in
+// the shared protocol. The busy mark (cells.BusyMark) sits in the count word
+// itself, so that cells can be dense 8-byte slots; toAtomicLocked argues
+// why a switch loses no update and counts none twice.
 func (r *Ref) exclusive(d int64) bool {
 	return fastpath.UpdateLocal(&r.cells, d) // nil Base (cells given back): refused
 }
 
-// shared is the fast path of the shared protocol.
+// shared is the fast path of the shared protocol. An operation with delta d
+// (+n for a Get, -n for a Put) that loads S == stPercpu does
+// old := c[p].Add(d) - d on the cell p of its P (fastpath.AddLocal) and
+// looks at old, the value it added to. Because the add is one atomic
+// read-modify-write, old tells exactly which side of any concurrent swap of
+// that cell the add fell on:
+//
+//   - old is live: the add happened before any harvest of this cell, so the
+//     harvest (if one comes) will collect d. The operation is done.
+//   - old is dead (< deadBelow): the cell was already harvested, so d will
+//     never be collected; it is void. The operation redoes itself on C, with
+//     the atomic-mode rules (zero check, use-after-release check, the dying
+//     check for TryGetLive).
+//
+// No operation is counted twice or never: each add on a cell lands on
+// exactly one side of the swap that harvests it.
 func (r *Ref) shared(d int64) bool {
 	old, ok := fastpath.AddLocal(&r.cells, d)
 	return ok && (isLive(old) || r.offRange(old))
@@ -37,6 +69,15 @@ func (r *Ref) shared(d int64) bool {
 // live. It reports whether the add stands: true if the cell was drifting
 // (the cell is then folded into the central count), false if the cell was
 // dead, and the caller must redo the operation on the central count.
+//
+// In per-CPU mode a cell's value is the Gets minus the Puts made on it, so
+// Gets on one P and Puts on another drive two cells apart without bound.
+// An add whose old value is outside [-liveLimit, +liveLimit] but not dead
+// takes the Ref's lock and, if the Ref is still per-CPU, moves the whole
+// cell into C (v := c.Swap(0); C.Add(v)). With the lock held no switch
+// runs, and the bias keeps C far from 0 while v is in flight. Reaching the
+// limit takes 2^48 unmatched operations on one cell; it is there so that
+// the argument has no "in practice".
 func (r *Ref) offRange(old int64) bool {
 	if old < deadBelow {
 		return false

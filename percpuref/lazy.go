@@ -5,11 +5,15 @@ import (
 )
 
 // lazy counts d on C for a Ref in per-CPU mode that has no cells yet
-// (Lazy), and takes its cells at the first sign of contention: a
-// compare-and-swap that fails. It reports whether it counted d; false sends
-// the caller to the central path, which is exact in either mode. Only a C
-// that carries the bias is counted on: if a switch to atomic mode has run
-// since the caller loaded the state, C no longer does.
+// (Lazy: every Ref made without Eager or WithShards, until it spreads), and
+// takes its cells at the first sign of contention: a compare-and-swap that
+// fails because another goroutine changed C meanwhile. It reports whether
+// it counted d; false sends the caller to the central path, which is exact
+// in either mode. With no cells (Base nil) both updates refuse, and the
+// operation counts on C, which carries the bias, as an operation from a P
+// beyond the last cell does. Only a C that carries the bias is counted on
+// (within ±lazyRange of it): if a switch to atomic mode has run since the
+// caller loaded the state, C no longer does.
 func (r *Ref) lazy(d int64) bool {
 	if r.cells.Len() != 0 {
 		return false // the cells refused for another reason
@@ -33,8 +37,15 @@ const lazyRange = 1 << 59
 
 // spread gives a Lazy Ref its cells, if it is still per-CPU and without
 // them. The cells' leftovers are settled before they are published, so that
-// C - bias + Σ cells stays the count throughout; operations that counted on
-// C meanwhile stay there.
+// C - bias + Σ cells stays the count throughout: before the store of Base
+// the cells are not part of the Ref and C holds it all; after it, updates
+// that see Base count on the cells, and those that loaded nil still count
+// on C (operations that counted on C meanwhile stay there). The updates load
+// Base before Last and Shift (an acquire on arm64), so none uses the cells
+// with the wrong shape. On amd64, Get and Put make lazy's checks and its
+// compare-and-swap in assembly (LAZY in fast_amd64.s, where LOCATE finds no
+// Base), and a failed swap goes to spread as lazy's does (getSpread,
+// putSpread).
 func (r *Ref) spread() {
 	defer r.lock().Unlock()
 	if r.cells.State.Load() != stPercpu || r.cells.Base != nil || r.cells.Flags&optFreed != 0 {

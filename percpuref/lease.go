@@ -44,7 +44,7 @@ import (
 // stores, and every other Release uses a compare-and-swap, after making
 // sure, once per stretch of such Releases and with a membarrier, that no
 // home Release is in its plain section. This is the exclusive protocol's
-// busy flag and membarrier (protocol.go), turned around: the plain side
+// busy flag and membarrier (toAtomicLocked), turned around: the plain side
 // writes the word that the other side arbitrates on.
 //
 // # Taking a token (Acquire)

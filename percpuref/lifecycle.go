@@ -122,8 +122,11 @@ func (r *Ref) Init(release func(), opts ...Option) {
 }
 
 // takeSlot takes a slot of the arena for r and describes it in c, which
-// must not be published yet. If r is lost without Exit, the slot goes back
-// when the garbage collector finds r unreachable.
+// must not be published yet: slot j of each P's slab, whose neighbours
+// belong to other Refs but are written, in the fast path, only by the
+// slab's P. If r is lost without Exit, the slot goes back when the garbage
+// collector finds r unreachable: no update can be running on an
+// unreachable Ref, since every update holds a pointer to it.
 func (r *Ref) takeSlot(c *cells.Cells) {
 	c.Base, c.Last, c.Shift = slots.TakeSlot()
 	runtime.AddCleanup(r, slots.DropSlot, c.Base)
@@ -148,7 +151,14 @@ func (r *Ref) cellsLocked() {
 }
 
 // freeCells gives the cells back, with the Ref's lock held, once the Ref is
-// in atomic mode for good.
+// in atomic mode for good (Kill without AllowReinit, Exit). It sets Base to
+// nil, which both updates refuse, and retires the slot. An update that read
+// the old Base before that may still be running, so the arena frees a
+// retired slot only after a grace period (slots.RetireSlot; internal/slots
+// argues it). The exclusive protocol would not even need the grace period,
+// as a stale update there only stores back what it loaded; the shared
+// protocol does, as its adds are permanent. The slot's next owner finds the
+// counts this one left, and settles them.
 func (r *Ref) freeCells() {
 	r.cells.Flags |= optFreed
 	if b := r.cells.Base; b != nil {
@@ -159,12 +169,16 @@ func (r *Ref) freeCells() {
 
 // settle prepares cells c for per-CPU counting, while nothing counts on
 // them (their State is not Live), and returns the counts they hold, which
-// the caller subtracts from C. In the exclusive protocol the cells keep
-// what they hold: a refused update through stale cells (of this Ref or of
-// the slot's last owner) stores back the value it loaded, so a store of 0
-// could be undone. In the shared protocol every update is an atomic add
-// that the switch's dead cells, or a grace period, keep away, and the cells
-// are swapped to 0.
+// the caller subtracts from C: the leftovers of a slot's last owner (Init,
+// spread, cellsLocked) or of this Ref's last per-CPU life (toPercpuLocked).
+// In the exclusive protocol the cells keep what they hold: a refused update
+// through stale cells (of this Ref or of the slot's last owner) stores back
+// the value it loaded, so a store of 0 from another CPU could be undone.
+// The sum keeps C in its per-CPU range, since the update never leaves a cell
+// outside ±cells.Limit (liveLimit): |sum| <= slots.MaxCells · cells.Limit =
+// 2^58. In the shared protocol every update is an atomic add that the
+// switch's dead cells, or a grace period, keep away, and the cells are
+// swapped to 0.
 func settle(c *cells.Cells) (sum int64) {
 	for i := 0; i < c.Len(); i++ {
 		if fastpath.Exclusive() {

@@ -99,7 +99,7 @@ func (r *Ref) releaseLocked() func() {
 // (cells.Live).
 const (
 	stInit      = 1 << iota // set up by New or Init
-	stAtomic                // C is authoritative (see protocol.go)
+	stAtomic                // C is the count (see protocol.go)
 	stDying                 // killed, or made with InitDead
 	stExited                // Exit has run
 	stReleased              // release has started in this life; Reinit clears it

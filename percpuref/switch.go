@@ -8,26 +8,75 @@ import (
 	"github.com/percpuref/percpu/internal/fastpath"
 )
 
-// toAtomicLocked sets bits and switches to atomic mode if the Ref is per-CPU
-// (protocol.go). It returns the misuse found in the folded count, to be
-// reported once the Ref's lock is released.
+// toAtomicLocked sets bits and switches to atomic mode if the Ref is
+// per-CPU, with the Ref's lock held. It returns the misuse found in the
+// folded count, to be reported once the Ref's lock is released.
+//
+// The switch is three steps: (1) S gets stAtomic; (2) each cell is
+// harvested; (3) one add moves the harvest into C and takes the bias out.
+// Release runs only in the operation whose add on C returns exactly 0.
+// Until step 3, C - bias = L - Σ c[i], where L is the logical count (never
+// below 0 without misuse), so C stays in the per-CPU range and cannot reach
+// 0 ("The ranges of C" in protocol.go). After step 3 the bias is gone and
+// every harvested update is in C, so C is the logical count itself; the add
+// that takes it to 0 is the last Put.
 func (r *Ref) toAtomicLocked(op string, bits uint32) *MisuseError {
+	// Step 1. From now on operations that load S go to C directly.
+	// Operations that loaded S earlier may still update cells; step 2
+	// decides, per update, whether it counts on the cell or is redone on C.
 	if r.cells.State.Or(stAtomic|bits)&stAtomic != 0 {
 		return nil
 	}
 	var sum int64
 	if fastpath.Exclusive() {
+		// Step 2, exclusive protocol: fastpath.Quiesce waits for a
+		// membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED), a full barrier on
+		// every CPU running a thread of this process. Concurrent switches
+		// (of any Refs) share one: Quiesce returns once a membarrier that
+		// began after step 1 has ended, whichever goroutine made the system
+		// call, and what it made visible to that goroutine is visible to
+		// this one (the root package's quiesce.go argues it, with expedited
+		// RCU's sequence counter; model/barrier.pml checks it). The argument
+		// below needs no more: the barrier reaches each thread after step
+		// 1, and what it made visible is visible to step 3.
+		//
+		// Why no update is lost or counted twice: take an update U on some
+		// thread, with its busy store B and its load of S, L. The
+		// membarrier puts a full barrier into U's thread at some point X.
+		// If X precedes B, then L follows X, which follows step 1, so L
+		// sees stAtomic and U stores v back. If X follows B, B is visible
+		// when Quiesce returns, so step 3 either sees the mark and waits,
+		// or sees the value U stored last (x86 keeps stores in order; arm64
+		// uses store-release for it), which holds U's delta if U counted.
+		// Either way U is counted exactly once: on its cell, or on C after
+		// it redoes itself. The one reordering that x86 allows here (L
+		// before B) and the several arm64 allows are the ones membarrier
+		// covers; the state load is a load-acquire on arm64 so the final
+		// store stays after it. The generic twin of the update uses
+		// sequentially consistent atomics for every step, needs no
+		// barrier, and is what -race checks.
 		if r.cells.Len() > 0 { // a Lazy Ref without cells has no update to wait for
 			fastpath.Quiesce()
 		}
+		// Step 3's sum. A refused update stores back the v it loaded, so
+		// the cells keep the values summed here, whatever stale updates
+		// still run.
 		for i := 0; i < r.cells.Len(); i++ {
 			sum += cells.Stable(r.cells.Cell(i))
 		}
 	} else {
+		// Step 2, shared protocol: after the swap the cell is dead, and
+		// adds that land on it see so in their own result (shared). The
+		// dead cell outlives the switch; late adds pile up on it, each at
+		// most MaxDelta and each from a goroutine that loaded S before step
+		// 1 (a goroutine that sees a dead cell redoes on C and reloads S
+		// next time), so the dead value moves by far less than the 2^60
+		// that separates deadCell from deadBelow.
 		for i := 0; i < r.cells.Len(); i++ {
 			sum += r.cells.Cell(i).Swap(deadCell)
 		}
 	}
+	// Step 3: one add. Before it C still carries the bias.
 	v := r.count.Add(sum - bias)
 	if r.cells.Flags&optAllowReinit == 0 {
 		r.freeCells()
@@ -43,8 +92,13 @@ func (r *Ref) toAtomicLocked(op string, bits uint32) *MisuseError {
 	return nil
 }
 
-// toPercpuLocked switches an atomic Ref back to per-CPU mode (protocol.go).
-// A Ref at zero or poisoned stays atomic.
+// toPercpuLocked switches an atomic Ref back to per-CPU mode, with the
+// Ref's lock held. A Ref at zero or poisoned stays atomic.
+//
+// Between the add of the bias and the store of S, C carries the bias
+// again, so operations on C (which still see atomic mode) cannot take it to
+// 0 and cannot misjudge the count: their results are in the per-CPU range,
+// which their checks accept ("The ranges of C" in protocol.go).
 func (r *Ref) toPercpuLocked(op string) *MisuseError {
 	if r.cells.Flags&optFreed != 0 {
 		return &MisuseError{Op: op, Count: r.count.Load(), Err: ErrNoReinit}
@@ -52,10 +106,16 @@ func (r *Ref) toPercpuLocked(op string) *MisuseError {
 	if r.cells.State.Load()&stPoisoned != 0 {
 		return nil
 	}
-	var left int64 // what the cells hold (exclusive protocol)
+	// In the exclusive protocol the cells keep what they hold, and C
+	// absorbs it (settle says why): until S changes no update counts on
+	// them, so left is exact, and afterwards the logical count is
+	// C - bias + Σ c[i], as in the shared protocol.
+	var left int64
 	if fastpath.Exclusive() {
 		left = settle(&r.cells)
 	}
+	// C goes from v to v + bias - left, but only if v is not 0: a released
+	// Ref never goes per-CPU again without Reinit.
 	for {
 		v := r.count.Load()
 		if v == 0 {
@@ -65,6 +125,12 @@ func (r *Ref) toPercpuLocked(op string) *MisuseError {
 			break
 		}
 	}
+	// In the shared protocol the cells are swapped to 0: leftovers of late
+	// adds on the dead cells are discarded, which is right, since those
+	// adds saw the dead cell in their own result and redid themselves on C.
+	// There is no "undo" that could land on the reopened cell, and an add
+	// that loaded S == stPercpu before an earlier switch and lands only now,
+	// on a reopened cell, counts there: it was never counted anywhere else.
 	if !fastpath.Exclusive() {
 		settle(&r.cells)
 	}
