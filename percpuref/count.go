@@ -142,6 +142,11 @@ func (r *Ref) GetMany(n int) {
 // reference and ran release (synchronously, in this goroutine, before Put
 // returns). In per-CPU mode Put never releases: the owner's initial
 // reference is still held.
+//
+// Everything the caller did before Put happens before release runs,
+// whichever goroutine runs it: in the terminology of the Go memory model,
+// Put synchronizes before the start of release, as every Put, PutMany,
+// PutLocked and Kill of the Ref's life does (protocol.go, "Memory order").
 func (r *Ref) Put() bool {
 	debugPut(r, 1)
 	return putFast(r)
@@ -169,7 +174,7 @@ func (r *Ref) put(tried bool) bool {
 }
 
 // PutMany drops n references at once; 0 < n <= MaxDelta. It reports what
-// Put reports.
+// Put reports, and orders memory as Put does.
 func (r *Ref) PutMany(n int) bool {
 	if !r.validDelta("PutMany", n) {
 		return false
@@ -186,7 +191,8 @@ func (r *Ref) PutMany(n int) bool {
 // no lookup under mu can find the object between the count reaching zero
 // and release unlinking it. PutLocked unlocks mu after release returns
 // (unlike kref_put_mutex, where release must unlock). mu is not taken when
-// other references remain, which is every Put in per-CPU mode.
+// other references remain, which is every Put in per-CPU mode. Memory is
+// ordered as for Put.
 func (r *Ref) PutLocked(mu sync.Locker) bool {
 	debugPut(r, 1)
 	if r.cells.State.Load() == stPercpu && (fastpath.Exclusive() && r.exclusive(-1) || !fastpath.Exclusive() && r.shared(-1) || r.lazy(-1)) {

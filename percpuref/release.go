@@ -175,6 +175,11 @@ func (o *orphans) take(life uint64) chan struct{} {
 // life's channel, which closes when the new life's release returns, even if
 // the old life's release still runs. The channel is made by the first call
 // that needs one: a Ref whose Done is never called allocates none.
+//
+// The return of release happens before the channel is closed: a receive
+// from it that completes happens after everything release did, and so
+// after everything each holder did before its Put and the owner before
+// Kill (see Put).
 func (r *Ref) Done() <-chan struct{} {
 	defer r.lock().Unlock()
 	return r.doneLocked()

@@ -152,7 +152,8 @@ func (r *Ref) lockControl(op string) (m *sync.Mutex, st uint32, ok bool) {
 	return m, st, true
 }
 
-// Kill is KillAndConfirm(nil).
+// Kill is KillAndConfirm(nil). Everything the caller did before Kill
+// happens before release runs, as for Put.
 func (r *Ref) Kill() { r.KillAndConfirm(nil) }
 
 // KillAndConfirm marks the Ref dying, switches it to atomic mode, calls
@@ -168,6 +169,10 @@ func (r *Ref) Kill() { r.KillAndConfirm(nil) }
 //
 // Kill on a Ref that is already dying is reported as ErrKilled and changes
 // nothing; unlike the kernel, no second reference is dropped.
+//
+// Everything the caller did before KillAndConfirm happens before release
+// runs: in the terminology of the Go memory model, KillAndConfirm
+// synchronizes before the start of release, as Put does.
 func (r *Ref) KillAndConfirm(confirm func()) {
 	m, st, ok := r.lockControl("Kill")
 	if !ok {

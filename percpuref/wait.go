@@ -12,6 +12,9 @@ import "context"
 // when the life it began in has its release return. Wait does not drop any
 // reference: the owner still calls Kill, and the holders still call Put.
 // Waiting for a Ref that is never killed waits until ctx is done.
+//
+// A Wait that returns nil returns after release has returned, and
+// everything release did happens before it, as for a receive from Done.
 func (r *Ref) Wait(ctx context.Context) error {
 	done := r.Done()
 	select {
