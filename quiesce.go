@@ -7,8 +7,8 @@ import (
 
 // Sharing membarriers between concurrent callers of quiesce.
 //
-// A switch to atomic mode in the exclusive protocol (percpuref/protocol.go,
-// "The exclusive protocol") stores its new state, then needs a full barrier
+// A switch to atomic mode in the exclusive protocol (toAtomicLocked in
+// percpuref/switch.go) stores its new state, then needs a full barrier
 // on every CPU that runs a thread of the process, then reads the cells. All
 // it needs of the barrier is that it begins after the caller's state store
 // and ends before the caller reads the cells; it need not be a barrier of

@@ -2,7 +2,7 @@
  * barrier.pml -- a Promela model of concurrent switches to atomic mode
  * sharing membarriers: the sequence counter and the leader's mutex of
  * quiesce.go (sharedBarrier.snap, waitFor), under the exclusive protocol's
- * update (exclusive.pml, percpuref/protocol.go "The exclusive protocol").
+ * update (exclusive.pml, toAtomicLocked in percpuref/switch.go).
  *
  * NK killers, each with a Ref of its own (a state word S[k] and one cell
  * w[k]) and one user goroutine u == k updating that cell. The user makes

@@ -1,6 +1,6 @@
 /*
  * done.pml -- the lives of a percpuref.Ref and their Done channels, as
- * argued at runRelease in percpuref/ref.go.
+ * argued at runRelease in percpuref/release.go.
  *
  * What must hold: each life's Done waiters wake exactly when that life's
  * release returns, never earlier and never never, whenever Done is called
@@ -12,7 +12,7 @@
  * The count is abstracted away: a life is released once (the claim, by the
  * Put that takes the count to zero), and Reinit runs only on a claimed life
  * (it waits for the claim, or reports ErrNotZero and changes nothing). Every
- * step between lock() and unlock() runs under the Ref's lock, as in ref.go.
+ * step between lock() and unlock() runs under the Ref's lock, as in Go.
  *
  * Processes: the claimer claims lives 0..L-1 in turn, each as soon as it is
  * current, and starts its releaser; the reiniter starts lives 1..L-1, each

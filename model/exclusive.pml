@@ -2,9 +2,10 @@
  * exclusive.pml -- a Promela model of percpuref.Ref's exclusive protocol
  * (fastpath.Exclusive: the single-writer update of atomic_amd64.s and
  * atomic_arm64.s, with a busy mark packed into the cell's count, and
- * membarrier), as argued at the end of percpuref/protocol.go and coded in
- * percpu.go (UpdateLocal, Stable) and percpuref/ref.go (Init, the exclusive
- * branches of toAtomicLocked, toPercpuLocked/resetCells and countLocked).
+ * membarrier), as argued in percpuref/protocol.go and at the steps of
+ * percpuref/switch.go, and coded in percpu.go (UpdateLocal, Stable) and
+ * package percpuref (Init, the exclusive branches of toAtomicLocked,
+ * toPercpuLocked and settle, and countLocked).
  *
  * A cell is one 64-bit word, the count. An update loads it (v), stores
  * v + BUSY (the busy mark: any value above LIVE is busy), loads the state
@@ -93,7 +94,7 @@
 /* ---- scaled constants (Go value in the comment) ---- */
 #define BIAS      64       /* bias      = 1<<61                   */
 /* The ranges of C (protocol.go): a result of an add on C is 0, in
- * [1, MAXC] (atomic mode) or in [PCLOW, PCHIGH] (per-CPU mode); ref.go
+ * [1, MAXC] (atomic mode) or in [PCLOW, PCHIGH] (per-CPU mode); percpuref
  * reports anything else as misuse, so no valid run may produce it. */
 #define MAXC      32       /* MaxCount  = 1<<60                   */
 #ifdef MUTANT_TIGHTRANGE
@@ -227,7 +228,7 @@ inline uunlock() { atomic { UDRAINED -> mu = 0 } }
 inline lock()    { atomic { mu == 0 -> mu = 1 } }
 inline unlock()  { mu = 0 }
 
-/* runRelease (ref.go): claim under mu, then release, then close(done) */
+/* runRelease (release.go): claim under mu, then release, then close(done) */
 inline runRelease() {
 	ulock();
 	atomic {
@@ -461,7 +462,7 @@ inline toAtomic(bits) {
 	sum = 0; v = 0
 }
 
-/* toPercpuLocked, exclusive branch: sum = resetCells() (Σ Stable); then
+/* toPercpuLocked, exclusive branch: sum = settle() (Σ Stable); then
  * count CAS v -> v + bias - sum unless v == 0; then state.And */
 inline toPercpu() {
 #if !defined(MUTANT_ZERO) && !defined(MUTANT_NOABSORB)
@@ -570,7 +571,7 @@ proctype controller(bit mayReinit) {
 			pn = !sticky;
 			if
 			:: (st & stAtomic) == 0 -> skip
-			:: (st & stReleased) == 0 -> skip           /* ErrNotZero: no claim, no Reinit (ref.go) */
+			:: (st & stReleased) == 0 -> skip           /* ErrNotZero: no claim, no Reinit (switch.go) */
 			:: else ->
 				atomic { if :: C == 0 -> C = 1; held++; own++; life++; ok = 1 :: else -> ok = 0 fi };
 				if
@@ -608,7 +609,7 @@ init {
 #elif defined(START_ATOMIC)
 	atomic { held = 1 + NUSER; own = 1; C = 1 + NUSER; S = stInit | stAtomic; sticky = 1 };
 #else
-	/* Init: count.Store(bias + refs - resetCells()); state.Store(stPercpu)
+	/* Init: count.Store(bias + refs - settle()); state.Store(stPercpu)
 	 * (the owner's reference and, taken by the owner for them, one per user) */
 #ifndef MUTANT_NOABSORB
 	readCell(0); sum = v;

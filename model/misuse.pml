@@ -1,6 +1,6 @@
 /*
  * misuse.pml -- a Promela model of Gets and Puts on a released
- * percpuref.Ref (use after release), as coded in percpuref/ref.go: get and
+ * percpuref.Ref (use after release), as coded in package percpuref: get and
  * put past the fast path (the atomic-mode branch), getChecked, putChecked,
  * runRelease, unusable/useAfterRelease, corrupt, reportPoisoned and
  * poisonLocked; docs/semantics.md, rules 2 and 3.
@@ -105,7 +105,7 @@
 #define POISON     (-64)      /* poison     = -(1<<62) */
 #define POISONZONE (-32)      /* poisonZone = -(1<<61) */
 
-/* state bits (ref.go) */
+/* state bits (percpuref/ref.go) */
 #define stInit     1
 #define stAtomic   2
 #define stDying    4

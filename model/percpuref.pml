@@ -1,7 +1,7 @@
 /*
  * percpuref.pml -- a Promela model of percpuref.Ref's mode-switch protocol
  * (swap-to-dead shards), as argued in percpuref/protocol.go and coded in
- * percpuref/ref.go. See README.md for the scaling argument and the mapping
+ * package percpuref. See README.md for the scaling argument and the mapping
  * from Go steps to model steps.
  *
  * Every Go sync/atomic operation (Load, Add, Swap, CompareAndSwap, Or, And)
@@ -20,14 +20,14 @@
  *                 nothing to release; users start with no reference
  *   HARVEST_ONLY  the controller only calls Kill and SwitchToAtomic
  *   REINIT_ANYTIME  let Reinit be called at any time, not only once the
- *                 previous life's release has returned (README: the
- *                 Reinit findings; still fails on ref.go as it is)
+ *                 previous life's release has returned (README: "Reinit
+ *                 and the last Put's release")
  *   REINIT_AFTER_ZERO  let Reinit also be called as soon as IsZero() is
  *                 true, before the zeroing Put has claimed its release
- *   MUTANT_REINIT_COUNTONLY  the Reinit of the second finding: it may attempt its CAS while
- *                 the release is unclaimed (see README, second finding)
+ *   MUTANT_REINIT_COUNTONLY  a Reinit that may attempt its CAS while the
+ *                 release is unclaimed (README: "Reinit and the last Put's release")
  *   RELEASE_NOASSERT  check only the end state, not release's own
- *                 assertions (shows what the finding leads to)
+ *                 assertions (shows what the mutant leads to)
  * Mutants (each must produce an assertion violation):
  *   MUTANT_NOBIAS       the central count never carries the bias
  *   MUTANT_TIGHTRANGE   the per-CPU range of C starts at the bias, with no
@@ -61,7 +61,7 @@
 #define BIAS      64       /* bias      = 1<<61 */
 #endif
 /* The ranges of C (protocol.go): a result of an add on C is 0, in
- * [1, MAXC] (atomic mode) or in [PCLOW, PCHIGH] (per-CPU mode); ref.go
+ * [1, MAXC] (atomic mode) or in [PCLOW, PCHIGH] (per-CPU mode); percpuref
  * reports anything else as misuse, so no valid run may produce it. */
 #define MAXC      32       /* MaxCount  = 1<<60                   */
 #ifdef MUTANT_TIGHTRANGE
@@ -84,7 +84,7 @@
 #define DEADLIFE(l) 0
 #endif
 
-/* state bits (ref.go): stInit, stAtomic, stDying, stExited(unused), stReleased */
+/* state bits (percpuref/ref.go): stInit, stAtomic, stDying, stExited(unused), stReleased */
 #define stInit     1
 #define stAtomic   2
 #define stDying    4
@@ -111,7 +111,7 @@ byte ndone;           /* finished goroutines                             */
 inline lock()   { atomic { mu == 0 -> mu = 1 } }
 inline unlock() { mu = 0 }
 
-/* runRelease, for the add that took C to 0 in life zl (ref.go):
+/* runRelease, for the add that took C to 0 in life zl (release.go):
  *   mu.Lock(); if state.Or(stReleased)&stReleased != 0 { mu.Unlock(); return }
  *   done := doneLocked(); mu.Unlock(); release(); close(done)
  * The claim and the Done channel are taken under mu, so a Reinit (which
@@ -127,7 +127,7 @@ inline runRelease() {
 		assert(rel[zl] == 1);               /* once per life */
 		assert(zl == life)                  /* in the life that reached 0 */
 #else
-		/* as ref.go: a zero that finds stReleased set runs nothing */
+		/* as in Go: a zero that finds stReleased set runs nothing */
 		if :: (st & stReleased) == 0 -> rel[zl]++ :: else -> skip fi
 #endif
 	};
@@ -408,7 +408,7 @@ proctype controller(bit mayReinit) {
 #elif defined(REINIT_AFTER_ZERO)
 		/* as below, and also as soon as IsZero() is true (atomic mode,
 		 * count 0), which may be before the zeroing Put has claimed its
-		 * release: the window of the Reinit race, which ref.go now waits
+		 * release: the window of the Reinit race, which Reinit now waits
 		 * out (TestReinitRacingTheLastPut's pattern) */
 		:: mayReinit && ((own > 0 && NCTL == 1) ||
 		                 (pending == 0 && (rel[life] == 1 || DEADLIFE(life))) ||
@@ -422,7 +422,7 @@ proctype controller(bit mayReinit) {
 		:: mayReinit && ((own > 0 && NCTL == 1) ||
 		                 (pending == 0 && (rel[life] == 1 || DEADLIFE(life)))) ->
 #endif
-			/* Reinit (ref.go): lockControl; while the Ref is atomic, the
+			/* Reinit (switch.go): lockControl; while the Ref is atomic, the
 			 * release unclaimed and count.Load() == 0, unlock, yield,
 			 * relock and reload S (the zeroing Put claims under mu); then
 			 * CompareAndSwap(0, 1), And(^(stDying|stReleased)), and
@@ -443,11 +443,11 @@ proctype controller(bit mayReinit) {
 			if
 			:: (st & stAtomic) == 0 -> skip             /* ErrNotZero */
 #ifndef MUTANT_REINIT_COUNTONLY
-			/* ref.go: with the release unclaimed, never CAS. stReleased
+			/* Reinit: with the release unclaimed, never CAS. stReleased
 			 * is set only under mu, which Reinit holds, so this holds up to
 			 * the CAS; a count that was not 0 is ErrNotZero even if the last
-			 * Put takes it to 0 after the load. (The mutant is the Reinit
-			 * of the second finding, which trusted the count alone.) */
+			 * Put takes it to 0 after the load. (The mutant trusts the
+			 * count alone.) */
 			:: (st & stReleased) == 0 -> skip           /* ErrNotZero */
 #endif
 			:: else ->
