@@ -6,25 +6,37 @@ import (
 	"github.com/percpuref/percpu/internal/fastpath"
 )
 
-// The fast path tries to count delta d on the caller's shard and reports
-// whether it did; false means the caller must redo the operation on the
-// central count. Which of the two protocols of protocol.go runs is fixed for
-// the process by fastpath.Exclusive(), and every operation spells the choice out
-// as
+// The per-CPU dispatch. Every counting operation loads the state once and,
+// in per-CPU mode, tries to count its delta d on the caller's cell before it
+// turns to the central count, which is exact in either mode:
 //
-//	st == stPercpu && (fastpath.Exclusive() && r.exclusive(d) ||
-//		!fastpath.Exclusive() && r.shared(d))
+//	st == stPercpu && (r.exclusive(d) || r.sharedOrLazy(d))
 //
-// so that exclusive, the assembly path, inlines into the operation: one call
-// in all, straight to the assembly. The state check is the assembly's own
-// (and AddLocal's); made first, once, it spares an operation in atomic mode
-// the call and lets Get and Put reuse the state they loaded. Get, Put,
-// TryGet and TryGetLive go further on amd64: their common paths are assembly
-// (fast_amd64.s), reached from the caller with no Go frame between.
+// This is the kernel's __ref_is_percpu followed by its this_cpu_add, in the
+// shape that Go's inliner allows. An inlined function may make one call (a
+// call costs 57 of the inliner's budget of 80), and a function that is not
+// inlined is a frame of its own, which costs as much as the single-writer
+// update it would wrap. So exclusive, the update of the assembly protocol,
+// inlines into the operation and calls the assembly directly: one call in
+// all. Everything else in per-CPU mode (the shared protocol's add, a Lazy
+// Ref's compare-and-swap) is one function, not inlined, which each
+// operation calls as it called each of them before they were one. A single
+// helper holding both calls would not inline, and would put its frame
+// between every operation and the assembly. inline_test.go checks that
+// exclusive, and the other small helpers of the fast paths, still inline.
+//
+// The state check is the assembly's own (and AddLocal's); made first, once,
+// it spares an operation in atomic mode the call and lets Get and Put reuse
+// the state they loaded. Get, Put, TryGet and TryGetLive go further on
+// amd64: their common paths are assembly (fast_amd64.s), reached from the
+// caller with no Go frame between, since a Go Get that checks the state and
+// calls the update would be such a frame.
 
-// exclusive is the fast path of the exclusive protocol: the single-writer
-// update of fastpath.UpdateLocal (UPDATE in update_amd64.h; atomic_arm64.s),
-// with plain loads and stores, on the cell of the caller's P:
+// exclusive is the fast path of the exclusive protocol, if that is the
+// process's protocol (fastpath.Exclusive), and reports whether it counted
+// d. It is the single-writer update of fastpath.UpdateLocal (UPDATE in
+// update_amd64.h; atomic_arm64.s), with plain loads and stores, on the cell
+// of the caller's P:
 //
 //	v = c; c = v + busyMark
 //	if S == stPercpu and v+d stays within ±CellLimit { c = v + d } else { c = v }
@@ -35,21 +47,26 @@ import (
 // goroutine at an assembly instruction): no other goroutine writes that
 // cell until the routine returns, so the update needs no locked
 // instruction. The generic twin pins with procPin instead. P ids above the
-// last cell (GOMAXPROCS grew after the Ref was made) are refused. If it
-// stored v (refused), the operation is redone on C, as a dead cell's is in
-// the shared protocol. The busy mark (cells.BusyMark) sits in the count word
-// itself, so that cells can be dense 8-byte slots; toAtomicLocked argues
-// why a switch loses no update and counts none twice.
+// last cell (GOMAXPROCS grew after the Ref was made) are refused, and so is
+// a nil Base (no cells yet, or given back). If it stored v (refused), the
+// operation is redone on C, as a dead cell's is in the shared protocol. The
+// busy mark (cells.BusyMark) sits in the count word itself, so that cells
+// can be dense 8-byte slots; toAtomicLocked argues why a switch loses no
+// update and counts none twice.
 func (r *Ref) exclusive(d int64) bool {
-	return fastpath.UpdateLocal(&r.cells, d) // nil Base (cells given back): refused
+	return fastpath.Exclusive() && fastpath.UpdateLocal(&r.cells, d)
 }
 
-// shared is the fast path of the shared protocol. An operation with delta d
-// (+n for a Get, -n for a Put) that loads S == stPercpu does
-// old := c[p].Add(d) - d on the cell p of its P (fastpath.AddLocal) and
-// looks at old, the value it added to. Because the add is one atomic
-// read-modify-write, old tells exactly which side of any concurrent swap of
-// that cell the add fell on:
+// sharedOrLazy is the rest of the dispatch: the fast path of the shared
+// protocol, if that is the process's, and then a Lazy Ref's counting on C.
+// It reports whether it counted d; false sends the caller to the central
+// count.
+//
+// The shared protocol's fast path: an operation with delta d (+n for a Get,
+// -n for a Put) that loads S == stPercpu does old := c[p].Add(d) - d on the
+// cell p of its P (fastpath.AddLocal) and looks at old, the value it added
+// to. Because the add is one atomic read-modify-write, old tells exactly
+// which side of any concurrent swap of that cell the add fell on:
 //
 //   - old is live: the add happened before any harvest of this cell, so the
 //     harvest (if one comes) will collect d. The operation is done.
@@ -60,15 +77,43 @@ func (r *Ref) exclusive(d int64) bool {
 //
 // No operation is counted twice or never: each add on a cell lands on
 // exactly one side of the swap that harvests it.
-func (r *Ref) shared(d int64) bool {
-	old, ok := fastpath.AddLocal(&r.cells, d)
-	return ok && (isLive(old) || r.offRange(old))
+//
+// A Lazy Ref (every Ref made without Eager or WithShards, until it spreads)
+// is in per-CPU mode with no cells: both protocols' updates refuse, and the
+// operation counts d on C, which carries the bias, with a compare-and-swap.
+// A compare-and-swap that fails means that another goroutine changed C
+// meanwhile: contention, and spread gives the Ref its cells. Only a C that
+// carries the bias is counted on (within ±lazyRange of it): if a switch to
+// atomic mode has run since the caller loaded the state, C no longer does.
+//
+// The two are one function so that each is one call from the operation
+// (see the dispatch above).
+func (r *Ref) sharedOrLazy(d int64) bool {
+	if !fastpath.Exclusive() {
+		old, ok := fastpath.AddLocal(&r.cells, d)
+		if ok && (isLive(old) || r.offRange(old)) {
+			return true
+		}
+	}
+	if r.cells.Len() != 0 {
+		return false // the cells refused for another reason
+	}
+	v := r.count.Load()
+	if uint64(v+d-bias+lazyRange) > 2*lazyRange {
+		return false // the central path checks the range and reports
+	}
+	if r.count.CompareAndSwap(v, v+d) {
+		return true
+	}
+	r.spread()
+	return false
 }
 
-// offRange handles an add made by shared on a cell whose old value was not
-// live. It reports whether the add stands: true if the cell was drifting
-// (the cell is then folded into the central count), false if the cell was
-// dead, and the caller must redo the operation on the central count.
+// offRange handles an add made by sharedOrLazy on a cell whose old value
+// was not live. It reports whether the add stands: true if the cell was
+// drifting (the cell is then folded into the central count), false if the
+// cell was dead, and the caller must redo the operation on the central
+// count.
 //
 // In per-CPU mode a cell's value is the Gets minus the Puts made on it, so
 // Gets on one P and Puts on another drive two cells apart without bound.
@@ -110,7 +155,7 @@ func (r *Ref) Get() {
 func (r *Ref) get(tried bool) {
 	st := r.cells.State.Load()
 	if st == stPercpu {
-		if !tried && fastpath.Exclusive() && r.exclusive(1) || !fastpath.Exclusive() && r.shared(1) || r.lazy(1) {
+		if !tried && r.exclusive(1) || r.sharedOrLazy(1) {
 			return
 		}
 		st = r.cells.State.Load()
@@ -132,7 +177,7 @@ func (r *Ref) GetMany(n int) {
 		return
 	}
 	debugGet(r, n)
-	if r.cells.State.Load() == stPercpu && (fastpath.Exclusive() && r.exclusive(int64(n)) || !fastpath.Exclusive() && r.shared(int64(n)) || r.lazy(int64(n))) {
+	if r.cells.State.Load() == stPercpu && (r.exclusive(int64(n)) || r.sharedOrLazy(int64(n))) {
 		return
 	}
 	r.getCentral("GetMany", int64(n))
@@ -157,7 +202,7 @@ func (r *Ref) Put() bool {
 func (r *Ref) put(tried bool) bool {
 	st := r.cells.State.Load()
 	if st == stPercpu {
-		if !tried && fastpath.Exclusive() && r.exclusive(-1) || !fastpath.Exclusive() && r.shared(-1) || r.lazy(-1) {
+		if !tried && r.exclusive(-1) || r.sharedOrLazy(-1) {
 			return false
 		}
 		st = r.cells.State.Load()
@@ -180,7 +225,7 @@ func (r *Ref) PutMany(n int) bool {
 		return false
 	}
 	debugPut(r, n)
-	if r.cells.State.Load() == stPercpu && (fastpath.Exclusive() && r.exclusive(-int64(n)) || !fastpath.Exclusive() && r.shared(-int64(n)) || r.lazy(-int64(n))) {
+	if r.cells.State.Load() == stPercpu && (r.exclusive(-int64(n)) || r.sharedOrLazy(-int64(n))) {
 		return false
 	}
 	return r.putCentral("PutMany", int64(n))
@@ -195,7 +240,7 @@ func (r *Ref) PutMany(n int) bool {
 // ordered as for Put.
 func (r *Ref) PutLocked(mu sync.Locker) bool {
 	debugPut(r, 1)
-	if r.cells.State.Load() == stPercpu && (fastpath.Exclusive() && r.exclusive(-1) || !fastpath.Exclusive() && r.shared(-1) || r.lazy(-1)) {
+	if r.cells.State.Load() == stPercpu && (r.exclusive(-1) || r.sharedOrLazy(-1)) {
 		return false
 	}
 	return r.putLockedCentral("PutLocked", 1, mu)
@@ -219,7 +264,7 @@ func (r *Ref) TryGet() bool {
 // path of fast_amd64.s, or all of it where that fast path is not built;
 // tried is as for get.
 func (r *Ref) tryGet(tried, live bool) bool {
-	if r.cells.State.Load() == stPercpu && (!tried && fastpath.Exclusive() && r.exclusive(1) || !fastpath.Exclusive() && r.shared(1) || r.lazy(1)) {
+	if r.cells.State.Load() == stPercpu && (!tried && r.exclusive(1) || r.sharedOrLazy(1)) {
 		return true
 	}
 	if live {
@@ -233,7 +278,7 @@ func (r *Ref) TryGetMany(n int) bool {
 	if !r.validDelta("TryGetMany", n) {
 		return false
 	}
-	ok := r.cells.State.Load() == stPercpu && (fastpath.Exclusive() && r.exclusive(int64(n)) || !fastpath.Exclusive() && r.shared(int64(n)) || r.lazy(int64(n))) || r.tryGetCentral("TryGetMany", int64(n), false)
+	ok := r.cells.State.Load() == stPercpu && (r.exclusive(int64(n)) || r.sharedOrLazy(int64(n))) || r.tryGetCentral("TryGetMany", int64(n), false)
 	debugTryGet(r, n, ok)
 	return ok
 }

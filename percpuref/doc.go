@@ -48,7 +48,7 @@
 // central count, why release runs once, memory order) are the doc of the
 // constants in protocol.go (go doc -u ./percpuref bias); each step's own
 // reasoning is in the function that takes it (toAtomicLocked,
-// toPercpuLocked, exclusive, shared, lazy, spread, settle, freeCells,
+// toPercpuLocked, exclusive, sharedOrLazy, spread, settle, freeCells,
 // runRelease). The Promela models in the repository's model/ check the
 // steps with spin. The contract, the table of every misuse and how it is
 // reported (a *MisuseError, by default a panic) is docs/semantics.md.

@@ -54,8 +54,8 @@ func getAdded(r *Ref, v int64)      { r.getChecked("Get", 1, v) }
 func putAdded(r *Ref, v int64) bool { return r.putChecked("Put", 1, v) }
 
 // getSpread and putSpread follow a Lazy Ref's failed compare-and-swap, as
-// lazy does: take the cells, then count on C (get and put, whose lazy now
-// finds the cells, or a switch, and declines).
+// sharedOrLazy does: take the cells, then count on C (get and put, whose
+// sharedOrLazy now finds the cells, or a switch, and declines).
 func getSpread(r *Ref)      { r.spread(); r.get(true) }
 func putSpread(r *Ref) bool { r.spread(); return r.put(true) }
 

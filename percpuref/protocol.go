@@ -8,11 +8,11 @@ import "github.com/percpuref/percpu/internal/cells"
 // This is why a Ref never loses a Get or Put, never releases early and
 // releases exactly once, with one mutex that is never held on the fast
 // path. Each step's own reasoning is at the code that takes it: the per-CPU
-// updates in exclusive and shared, drift in offRange, a Lazy Ref in lazy and
-// spread, the switches in toAtomicLocked and toPercpuLocked, a slot's
-// leftovers in settle, its reuse in freeCells, the release claim in
-// runRelease. What they have in common is here. The Promela models in
-// model/ check the same steps.
+// updates and a Lazy Ref's compare-and-swap in exclusive and sharedOrLazy,
+// drift in offRange, a Lazy Ref's spreading in spread, the switches in
+// toAtomicLocked and toPercpuLocked, a slot's leftovers in settle, its reuse
+// in freeCells, the release claim in runRelease. What they have in common
+// is here. The Promela models in model/ check the same steps.
 //
 // # State
 //
@@ -43,8 +43,8 @@ import "github.com/percpuref/percpu/internal/cells"
 //     This is the generic path: purego and race builds, other GOARCHes, and
 //     wherever membarrier is missing. Its invariant: every add on a cell
 //     lands on exactly one side of the swap that harvests it, and its old
-//     value says which (shared), so no operation is counted twice or never.
-//     A live cell holds a value in [-liveLimit, +liveLimit] but for rare
+//     value says which (sharedOrLazy), so no operation is counted twice or
+//     never. A live cell holds a value in [-liveLimit, +liveLimit] but for rare
 //     excursions (offRange); a dead one stays below deadBelow.
 //   - exclusive: the update is a plain store by the one goroutine pinned on
 //     the cell's P, marked busy while it works (exclusive), and a switch

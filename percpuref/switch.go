@@ -66,11 +66,11 @@ func (r *Ref) toAtomicLocked(op string, bits uint32) *MisuseError {
 		}
 	} else {
 		// Step 2, shared protocol: after the swap the cell is dead, and
-		// adds that land on it see so in their own result (shared). The
-		// dead cell outlives the switch; late adds pile up on it, each at
-		// most MaxDelta and each from a goroutine that loaded S before step
-		// 1 (a goroutine that sees a dead cell redoes on C and reloads S
-		// next time), so the dead value moves by far less than the 2^60
+		// adds that land on it see so in their own result (sharedOrLazy).
+		// The dead cell outlives the switch; late adds pile up on it, each
+		// at most MaxDelta and each from a goroutine that loaded S before
+		// step 1 (a goroutine that sees a dead cell redoes on C and reloads
+		// S next time), so the dead value moves by far less than the 2^60
 		// that separates deadCell from deadBelow.
 		for i := 0; i < r.cells.Len(); i++ {
 			sum += r.cells.Cell(i).Swap(deadCell)
