@@ -11,14 +11,13 @@ import (
 // Get, Put, TryGet and TryGetLive have their fast paths in assembly
 // (fast_amd64.s) on amd64: each inlines to one direct call of the assembly,
 // which reaches the per-CPU update, a Lazy Ref's compare-and-swap, or (Get
-// and Put) the atomic add of atomic mode with no Go frame between. A Go Get
-// that calls fastpath.UpdateLocal pays for two frames (Go's inliner allows a
-// function one call), and those frames cost as much as the update itself.
-// The assembly does what get, put and tryGet do, in the same order, and
-// jumps to them (through the functions below) for everything else: a Ref in
-// per-CPU mode whose update the cells refused (a P beyond them, a switch
-// under way), a Lazy Ref's failed swap, and every misuse. BenchmarkGetPut
-// and BenchmarkTryGetLive measure what this saves.
+// and Put) the atomic add of atomic mode with no Go frame between (count.go,
+// "The per-CPU dispatch", says why a Go Get would cost a frame more, and
+// what that costs). The assembly does what get, put and tryGet do, in the
+// same order, and jumps to them (through the functions below) for
+// everything else: a Ref in per-CPU mode whose update the cells refused (a
+// P beyond them, a switch under way), a Lazy Ref's failed swap, and every
+// misuse. BenchmarkGetPut and BenchmarkTryGetLive measure what this saves.
 
 // getFast is Get's fast path: in per-CPU mode the update of fastpath.UpdateLocal
 // (update_amd64.h) on r.cells, and in a usable atomic mode r.count.Add(1)
