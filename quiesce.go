@@ -67,7 +67,7 @@ import (
 //
 // seq moves by two per barrier and does not wrap in the life of a process,
 // but seqDone compares as the kernel's ULONG_CMP_GE does anyway.
-type sharedBarrier struct {
+type coalescedBarrier struct {
 	seq atomic.Uint64 // twice the barriers completed; odd while one runs
 	mu  sync.Mutex    // held by the goroutine running a barrier
 	run func()        // the barrier itself
@@ -76,7 +76,7 @@ type sharedBarrier struct {
 // snap returns the value seq has once a barrier that began after this call
 // (and so after every store the caller made before it) has ended:
 // rcu_seq_snap.
-func (s *sharedBarrier) snap() uint64 {
+func (s *coalescedBarrier) snap() uint64 {
 	return (s.seq.Load() + 3) &^ 1
 }
 
@@ -85,7 +85,7 @@ func seqDone(seq, snap uint64) bool { return int64(seq-snap) >= 0 }
 
 // waitFor returns once seq has reached snap, running a barrier itself
 // unless another goroutine's barrier has taken it there meanwhile.
-func (s *sharedBarrier) waitFor(snap uint64) {
+func (s *coalescedBarrier) waitFor(snap uint64) {
 	s.mu.Lock()
 	// Another leader may have run the barrier we need while we waited
 	// for mu: it began after our snapshot, so after our state store.
@@ -99,10 +99,10 @@ func (s *sharedBarrier) waitFor(snap uint64) {
 
 // wait is a full barrier on every CPU, beginning after the caller's earlier
 // stores and ending before it returns, shared with concurrent callers.
-func (s *sharedBarrier) wait() { s.waitFor(s.snap()) }
+func (s *coalescedBarrier) wait() { s.waitFor(s.snap()) }
 
 // barriers returns how many barriers have completed.
-func (s *sharedBarrier) barriers() uint64 { return s.seq.Load() / 2 }
+func (s *coalescedBarrier) barriers() uint64 { return s.seq.Load() / 2 }
 
 // theBarrier is the process's membarrier, shared by every quiesce.
-var theBarrier = sharedBarrier{run: barrier}
+var theBarrier = coalescedBarrier{run: barrier}

@@ -18,7 +18,7 @@ import (
 func Barriers() uint64 { return theBarrier.barriers() }
 
 func TestBarrierSnapshot(t *testing.T) {
-	var s sharedBarrier
+	var s coalescedBarrier
 	for _, c := range []struct{ seq, snap uint64 }{
 		{0, 2}, // idle: the end of the next barrier
 		{1, 4}, // one in progress: the end of the one after it
@@ -35,12 +35,12 @@ func TestBarrierSnapshot(t *testing.T) {
 	}
 }
 
-// countingBarrier returns a sharedBarrier whose barrier counts itself into
+// countingBarrier returns a coalescedBarrier whose barrier counts itself into
 // n, calls before (if not nil), and then runs the process's real one
 // (which does nothing in the generic build) where membarrier is
 // registered, so that the tests below make the system call where they can.
-func countingBarrier(n *atomic.Int64, before func()) *sharedBarrier {
-	return &sharedBarrier{run: func() {
+func countingBarrier(n *atomic.Int64, before func()) *coalescedBarrier {
+	return &coalescedBarrier{run: func() {
 		n.Add(1)
 		if before != nil {
 			before()
@@ -51,10 +51,10 @@ func countingBarrier(n *atomic.Int64, before func()) *sharedBarrier {
 	}}
 }
 
-// TestBarrierShared: callers whose snapshots are taken while a barrier is in
+// TestBarrierCoalesced: callers whose snapshots are taken while a barrier is in
 // progress all need the next one, and one barrier serves them all; a caller
 // whose snapshot an earlier barrier already satisfies issues none.
-func TestBarrierShared(t *testing.T) {
+func TestBarrierCoalesced(t *testing.T) {
 	const followers = 8
 	var n atomic.Int64
 	inside, resume := make(chan struct{}), make(chan struct{})

@@ -1,7 +1,7 @@
 /*
  * barrier.pml -- a Promela model of concurrent switches to atomic mode
  * sharing membarriers: the sequence counter and the leader's mutex of
- * quiesce.go (sharedBarrier.snap, waitFor), under the exclusive protocol's
+ * quiesce.go (coalescedBarrier.snap, waitFor), under the exclusive protocol's
  * update (exclusive.pml, toAtomicLocked in percpuref/switch.go).
  *
  * NK killers, each with a Ref of its own (a state word S[k] and one cell
@@ -56,7 +56,7 @@
  *           the sharing
  *   UOPS    updates per user (default 1)
  *   NOGHOST leave out (b)
- *   WITNESS_SHARED assert that every killer ran a barrier of its own: a
+ *   WITNESS_COALESCED assert that every killer ran a barrier of its own: a
  *           violation is a run in which concurrent kills shared a barrier
  *           (a killer whose snapshot another leader's barrier satisfied
  *           issued none), showing that the model reaches sharing at all
@@ -88,8 +88,8 @@
 
 byte S[NK];           /* the state words, one per Ref */
 byte w[NK];           /* the cells in memory, one per Ref (its user's P) */
-byte seq;             /* sharedBarrier.seq */
-bit  mu;              /* sharedBarrier.mu */
+byte seq;             /* coalescedBarrier.seq */
+bit  mu;              /* coalescedBarrier.mu */
 
 /* store buffers: user u's entries at [u*CAP .. u*CAP+bn[u]), oldest
  * first; each user stores to its own cell only, so an entry is a value */
@@ -240,7 +240,7 @@ proctype killer(byte k) {
 #ifndef NOGHOST
 	assert(served[k]);                              /* (b) */
 #endif
-#ifdef WITNESS_SHARED
+#ifdef WITNESS_COALESCED
 	assert(mine);
 #endif
 

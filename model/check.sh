@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # check.sh -- check the Promela models of percpuref.Ref's switch protocols.
 #
-# Runs spin exhaustively on each configuration of percpuref.pml (the shared
+# Runs spin exhaustively on each configuration of percpuref.pml (the fetchadd
 # protocol), exclusive.pml (the exclusive protocol under x86-TSO, with
 # reused cells and stale updates in some configurations) and barrier.pml
 # (concurrent switches sharing membarriers) (expecting "errors: 0", a full
@@ -37,9 +37,9 @@ MEMLIM=${MEMLIM:-3500}
 
 # name | expect (ok, violation) | spin -D flags. Runs named excl-* check
 # exclusive.pml (the exclusive protocol), done-* check done.pml (the lives
-# and their Done channels), barrier-* barrier.pml (shared membarriers),
+# and their Done channels), barrier-* barrier.pml (coalesced membarriers),
 # lease-* lease.pml (the one-shot Lease's tokens), misuse-* misuse.pml (use
-# after release), the others percpuref.pml (the shared protocol). The list is in the order the runs start: the long ones
+# after release), the others percpuref.pml (the fetchadd protocol). The list is in the order the runs start: the long ones
 # first, so that the many short ones fill in at the end. The largest
 # (threeusers, about 2.1 GB) is normally done before the next largest
 # (excl-harvest-stale, 1.6 GB) starts; if not, the two need 3.7 GB.
@@ -83,7 +83,7 @@ RUNS=(
 	"barrier-two|ok|-DNK=2 -DUOPS=1"
 	"barrier-two-uops2|ok|-DNK=2 -DUOPS=2"
 	"barrier-three|ok|-DNK=3 -DNU=2 -DUOPS=1"
-	"barrier-witness-shared|violation|-DNK=2 -DUOPS=1 -DWITNESS_SHARED"
+	"barrier-witness-coalesced|violation|-DNK=2 -DUOPS=1 -DWITNESS_COALESCED"
 	"barrier-mutant-snapseq|violation|-DNK=2 -DUOPS=1 -DNOGHOST -DMUTANT_SNAPSEQ"
 	"barrier-mutant-snapround|violation|-DNK=2 -DUOPS=1 -DNOGHOST -DMUTANT_SNAPROUND"
 	"barrier-mutant-snapinprog|violation|-DNK=2 -DUOPS=1 -DNOGHOST -DMUTANT_SNAPINPROG"
@@ -91,7 +91,7 @@ RUNS=(
 	"barrier-mutant-snapinprog-ghost|violation|-DNK=2 -DUOPS=1 -DMUTANT_SNAPINPROG"
 	"barrier-mutant-incafter-ghost|violation|-DNK=2 -DUOPS=1 -DMUTANT_INCAFTER"
 	"lease-remote2|ok|-DNREMOTE=2"
-	"lease-shared|ok|-DNREMOTE=2 -DSTART_SHARED"
+	"lease-unbiased|ok|-DNREMOTE=2 -DSTART_UNBIASED"
 	"lease-mutant-norevoke|violation|-DNREMOTE=2 -DMUTANT_NOREVOKE"
 	"lease-mutant-nobarrier|violation|-DNREMOTE=2 -DMUTANT_NOBARRIER"
 	"lease-mutant-nowait|violation|-DNREMOTE=2 -DMUTANT_NOWAIT"

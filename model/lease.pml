@@ -19,8 +19,8 @@
  * wins (a stale copy never takes it); no end state is blocked (the
  * revoker's wait for busy ends).
  *
- * Macros: NREMOTE (remote copies, default 1), START_SHARED (the home starts
- * shared), NOTAKE (no take of the token by the home).
+ * Macros: NREMOTE (remote copies, default 1), START_UNBIASED (the home starts
+ * unbiased), NOTAKE (no take of the token by the home).
  * Mutants, each of which must fail: MUTANT_NOREVOKE (the compare-and-swap
  * path does not revoke a biased home), MUTANT_NOBARRIER (revocation without
  * membarrier), MUTANT_NOWAIT (revocation does not wait for busy),
@@ -39,7 +39,7 @@
 #endif
 
 #define G       1
-#define SHARED  0
+#define UNBIASED  0
 #define BIASED  1
 #define REVOKE  2
 
@@ -122,7 +122,7 @@ inline revoke() {
 	:: else -> skip
 	fi;
 #endif
-	M = SHARED
+	M = UNBIASED
 }
 
 /* leaseToken.give: R0-R4; won = 1 if this call won */
@@ -133,7 +133,7 @@ inline give(g) {
 	:: else ->
 		atomic { DRAINED -> K++ };
 		do
-		:: atomic { M == SHARED -> break }
+		:: atomic { M == UNBIASED -> break }
 		:: atomic { DRAINED && M == BIASED -> 
 #ifdef MUTANT_NOREVOKE
 			break
@@ -182,12 +182,12 @@ inline homeRelease(g) {
 /* rebias, pinned on the home P */
 inline rebias() {
 	if
-	:: atomic { DRAINED && M == SHARED -> M = BIASED };   /* an atomic store: drains */
+	:: atomic { DRAINED && M == UNBIASED -> M = BIASED };   /* an atomic store: drains */
 		atomic {
 			DRAINED ->
 #ifndef MUTANT_NOCASERS
 			if
-			:: K != 0 -> if :: M == BIASED -> M = SHARED :: else -> skip fi
+			:: K != 0 -> if :: M == BIASED -> M = UNBIASED :: else -> skip fi
 			:: else -> skip
 			fi
 #else
@@ -240,8 +240,8 @@ proctype remote() {
 
 init {
 	mem[AW] = G;
-#ifdef START_SHARED
-	M = SHARED;
+#ifdef START_UNBIASED
+	M = UNBIASED;
 #else
 	M = BIASED;
 #endif

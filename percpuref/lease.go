@@ -63,7 +63,7 @@ import (
 //
 // # Releasing at home (leaseRelease, in assembly)
 //
-// The home has a mode: biased, revoking or shared. Its P, and only its P,
+// The home has a mode: biased, revoking or unbiased. Its P, and only its P,
 // writes busy, a sequence number that is odd while a home Release runs. A
 // home Release, on the home's P, in assembly:
 //
@@ -78,18 +78,18 @@ import (
 //
 //	R0  if w != g: report
 //	R1  casers++
-//	R2  while mode != shared: if it is biased, revoke it: mode biased ->
+//	R2  while mode != unbiased: if it is biased, revoke it: mode biased ->
 //	    revoking (compare-and-swap, so one goroutine revokes), membarrier
 //	    (fastpath.Quiesce), wait until busy is even or has changed, mode =
-//	    shared; if it is revoking, wait for shared
+//	    unbiased; if it is revoking, wait for unbiased
 //	R3  w: g -> g+1 (compare-and-swap); report if it fails
 //	R4  casers--
 //
 // Why a home Release H and a compare-and-swap Release R of the same Lease
 // never both win, and H's plain store at H4 never lands on a value that R
 // stored. Let V be the revocation that ended the biased stretch in which H
-// read biased at H2. R swaps only after reading shared at R2, and that read
-// comes after V: during the stretch the mode is biased, and the shared from
+// read biased at H2. R swaps only after reading unbiased at R2, and that read
+// comes after V: during the stretch the mode is biased, and the unbiased from
 // before the stretch began is out of R's reach, since R counted itself in
 // casers (R1) before its read, and a rebias that finds casers non-zero is
 // undone before any home Release runs (see below). V's membarrier puts a
@@ -116,7 +116,7 @@ import (
 // Its P turns the mode back to biased, pinned (so that no home Release runs
 // meanwhile), after a number of its own compare-and-swap Releases: mode =
 // biased (an atomic store, a full barrier), then if casers is not zero, back
-// to shared (a compare-and-swap from biased; if a revoker got there first it
+// to unbiased (a compare-and-swap from biased; if a revoker got there first it
 // finishes its revocation). A Release that passed R1 before the rebias read
 // casers is seen there, so the rebias is undone before any home Release
 // runs; one that passes R1 after it reads biased at R2 (casers' increment
@@ -126,7 +126,7 @@ import (
 //
 // Where the assembly is not built, or the exclusive protocol is not in use
 // (no membarrier, an unknown runtime layout, a purego or race build), homes
-// are shared from the start and stay so: every Release is a
+// are unbiased from the start and stay so: every Release is a
 // compare-and-swap, and takes are pinned Go code with sequentially
 // consistent atomics.
 //
@@ -142,7 +142,7 @@ type leaseToken struct {
 
 // Modes of a leaseHome.
 const (
-	leaseShared   = 0 // every Release is a compare-and-swap
+	leaseUnbiased = 0 // every Release is a compare-and-swap
 	leaseBiased   = 1 // home Releases are plain
 	leaseRevoking = 2 // a revoker is waiting out home Releases
 )
@@ -154,7 +154,7 @@ const (
 // and next.
 type leaseHome struct {
 	busy atomic.Uint64 // odd during a home Release; written only on the P (in assembly)
-	mode atomic.Uint32 // leaseShared, leaseBiased or leaseRevoking
+	mode atomic.Uint32 // leaseUnbiased, leaseBiased or leaseRevoking
 	id   int32         // the P id; -1 for leaseLoose
 	// next is the address of the token to take next (the cursor), one of
 	// toks. An address, not a pointer, so that the assembly may store it
@@ -194,7 +194,7 @@ const leaseMaxP = 1024
 var leaseHomes [leaseMaxP]leaseHome
 
 // leaseLoose is the home of the tokens allocated for Ps beyond leaseMaxP:
-// shared for good, and the home of no P.
+// unbiased for good, and the home of no P.
 var leaseLoose = leaseHome{id: -1}
 
 // leaseMu serialises the making of homes.
@@ -351,7 +351,7 @@ func (t *leaseToken) give(g uint64) bool {
 	h.casers.Add(1) // R1
 	for {           // R2
 		m := h.mode.Load()
-		if m == leaseShared {
+		if m == leaseUnbiased {
 			break
 		}
 		if m == leaseBiased && h.mode.CompareAndSwap(leaseBiased, leaseRevoking) {
@@ -383,15 +383,15 @@ func (h *leaseHome) revoke() {
 		}
 	}
 	h.revokedAt.Store(leaseClock())
-	h.mode.Store(leaseShared)
+	h.mode.Store(leaseUnbiased)
 }
 
 // rebias counts a compare-and-swap Release made on h's own P while h is
-// shared, and after enough of them makes h biased again (see the type's
+// unbiased, and after enough of them makes h biased again (see the type's
 // comment). It does nothing on another P.
 func (h *leaseHome) rebias() {
 	p := leasePin()
-	if p != int(h.id) || h.mode.Load() != leaseShared {
+	if p != int(h.id) || h.mode.Load() != leaseUnbiased {
 		leaseUnpin()
 		return
 	}
@@ -413,7 +413,7 @@ func (h *leaseHome) rebias() {
 		// A Release passed R1 before the store: undo it, unless that
 		// Release has begun revoking already (it then finishes; no home
 		// Release runs until this goroutine unpins, so busy is even).
-		h.mode.CompareAndSwap(leaseBiased, leaseShared)
+		h.mode.CompareAndSwap(leaseBiased, leaseUnbiased)
 	}
 	leaseUnpin()
 }

@@ -158,7 +158,7 @@ func TestLeaseHomeReleaseIsPlain(t *testing.T) {
 	assert.Equal(t, int64(1), r.Read())
 }
 
-// A Release on another P revokes the home's bias (mode shared, after a
+// A Release on another P revokes the home's bias (mode unbiased, after a
 // membarrier), and the home's own Releases bias it again after a while.
 func TestLeaseRevokeAndRebias(t *testing.T) {
 	if !leaseBiasable() {
@@ -278,7 +278,7 @@ func TestLeaseLooseToken(t *testing.T) {
 	leaseRelease(r, tok, 1)
 	assert.Equal(t, int64(1), reports.Load())
 	assert.Equal(t, int64(1), r.Read())
-	assert.Equal(t, uint32(leaseShared), leaseLoose.mode.Load())
+	assert.Equal(t, uint32(leaseUnbiased), leaseLoose.mode.Load())
 }
 
 // Two goroutines release one Lease's token at once, many times, one of
