@@ -9,7 +9,7 @@ package percpu_test
 // procpin is percpu.Hint (runtime.procPin and procUnpin): the P id, the index
 // that the single-writer path must have anyway. rdtscp and rdpid read the
 // CPU number that Linux keeps in the low 12 bits of IA32_TSC_AUX, which could
-// replace the P id only as the shared path's hint; they are skipped where the
+// replace the P id only as the fetchadd path's hint; they are skipped where the
 // instruction is missing or the build is generic.
 
 import (

@@ -19,7 +19,7 @@ import (
 // membarrier that began after its state store, and concurrent Kills share
 // one where they can (quiesce.go): barriers/Kill is how many the process
 // issued per life (0 where quiesce makes none: the generic build, the
-// shared protocol, and atomic). atomic is the same life of the kref struct
+// fetchadd protocol, and atomic). atomic is the same life of the kref struct
 // (baseline.NewKref, a Get and a Put, and the Put that releases). Every
 // life must release exactly once.
 //

@@ -215,7 +215,7 @@ func BenchmarkKilled(b *testing.B) {
 }
 
 // BenchmarkKill is the latency of Kill on a live Ref with no other
-// references: fold the shards, switch to atomic mode, drop the initial
+// references: fold the cells, switch to atomic mode, drop the initial
 // reference and release. Refs are made in batches with the timer stopped.
 func BenchmarkKill(b *testing.B) {
 	header()

@@ -5,7 +5,7 @@ package percpu
 import "runtime"
 
 // Without membarrier the single-writer fast path cannot be made safe; the
-// shared (atomic add) path is used.
+// fetchadd (atomic fetch-and-add) path is used.
 func barrierStatus() string { return "no membarrier on " + runtime.GOOS }
 
 func barrier() {}

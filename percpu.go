@@ -93,10 +93,10 @@ var exclusive = path.exclusive
 
 // The names FastPath returns.
 const (
-	pathAsm     = "exclusive/asm+membarrier"
-	pathPin     = "exclusive/pin+membarrier"
-	pathGeneric = "exclusive/generic"
-	pathShared  = "shared/generic"
+	pathAsm      = "exclusive/asm+membarrier"
+	pathPin      = "exclusive/pin+membarrier"
+	pathGeneric  = "exclusive/generic"
+	pathFetchAdd = "fetchadd/generic"
 )
 
 // FastPath names the fast path in use, for benchmarks and tools to print.
@@ -109,24 +109,26 @@ const (
 //     procPin: a Go release whose layout is not known yet.
 //   - "exclusive/generic": the Go twin of the update, where
 //     PERCPU_FASTPATH=exclusive asks for it in a build without assembly.
-//   - "shared/generic": an atomic add per update: builds without assembly
-//     (purego, race, other GOARCHes), no membarrier, or
-//     PERCPU_FASTPATH=shared.
+//   - "fetchadd/generic": the fetchadd protocol, an atomic fetch-and-add
+//     per update: builds without assembly (purego, race, other GOARCHes),
+//     no membarrier, or PERCPU_FASTPATH=fetchadd. v0.1.0 named this tier
+//     "shared/generic".
 //
 // FastPathReason says why the path is not the first one.
 func FastPath() string { return path.name }
 
 // FastPathReason says why the fast path is not "exclusive/asm+membarrier",
 // for example "runtime layout of go1.28 unknown: procPin tier",
-// "membarrier refused: EPERM", "PERCPU_FASTPATH=shared", "race build" or
+// "membarrier refused: EPERM", "PERCPU_FASTPATH=fetchadd", "race build" or
 // "purego build", and reports an unusable PERCPU_FASTPATH value. It is ""
 // when the assembly path is in use and nothing was ignored.
 //
-// The environment variable PERCPU_FASTPATH, read at start, may be "shared",
-// which forces the shared path, or "exclusive", which asks for the
-// exclusive protocol: the best exclusive path where membarrier works, and
-// the generic twin in a build without assembly (its updates are sequentially
-// consistent atomics, so it needs no barrier). A request that cannot be
+// The environment variable PERCPU_FASTPATH, read at start, may be
+// "fetchadd", which forces the fetchadd path ("shared", its name in
+// v0.1.0, is an alias that does the same), or "exclusive", which asks for
+// the exclusive protocol: the best exclusive path where membarrier works,
+// and the generic twin in a build without assembly (its updates are
+// sequentially consistent atomics, so it needs no barrier). A request that cannot be
 // honoured, and any other value, is reported on stderr at start and here.
 func FastPathReason() string { return path.reason }
 
@@ -151,9 +153,9 @@ type pathChoice struct {
 func choosePath(f pathFacts) pathChoice {
 	var ignored string
 	switch f.env {
-	case "", "shared", "exclusive":
+	case "", "fetchadd", "shared", "exclusive": // shared: fetchadd's name in v0.1.0
 	default:
-		ignored = "PERCPU_FASTPATH=" + quote(f.env) + " ignored (want shared or exclusive)"
+		ignored = "PERCPU_FASTPATH=" + quote(f.env) + " ignored (want fetchadd or exclusive)"
 		f.env = ""
 	}
 	c := pickPath(f)
@@ -166,17 +168,17 @@ func choosePath(f pathFacts) pathChoice {
 
 func pickPath(f pathFacts) pathChoice {
 	switch {
-	case f.env == "shared":
-		return pathChoice{name: pathShared, reason: "PERCPU_FASTPATH=shared"}
+	case f.env == "fetchadd" || f.env == "shared":
+		return pathChoice{name: pathFetchAdd, reason: "PERCPU_FASTPATH=" + f.env}
 	case f.build != "" && f.env == "exclusive":
 		return pathChoice{exclusive: true, name: pathGeneric, reason: f.build + ", PERCPU_FASTPATH=exclusive"}
 	case f.build != "":
-		return pathChoice{name: pathShared, reason: f.build}
+		return pathChoice{name: pathFetchAdd, reason: f.build}
 	case f.barrier != "" && f.env == "exclusive":
 		why := "PERCPU_FASTPATH=exclusive not honoured: " + f.barrier
-		return pathChoice{name: pathShared, reason: why, warning: why}
+		return pathChoice{name: pathFetchAdd, reason: why, warning: why}
 	case f.barrier != "":
-		return pathChoice{name: pathShared, reason: f.barrier}
+		return pathChoice{name: pathFetchAdd, reason: f.barrier}
 	case f.layout != "":
 		return pathChoice{exclusive: true, name: pathPin, reason: f.layout + ": procPin tier"}
 	}

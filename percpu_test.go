@@ -63,8 +63,8 @@ func TestCellsLayout(t *testing.T) {
 
 func TestFastPathNamed(t *testing.T) {
 	t.Logf("GOARCH=%s FastPath()=%s FastPathReason()=%q", runtime.GOARCH, FastPath(), FastPathReason())
-	require.Contains(t, []string{pathAsm, pathPin, pathGeneric, pathShared}, FastPath())
-	assert.Equal(t, exclusive, FastPath() != pathShared)
+	require.Contains(t, []string{pathAsm, pathPin, pathGeneric, pathFetchAdd}, FastPath())
+	assert.Equal(t, exclusive, FastPath() != pathFetchAdd)
 	assert.Equal(t, FastPath() == pathAsm && os.Getenv("PERCPU_FASTPATH") != "" && os.Getenv("PERCPU_FASTPATH") != "exclusive",
 		FastPath() == pathAsm && FastPathReason() != "", "the assembly path has a reason only for an ignored PERCPU_FASTPATH")
 	if FastPath() != pathAsm {
@@ -80,14 +80,14 @@ func TestFastPathIsTheAssemblyOne(t *testing.T) {
 	env := os.Getenv("PERCPU_FASTPATH")
 	want := pathAsm
 	switch {
-	case env == "shared":
-		want = pathShared
+	case env == "fetchadd" || env == "shared": // shared: the alias
+		want = pathFetchAdd
 	case buildReason() != "" && env == "exclusive":
 		want = pathGeneric
 	case buildReason() != "":
-		want = pathShared
+		want = pathFetchAdd
 	case barrierStatus() != "":
-		want = pathShared
+		want = pathFetchAdd
 		if runtime.GOOS == "linux" {
 			t.Errorf("membarrier is unavailable on this Linux machine: %s", barrierStatus())
 		}
@@ -108,19 +108,24 @@ func TestChoosePath(t *testing.T) {
 	}{
 		{pathFacts{}, want{true, pathAsm, "", ""}},
 		{pathFacts{env: "exclusive"}, want{true, pathAsm, "", ""}},
-		{pathFacts{env: "shared"}, want{false, pathShared, "PERCPU_FASTPATH=shared", ""}},
+		{pathFacts{env: "fetchadd"}, want{false, pathFetchAdd, "PERCPU_FASTPATH=fetchadd", ""}},
+		{pathFacts{env: "shared"}, want{false, pathFetchAdd, "PERCPU_FASTPATH=shared", ""}},
 		{pathFacts{layout: "runtime layout of go1.99 unknown"}, want{true, pathPin, "runtime layout of go1.99 unknown: procPin tier", ""}},
 		{pathFacts{env: "exclusive", layout: "runtime layout of go1.99 unknown"}, want{true, pathPin, "runtime layout of go1.99 unknown: procPin tier", ""}},
-		{pathFacts{env: "shared", layout: "runtime layout of go1.99 unknown"}, want{false, pathShared, "PERCPU_FASTPATH=shared", ""}},
-		{pathFacts{barrier: "membarrier refused: EPERM", layout: "x"}, want{false, pathShared, "membarrier refused: EPERM", ""}},
-		{pathFacts{env: "exclusive", barrier: "membarrier refused: EPERM"}, want{false, pathShared,
+		{pathFacts{env: "fetchadd", layout: "runtime layout of go1.99 unknown"}, want{false, pathFetchAdd, "PERCPU_FASTPATH=fetchadd", ""}},
+		{pathFacts{env: "shared", layout: "runtime layout of go1.99 unknown"}, want{false, pathFetchAdd, "PERCPU_FASTPATH=shared", ""}},
+		{pathFacts{barrier: "membarrier refused: EPERM", layout: "x"}, want{false, pathFetchAdd, "membarrier refused: EPERM", ""}},
+		{pathFacts{env: "exclusive", barrier: "membarrier refused: EPERM"}, want{false, pathFetchAdd,
 			"PERCPU_FASTPATH=exclusive not honoured: membarrier refused: EPERM", "PERCPU_FASTPATH=exclusive not honoured: membarrier refused: EPERM"}},
-		{pathFacts{build: "race build"}, want{false, pathShared, "race build", ""}},
+		{pathFacts{build: "race build"}, want{false, pathFetchAdd, "race build", ""}},
 		{pathFacts{build: "purego build", env: "exclusive"}, want{true, pathGeneric, "purego build, PERCPU_FASTPATH=exclusive", ""}},
-		{pathFacts{build: "purego build", env: "shared"}, want{false, pathShared, "PERCPU_FASTPATH=shared", ""}},
-		{pathFacts{env: "fast"}, want{true, pathAsm, `PERCPU_FASTPATH="fast" ignored (want shared or exclusive)`, `PERCPU_FASTPATH="fast" ignored (want shared or exclusive)`}},
-		{pathFacts{env: "Shared", build: "race build"}, want{false, pathShared,
-			`PERCPU_FASTPATH="Shared" ignored (want shared or exclusive); race build`, `PERCPU_FASTPATH="Shared" ignored (want shared or exclusive)`}},
+		{pathFacts{build: "purego build", env: "fetchadd"}, want{false, pathFetchAdd, "PERCPU_FASTPATH=fetchadd", ""}},
+		{pathFacts{build: "purego build", env: "shared"}, want{false, pathFetchAdd, "PERCPU_FASTPATH=shared", ""}},
+		{pathFacts{env: "fast"}, want{true, pathAsm, `PERCPU_FASTPATH="fast" ignored (want fetchadd or exclusive)`, `PERCPU_FASTPATH="fast" ignored (want fetchadd or exclusive)`}},
+		{pathFacts{env: "FetchAdd", build: "race build"}, want{false, pathFetchAdd,
+			`PERCPU_FASTPATH="FetchAdd" ignored (want fetchadd or exclusive); race build`, `PERCPU_FASTPATH="FetchAdd" ignored (want fetchadd or exclusive)`}},
+		{pathFacts{env: "Shared", build: "race build"}, want{false, pathFetchAdd,
+			`PERCPU_FASTPATH="Shared" ignored (want fetchadd or exclusive); race build`, `PERCPU_FASTPATH="Shared" ignored (want fetchadd or exclusive)`}},
 	} {
 		c := choosePath(tc.facts)
 		assert.Equal(t, tc.want, c, "%+v", tc.facts)
@@ -132,7 +137,7 @@ func TestChoosePath(t *testing.T) {
 // none can be made, and checks the line each writes on stderr at start.
 func TestUnknownFastPathIsReported(t *testing.T) {
 	if os.Getenv("PERCPU_REPORT_CHILD") != "" {
-		fmt.Printf("reason=%s\n", FastPathReason())
+		fmt.Printf("path=%s\nreason=%s\n", FastPath(), FastPathReason())
 		return
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^TestUnknownFastPathIsReported$")
@@ -141,9 +146,27 @@ func TestUnknownFastPathIsReported(t *testing.T) {
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	require.NoError(t, err, "stderr: %s", stderr.String())
-	const ignored = `PERCPU_FASTPATH="turbo" ignored (want shared or exclusive)`
+	const ignored = `PERCPU_FASTPATH="turbo" ignored (want fetchadd or exclusive)`
 	assert.Equal(t, 1, strings.Count(stderr.String(), "percpu: "+ignored), "stderr: %s", stderr.String())
 	assert.Contains(t, string(out), "reason="+ignored)
+}
+
+// TestFastPathSharedIsAnAliasOfFetchadd runs the test binary again with
+// PERCPU_FASTPATH=shared, the fetchadd protocol's name in v0.1.0, and
+// checks that it selects what PERCPU_FASTPATH=fetchadd selects, quietly,
+// with the reason naming the setting as it was given.
+func TestFastPathSharedIsAnAliasOfFetchadd(t *testing.T) {
+	for _, env := range []string{"fetchadd", "shared"} {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestUnknownFastPathIsReported$")
+		cmd.Env = append(os.Environ(), "PERCPU_REPORT_CHILD=1", "PERCPU_FASTPATH="+env)
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		require.NoError(t, err, "stderr: %s", stderr.String())
+		assert.NotContains(t, stderr.String(), "percpu: ", "PERCPU_FASTPATH=%s is not reported", env)
+		assert.Contains(t, string(out), "path=fetchadd/generic\n", "PERCPU_FASTPATH=%s", env)
+		assert.Contains(t, string(out), "reason=PERCPU_FASTPATH="+env+"\n")
+	}
 }
 
 func TestUpdateExclusiveRules(t *testing.T) {

@@ -1,6 +1,6 @@
 /*
  * percpuref.pml -- a Promela model of percpuref.Ref's mode-switch protocol
- * (swap-to-dead shards), as argued in percpuref/protocol.go and coded in
+ * (swap-to-dead cells), as argued in percpuref/protocol.go and coded in
  * package percpuref. See README.md for the scaling argument and the mapping
  * from Go steps to model steps.
  *
@@ -218,7 +218,7 @@ inline fold() {
  * fastAdd(d): ok := the add on a cell stands; otherwise redo on C.
  * live: this is TryGetLive (for the ghost check).
  *
- * In Go this is shared(d): fastpath.AddLocal pins the goroutine to its P,
+ * In Go this is fetchAddOrLazy(d): fastpath.AddLocal pins the goroutine to its P,
  * loads Base and State (refusing unless State is Live and Base is not nil;
  * Base is nil once the cells are given back, which AllowReinit rules out
  * here), adds, and unpins. The load of S below is AddLocal's State check;

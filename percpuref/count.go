@@ -10,7 +10,7 @@ import (
 // in per-CPU mode, tries to count its delta d on the caller's cell before it
 // turns to the central count, which is exact in either mode:
 //
-//	st == stPercpu && (r.exclusive(d) || r.sharedOrLazy(d))
+//	st == stPercpu && (r.exclusive(d) || r.fetchAddOrLazy(d))
 //
 // This is the kernel's __ref_is_percpu followed by its this_cpu_add, in the
 // shape that Go's inliner allows. An inlined function may make one call (a
@@ -18,7 +18,7 @@ import (
 // inlined is a frame of its own, which costs as much as the single-writer
 // update it would wrap. So exclusive, the update of the assembly protocol,
 // inlines into the operation and calls the assembly directly: one call in
-// all. Everything else in per-CPU mode (the shared protocol's add, a Lazy
+// all. Everything else in per-CPU mode (the fetchadd protocol's add, a Lazy
 // Ref's compare-and-swap) is one function, not inlined, which each
 // operation calls as it called each of them before they were one. A single
 // helper holding both calls would not inline, and would put its frame
@@ -49,7 +49,7 @@ import (
 // instruction. The generic twin pins with procPin instead. P ids above the
 // last cell (GOMAXPROCS grew after the Ref was made) are refused, and so is
 // a nil Base (no cells yet, or given back). If it stored v (refused), the
-// operation is redone on C, as a dead cell's is in the shared protocol. The
+// operation is redone on C, as a dead cell's is in the fetchadd protocol. The
 // busy mark (cells.BusyMark) sits in the count word itself, so that cells
 // can be dense 8-byte slots; toAtomicLocked argues why a switch loses no
 // update and counts none twice.
@@ -57,12 +57,12 @@ func (r *Ref) exclusive(d int64) bool {
 	return fastpath.Exclusive() && fastpath.UpdateLocal(&r.cells, d)
 }
 
-// sharedOrLazy is the rest of the dispatch: the fast path of the shared
+// fetchAddOrLazy is the rest of the dispatch: the fast path of the fetchadd
 // protocol, if that is the process's, and then a Lazy Ref's counting on C.
 // It reports whether it counted d; false sends the caller to the central
 // count.
 //
-// The shared protocol's fast path: an operation with delta d (+n for a Get,
+// The fetchadd protocol's fast path: an operation with delta d (+n for a Get,
 // -n for a Put) that loads S == stPercpu does old := c[p].Add(d) - d on the
 // cell p of its P (fastpath.AddLocal) and looks at old, the value it added
 // to. Because the add is one atomic read-modify-write, old tells exactly
@@ -88,7 +88,7 @@ func (r *Ref) exclusive(d int64) bool {
 //
 // The two are one function so that each is one call from the operation
 // (see the dispatch above).
-func (r *Ref) sharedOrLazy(d int64) bool {
+func (r *Ref) fetchAddOrLazy(d int64) bool {
 	if !fastpath.Exclusive() {
 		old, ok := fastpath.AddLocal(&r.cells, d)
 		if ok && (isLive(old) || r.offRange(old)) {
@@ -109,7 +109,7 @@ func (r *Ref) sharedOrLazy(d int64) bool {
 	return false
 }
 
-// offRange handles an add made by sharedOrLazy on a cell whose old value
+// offRange handles an add made by fetchAddOrLazy on a cell whose old value
 // was not live. It reports whether the add stands: true if the cell was
 // drifting (the cell is then folded into the central count), false if the
 // cell was dead, and the caller must redo the operation on the central
@@ -155,7 +155,7 @@ func (r *Ref) Get() {
 func (r *Ref) get(tried bool) {
 	st := r.cells.State.Load()
 	if st == stPercpu {
-		if !tried && r.exclusive(1) || r.sharedOrLazy(1) {
+		if !tried && r.exclusive(1) || r.fetchAddOrLazy(1) {
 			return
 		}
 		st = r.cells.State.Load()
@@ -177,7 +177,7 @@ func (r *Ref) GetMany(n int) {
 		return
 	}
 	debugGet(r, n)
-	if r.cells.State.Load() == stPercpu && (r.exclusive(int64(n)) || r.sharedOrLazy(int64(n))) {
+	if r.cells.State.Load() == stPercpu && (r.exclusive(int64(n)) || r.fetchAddOrLazy(int64(n))) {
 		return
 	}
 	r.getCentral("GetMany", int64(n))
@@ -202,7 +202,7 @@ func (r *Ref) Put() bool {
 func (r *Ref) put(tried bool) bool {
 	st := r.cells.State.Load()
 	if st == stPercpu {
-		if !tried && r.exclusive(-1) || r.sharedOrLazy(-1) {
+		if !tried && r.exclusive(-1) || r.fetchAddOrLazy(-1) {
 			return false
 		}
 		st = r.cells.State.Load()
@@ -225,7 +225,7 @@ func (r *Ref) PutMany(n int) bool {
 		return false
 	}
 	debugPut(r, n)
-	if r.cells.State.Load() == stPercpu && (r.exclusive(-int64(n)) || r.sharedOrLazy(-int64(n))) {
+	if r.cells.State.Load() == stPercpu && (r.exclusive(-int64(n)) || r.fetchAddOrLazy(-int64(n))) {
 		return false
 	}
 	return r.putCentral("PutMany", int64(n))
@@ -240,7 +240,7 @@ func (r *Ref) PutMany(n int) bool {
 // ordered as for Put.
 func (r *Ref) PutLocked(mu sync.Locker) bool {
 	debugPut(r, 1)
-	if r.cells.State.Load() == stPercpu && (r.exclusive(-1) || r.sharedOrLazy(-1)) {
+	if r.cells.State.Load() == stPercpu && (r.exclusive(-1) || r.fetchAddOrLazy(-1)) {
 		return false
 	}
 	return r.putLockedCentral("PutLocked", 1, mu)
@@ -264,7 +264,7 @@ func (r *Ref) TryGet() bool {
 // path of fast_amd64.s, or all of it where that fast path is not built;
 // tried is as for get.
 func (r *Ref) tryGet(tried, live bool) bool {
-	if r.cells.State.Load() == stPercpu && (!tried && r.exclusive(1) || r.sharedOrLazy(1)) {
+	if r.cells.State.Load() == stPercpu && (!tried && r.exclusive(1) || r.fetchAddOrLazy(1)) {
 		return true
 	}
 	if live {
@@ -278,7 +278,7 @@ func (r *Ref) TryGetMany(n int) bool {
 	if !r.validDelta("TryGetMany", n) {
 		return false
 	}
-	ok := r.cells.State.Load() == stPercpu && (r.exclusive(int64(n)) || r.sharedOrLazy(int64(n))) || r.tryGetCentral("TryGetMany", int64(n), false)
+	ok := r.cells.State.Load() == stPercpu && (r.exclusive(int64(n)) || r.fetchAddOrLazy(int64(n))) || r.tryGetCentral("TryGetMany", int64(n), false)
 	debugTryGet(r, n, ok)
 	return ok
 }

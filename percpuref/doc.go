@@ -36,8 +36,8 @@
 // each cell once it is not busy: an update either finished before the read
 // or saw the new mode and changed nothing.
 //
-// In the shared protocol (the generic path: -tags purego, -race, other
-// architectures, no membarrier) each update is an atomic add whose returned
+// In the fetchadd protocol (the generic path: -tags purego, -race, other
+// architectures, no membarrier) each update is an atomic fetch-and-add whose returned
 // old value says whether the cell was live; a switch swaps every cell to a
 // dead sentinel and folds the sum into the central count in one add, and an
 // add that lands on a dead cell redoes itself on the central count.
@@ -48,7 +48,7 @@
 // central count, why release runs once, memory order) are the doc of the
 // constants in protocol.go (go doc -u ./percpuref bias); each step's own
 // reasoning is in the function that takes it (toAtomicLocked,
-// toPercpuLocked, exclusive, sharedOrLazy, spread, settle, freeCells,
+// toPercpuLocked, exclusive, fetchAddOrLazy, spread, settle, freeCells,
 // runRelease). The Promela models in the repository's model/ check the
 // steps with spin. The contract, the table of every misuse and how it is
 // reported (a *MisuseError, by default a panic) is docs/semantics.md.

@@ -28,10 +28,10 @@ var (
 	ErrLive = errors.New("Ref is live")
 	// ErrNotZero: Reinit while references are still held.
 	ErrNotZero = errors.New("Reinit while references are held")
-	// ErrNoReinit: going back to per-CPU mode after the shards were freed,
+	// ErrNoReinit: going back to per-CPU mode after the cells were freed,
 	// which happens at the first switch to atomic mode unless the Ref was
 	// made with AllowReinit, InitAtomic or InitDead.
-	ErrNoReinit = errors.New("per-CPU shards were freed (no AllowReinit)")
+	ErrNoReinit = errors.New("per-CPU cells were freed (no AllowReinit)")
 	// ErrExited: an operation on a Ref after Exit.
 	ErrExited = errors.New("Ref used after Exit")
 	// ErrUninitialized: an operation on a Ref that New or Init never set up.

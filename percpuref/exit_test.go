@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestExitKeepsFinalCountAndFreesShards(t *testing.T) {
+func TestExitKeepsFinalCountAndFreesCells(t *testing.T) {
 	var log semLog
 	r := New(nil, log.option())
 	r.GetMany(3)
@@ -18,7 +18,7 @@ func TestExitKeepsFinalCountAndFreesShards(t *testing.T) {
 	assert.Equal(t, int64(4), r.Read())
 	assert.False(t, r.IsPercpu())
 	assert.False(t, r.IsZero())
-	assert.Nil(t, r.cells.Base, "white-box: Exit frees the shards")
+	assert.Nil(t, r.cells.Base, "white-box: Exit frees the cells")
 	r.Get()
 	assert.Equal(t, int64(4), r.Read(), "no more Gets after Exit")
 	require.Len(t, log.all(), 1)

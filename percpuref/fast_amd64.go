@@ -53,15 +53,15 @@ func getAdded(r *Ref, v int64)      { r.getChecked("Get", 1, v) }
 func putAdded(r *Ref, v int64) bool { return r.putChecked("Put", 1, v) }
 
 // getSpread and putSpread follow a Lazy Ref's failed compare-and-swap, as
-// sharedOrLazy does: take the cells, then count on C (get and put, whose
-// sharedOrLazy now finds the cells, or a switch, and declines).
+// fetchAddOrLazy does: take the cells, then count on C (get and put, whose
+// fetchAddOrLazy now finds the cells, or a switch, and declines).
 func getSpread(r *Ref)      { r.spread(); r.get(true) }
 func putSpread(r *Ref) bool { r.spread(); return r.put(true) }
 
 // getUntried, putUntried, tryGetUntried and tryGetLiveUntried follow a
 // runtime layout that the assembly does not know (its mOffP is 0): the
 // exclusive protocol's procPin tier, where fastpath.UpdatePinned finds the P
-// with procPin, or the shared protocol. The per-CPU update is tried here,
+// with procPin, or the fetchadd protocol. The per-CPU update is tried here,
 // then the rest of get, put and tryGet as after the assembly's refusal.
 func getUntried(r *Ref) {
 	if !fastpath.Exclusive() || !fastpath.UpdatePinned(&r.cells, 1) {

@@ -16,7 +16,7 @@
 // same signature, or to a trampoline that passes the count the add returned
 // (in AX) on to Go.
 
-// LAZY(n, spread) is the compare-and-swap of sharedOrLazy(d) (count.go) for a per-CPU Ref without cells, with
+// LAZY(n, spread) is the compare-and-swap of fetchAddOrLazy(d) (count.go) for a per-CPU Ref without cells, with
 // AX = r.count, CX = the address expression n of AX (v+d): if C carries the
 // bias and v+d stays within lazyRange of it, compare-and-swap C from v to
 // v+d and fall through; if the swap fails (another goroutine got there

@@ -3,7 +3,7 @@ package percpuref_test
 // FuzzRefAgainstModel runs a sequence of operations, decoded from the fuzz
 // input, on one goroutine against both a Ref and refModel, a small model of
 // the contract (docs/semantics.md and the doc comments) written from it: an int, a few
-// mode flags and no shards. Every return value, the count (exact with no
+// mode flags and no cells. Every return value, the count (exact with no
 // concurrency), the predicates, Done, the release calls and every reported
 // misuse (sentinel, Op and Count) are compared after each operation.
 //
@@ -106,7 +106,7 @@ type refModel struct {
 	dying       bool
 	sticky      bool // atomic until SwitchToPercpu
 	allowReinit bool
-	shardsFreed bool
+	cellsFreed  bool
 	exited      bool
 	poisoned    bool // by misuse: every Get and Put is reported, the count never moves
 	released    bool // release ran in this life (Done is closed)
@@ -313,7 +313,7 @@ func (m *refModel) toAtomic(op string) {
 	}
 	m.percpu = false
 	if !m.allowReinit {
-		m.shardsFreed = true
+		m.cellsFreed = true
 	}
 	if m.count <= 0 {
 		m.misuse(m.errAt(op, percpuref.ErrUnderflow))
@@ -321,10 +321,10 @@ func (m *refModel) toAtomic(op string) {
 	}
 }
 
-// toPercpu is the way back: not after the shards were freed, not for a
+// toPercpu is the way back: not after the cells were freed, not for a
 // poisoned count nor at zero (which stays atomic until Reinit).
 func (m *refModel) toPercpu(op string) {
-	if m.shardsFreed {
+	if m.cellsFreed {
 		m.misuse(m.errAt(op, percpuref.ErrNoReinit))
 		return
 	}
@@ -382,7 +382,7 @@ func (m *refModel) switchToPercpu() {
 	case m.poisoned:
 		m.misuse(m.onEnded(op))
 		return
-	case m.shardsFreed:
+	case m.cellsFreed:
 		m.misuse(m.errAt(op, percpuref.ErrNoReinit))
 		return
 	}
@@ -402,7 +402,7 @@ func (m *refModel) resurrect() {
 		m.misuse(m.onEnded(op))
 	case !m.dying:
 		m.misuse(m.errAt(op, percpuref.ErrLive))
-	case !m.sticky && m.shardsFreed:
+	case !m.sticky && m.cellsFreed:
 		m.misuse(m.errAt(op, percpuref.ErrNoReinit))
 	default:
 		m.count++
@@ -420,7 +420,7 @@ func (m *refModel) reinit() {
 		m.misuse(m.errAt(op, percpuref.ErrExited))
 	case m.poisoned && !m.ended():
 		m.misuse(m.onEnded(op))
-	case !m.sticky && m.shardsFreed:
+	case !m.sticky && m.cellsFreed:
 		m.misuse(m.errAt(op, percpuref.ErrNoReinit))
 	case !m.ended():
 		m.misuse(m.errAt(op, percpuref.ErrNotZero))
@@ -439,7 +439,7 @@ func (m *refModel) exit() {
 		return
 	}
 	m.toAtomic("Exit")
-	m.shardsFreed = true
+	m.cellsFreed = true
 	m.exited = true
 }
 
@@ -749,7 +749,7 @@ const (
 // fuzzSeeds are the f.Add seeds; testdata/fuzz/FuzzRefAgainstModel holds
 // the same and a few more.
 var fuzzSeeds = [][]byte{
-	// Normal life: per-CPU traffic, Kill, last Put releases (default shards).
+	// Normal life: per-CPU traffic, Kill, last Put releases (default cells).
 	fuzzSeed(fzOptShards0|fzOptShards1, fzGet, fzGetMany, fd5, fzTryGet, fzTryGetLive, fzPut, fzPutMany, fd5, fzPut, fzKill, fzTryGetLive, fzTryGet, fzPut, fzPut, fzIsZero, fzTryGet),
 	// Kill drops the last reference: release inside Kill, after confirm.
 	fuzzSeed(fzOptAllowReinit, fzKillAndConfirm, fzIsZero, fzReinit, fzGet, fzKillAndConfirm, fzPutLocked),
@@ -771,7 +771,7 @@ var fuzzSeeds = [][]byte{
 	fuzzSeed(0, fzGetMany, fd0, fzPutMany, fdMinus1, fzTryGetMany, fdMaxPlus1, fzGetMany, fdMaxInt, fzPutMany, fdMinInt, fzGetMany, fdMax, fzPutMany, fdMax),
 	// Misuse: everything after Exit.
 	fuzzSeed(fzOptAllowReinit, fzGet, fzExit, fzGet, fzPut, fzPutMany, fd0, fzTryGetLive, fzPutLocked, fzKill, fzSwitchToAtomic, fzSwitchToPercpu, fzResurrect, fzReinit, fzExit),
-	// Reinit from release, over and over (two shards).
+	// Reinit from release, over and over (two padded shards).
 	fuzzSeed(fzOptReinitInRel|fzOptShards0, fzKill, fzGet, fzTryGetLive, fzKill, fzPut, fzPut),
 	// Exit from release.
 	fuzzSeed(fzOptAtomic|fzOptExitInRel, fzPut, fzGet, fzReinit),

@@ -224,7 +224,7 @@ type decisions struct {
 
 // An -m=2 line: "./count.go:145:6: can inline (*Ref).Get with cost 64 as: …",
 // "./count.go:147:10: inlining call to debugGet …" or
-// "./count.go:91:6: cannot inline (*Ref).sharedOrLazy: function too complex: …".
+// "./count.go:91:6: cannot inline (*Ref).fetchAddOrLazy: function too complex: …".
 var inlineLine = regexp.MustCompile(`^(\S+\.go):(\d+):\d+: (can inline|cannot inline|inlining call to) ([^ :]+)(.*)$`)
 
 func parseInlining(t *testing.T, out []byte, fs funcs) decisions {

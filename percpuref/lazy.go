@@ -5,7 +5,7 @@ import (
 )
 
 // lazyRange bounds the logical count that a Lazy Ref's compare-and-swap
-// (sharedOrLazy) leaves on C: far below MaxCount and far above any count a
+// (fetchAddOrLazy) leaves on C: far below MaxCount and far above any count a
 // program holds, and within the per-CPU range of C (percpuLow is bias -
 // lazyRange), so that it never takes C out of that range unreported.
 const lazyRange = 1 << 59
@@ -17,9 +17,9 @@ const lazyRange = 1 << 59
 // that see Base count on the cells, and those that loaded nil still count
 // on C (operations that counted on C meanwhile stay there). The updates load
 // Base before Last and Shift (an acquire on arm64), so none uses the cells
-// with the wrong shape. On amd64, Get and Put make sharedOrLazy's checks
+// with the wrong shape. On amd64, Get and Put make fetchAddOrLazy's checks
 // and its compare-and-swap in assembly (LAZY in fast_amd64.s, where LOCATE
-// finds no Base), and a failed swap goes to spread as sharedOrLazy's does
+// finds no Base), and a failed swap goes to spread as fetchAddOrLazy's does
 // (getSpread, putSpread).
 func (r *Ref) spread() {
 	defer r.lock().Unlock()

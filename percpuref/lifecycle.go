@@ -156,7 +156,7 @@ func (r *Ref) cellsLocked() {
 // the old Base before that may still be running, so the arena frees a
 // retired slot only after a grace period (slots.RetireSlot; internal/slots
 // argues it). The exclusive protocol would not even need the grace period,
-// as a stale update there only stores back what it loaded; the shared
+// as a stale update there only stores back what it loaded; the fetchadd
 // protocol does, as its adds are permanent. The slot's next owner finds the
 // counts this one left, and settles them.
 func (r *Ref) freeCells() {
@@ -176,7 +176,7 @@ func (r *Ref) freeCells() {
 // the value it loaded, so a store of 0 from another CPU could be undone.
 // The sum keeps C in its per-CPU range, since the update never leaves a cell
 // outside ±cells.Limit (liveLimit): |sum| <= slots.MaxCells · cells.Limit =
-// 2^58. In the shared protocol every update is an atomic add that the
+// 2^58. In the fetchadd protocol every update is an atomic add that the
 // switch's dead cells, or a grace period, keep away, and the cells are
 // swapped to 0.
 func settle(c *cells.Cells) (sum int64) {

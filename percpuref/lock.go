@@ -22,7 +22,7 @@ import (
 //     cannot deadlock: no path takes a Ref's lock while it holds one (of this
 //     Ref or another), runs user code (release, confirm, a misuse handler)
 //     with one held, or waits with one held for anything that takes one.
-//     The arena's lock (shard), taken inside, never takes a Ref's.
+//     The arena's lock (internal/slots), taken inside, never takes a Ref's.
 //
 // The stripes are as many as make a collision between two Refs' mode
 // changes rare, each padded as a shard is (percpu.CacheLinePad).

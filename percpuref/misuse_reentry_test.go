@@ -14,7 +14,7 @@ package percpuref
 // (Err, Count, Poisoned) and that it changes nothing, or its whole effect on
 // the Ref's observable state (Read, IsZero, IsDying, IsPercpu, TryGetLive,
 // Done; and, white-box, exited, poisoned, the stickiness of atomic mode and
-// whether the shards were given back). The effects (reentModel's methods)
+// whether the cells were given back). The effects (reentModel's methods)
 // are the doc comments' words, not the code's. The sites (reentSites) reach
 // each state in each option set of the misuse matrix; a case is a site, an
 // option set, a control operation and a handler kind. Each case checks:
@@ -92,7 +92,7 @@ var reentClassNames = [reentClasses]string{
 
 // reentState is what the test observes of a Ref: the public predicates, and
 // four white-box bits the contract speaks of (exited; poisoned; sticky, the
-// stickiness of atomic mode; freed, the shards given back). Live is
+// stickiness of atomic mode; freed, the cells given back). Live is
 // TryGetLive's answer (the reference it takes is put back at once);
 // DoneClosed is whether the channel Done returns is closed.
 type reentState struct {
@@ -131,7 +131,7 @@ type reentOpts struct {
 	opts   []Option
 	atomic bool // InitAtomic
 	dead   bool // InitDead (made live with Reinit, but for the never-live sites)
-	keep   bool // the shards are kept at a switch to atomic (AllowReinit, or implied)
+	keep   bool // the cells are kept at a switch to atomic (AllowReinit, or implied)
 }
 
 var reentOptSets = []reentOpts{
@@ -177,7 +177,7 @@ func (m *reentModel) drop() {
 }
 
 // kill: KillAndConfirm marks the Ref dying, switches it to atomic mode
-// (which gives the shards back without AllowReinit), calls confirm and drops
+// (which gives the cells back without AllowReinit), calls confirm and drops
 // the initial reference.
 func (m *reentModel) kill() {
 	m.s.Dying, m.s.Percpu = true, false
@@ -232,7 +232,7 @@ func (m *reentModel) init() {
 	m.newDone, m.freshDead, m.cause = true, o.dead, nil
 }
 
-// exit: Exit folds the shards into the count and gives them back; the count
+// exit: Exit folds the cells into the count and gives them back; the count
 // stays as it is, and the Ref takes no more operations. A second Exit does
 // nothing.
 func (m *reentModel) exit() {
@@ -342,7 +342,7 @@ var reentTable = []reentRow{
 		func(m *reentModel) reentWant { return reentPoisoned(m) }},
 	{kSwitchToAtomic, reentIn(exited), func(m *reentModel) reentWant { return reentRep(m, ErrExited) }},
 
-	// SwitchToPercpu: on a poisoned count, the cause; once the shards were
+	// SwitchToPercpu: on a poisoned count, the cause; once the cells were
 	// given back, ErrNoReinit in every state (even where it would only
 	// clear the stickiness); otherwise whole.
 	{kSwitchToPercpu, reentIn(live, dying, released, neverLive), func(m *reentModel) reentWant {
@@ -362,7 +362,7 @@ var reentTable = []reentRow{
 	// Kill's own confirm too (that Kill then drops the reference Resurrect
 	// restored: the Ref ends live with the count it had before Kill, and
 	// nothing is released), unless it would go back to per-CPU mode after
-	// the shards were given back (ErrNoReinit). On a live Ref ErrLive; after
+	// the cells were given back (ErrNoReinit). On a live Ref ErrLive; after
 	// release ErrReleased; on an InitDead Ref never made live ErrNeverLive;
 	// on a poisoned count the cause.
 	{kResurrect, reentIn(dying), func(m *reentModel) reentWant {
@@ -384,7 +384,7 @@ var reentTable = []reentRow{
 
 	// Reinit: a new life once release has begun (from release too, and
 	// after misuse of the released Ref), or on an InitDead Ref never made
-	// live; going back to per-CPU mode after the shards were given back is
+	// live; going back to per-CPU mode after the cells were given back is
 	// ErrNoReinit, in every state; while references are held (inside Kill's
 	// confirm the initial one still is), ErrNotZero; on a count poisoned
 	// while references may be held, the cause.

@@ -230,15 +230,15 @@ func misuseCases() []misuseCase {
 		do:  func(r *Ref, _ *sync.Mutex) { r.Resurrect() },
 		err: ErrNeverLive, opName: "Resurrect", count: 0})
 
-	// SwitchToPercpu/Reinit/Resurrect after the shards were freed: at once;
+	// SwitchToPercpu/Reinit/Resurrect after the cells were freed: at once;
 	// stays atomic.
-	add(misuseCase{row: "shards-freed", mode: mNoReSwitched, op: "SwitchToPercpu",
+	add(misuseCase{row: "cells-freed", mode: mNoReSwitched, op: "SwitchToPercpu",
 		do:  func(r *Ref, _ *sync.Mutex) { r.SwitchToPercpu() },
 		err: ErrNoReinit, opName: "SwitchToPercpu", count: 1})
-	add(misuseCase{row: "shards-freed", mode: mNoReDying, op: "Resurrect",
+	add(misuseCase{row: "cells-freed", mode: mNoReDying, op: "Resurrect",
 		do:  func(r *Ref, _ *sync.Mutex) { r.Resurrect() },
 		err: ErrNoReinit, opName: "Resurrect", count: 1})
-	add(misuseCase{row: "shards-freed", mode: mNoReReleased, op: "Reinit",
+	add(misuseCase{row: "cells-freed", mode: mNoReReleased, op: "Reinit",
 		do:  func(r *Ref, _ *sync.Mutex) { r.Reinit() },
 		err: ErrNoReinit, opName: "Reinit", count: 0})
 
@@ -294,7 +294,7 @@ func misuseCases() []misuseCase {
 		{"Kill", "Kill", func(r *Ref) { r.Kill() }},
 		{"SwitchToAtomicSync", "SwitchToAtomic", func(r *Ref) { r.SwitchToAtomicSync() }},
 	} {
-		// Per-CPU mode: the Gets go to a shard; the fold finds the excess.
+		// Per-CPU mode: the Gets go to a cell; the fold finds the excess.
 		add(misuseCase{row: "saturate", mode: mSatPercpu, op: "Get+" + sw.label,
 			do:  func(r *Ref, _ *sync.Mutex) { r.GetMany(2); sw.do(r) },
 			err: ErrSaturated, opName: sw.op, count: MaxCount + 2, poisoned: true})
@@ -585,7 +585,7 @@ func TestMisuseTryGetLiveAfterRelease(t *testing.T) {
 // Gets and Puts on a released Ref at once are each reported: none of them
 // moves the count before it holds the Ref's lock, so none can find a count
 // of 1 that another's add left there before its poison landed (usable in
-// ref.go). With the lock held by the test, a Get and a GetMany from other
+// central.go). With the lock held by the test, a Get and a GetMany from other
 // goroutines leave the count at 0 however long they run; once it is let go,
 // the first to take it names the count and poisons, the other reports
 // Poisoned. Then the same from many goroutines, in every mode that releases.

@@ -72,9 +72,9 @@ func InitAtomic() Option { return Option{kind: optionAtomic} }
 // implies AllowReinit.
 func InitDead() Option { return Option{kind: optionDead} }
 
-// AllowReinit keeps the per-CPU shards after a switch to atomic mode, so
+// AllowReinit keeps the per-CPU cells after a switch to atomic mode, so
 // that SwitchToPercpu, Resurrect and Reinit can take the Ref back to per-CPU
-// mode. Without it the shards are freed at the first switch to atomic mode
+// mode. Without it the cells are freed at the first switch to atomic mode
 // (usually Kill), which is what a Ref that dies once wants.
 func AllowReinit() Option { return Option{kind: optionAllowReinit} }
 
@@ -84,7 +84,7 @@ func AllowReinit() Option { return Option{kind: optionAllowReinit} }
 // means GOMAXPROCS rounded up. Ps beyond the last shard share shards. Padded
 // shards cost 128 bytes each, against 8 for a slot, and neither measures
 // faster than the other in our benchmarks (BenchmarkLayout); they keep a Ref
-// apart from every other, which a Ref whose shards must never be near
+// apart from every other, which a Ref whose cells must never be near
 // another's may want.
 func WithShards(n int) Option { return Option{kind: optionShards, n: n} }
 

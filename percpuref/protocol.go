@@ -8,7 +8,7 @@ import "github.com/percpuref/percpu/internal/cells"
 // This is why a Ref never loses a Get or Put, never releases early and
 // releases exactly once, with one mutex that is never held on the fast
 // path. Each step's own reasoning is at the code that takes it: the per-CPU
-// updates and a Lazy Ref's compare-and-swap in exclusive and sharedOrLazy,
+// updates and a Lazy Ref's compare-and-swap in exclusive and fetchAddOrLazy,
 // drift in offRange, a Lazy Ref's spreading in spread, the switches in
 // toAtomicLocked and toPercpuLocked, a slot's leftovers in settle, its reuse
 // in freeCells, the release claim in runRelease. What they have in common
@@ -38,12 +38,12 @@ import "github.com/percpuref/percpu/internal/cells"
 // (fastpath.Exclusive()); C, the bias, release and the mode bits are the
 // same for both.
 //
-//   - shared: every cell update is an atomic add, and a switch to atomic
+//   - fetchadd: every cell update is an atomic fetch-and-add, and a switch to atomic
 //     mode swaps each cell to a dead sentinel (deadCell). Only sync/atomic.
 //     This is the generic path: purego and race builds, other GOARCHes, and
 //     wherever membarrier is missing. Its invariant: every add on a cell
 //     lands on exactly one side of the swap that harvests it, and its old
-//     value says which (sharedOrLazy), so no operation is counted twice or
+//     value says which (fetchAddOrLazy), so no operation is counted twice or
 //     never. A live cell holds a value in [-liveLimit, +liveLimit] but for rare
 //     excursions (offRange); a dead one stays below deadBelow.
 //   - exclusive: the update is a plain store by the one goroutine pinned on
@@ -100,7 +100,7 @@ import "github.com/percpuref/percpu/internal/cells"
 // Ref's compare-and-swap) is such an add, and so are Kill's switch and its
 // drop of the initial reference. A Put counted on a cell reaches C through
 // the fold that collects the cell, which adds to C after it has read the
-// cell: in the shared protocol with an atomic swap, which reads from every
+// cell: in the fetchadd protocol with an atomic swap, which reads from every
 // atomic add on the cell; in the exclusive protocol with cells.Stable's
 // atomic load, after the membarrier, of the value that the update stored
 // last, a store that follows the update's earlier memory operations (x86

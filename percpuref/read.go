@@ -29,7 +29,7 @@ func (r *Ref) IsDying() bool { return r.cells.State.Load()&stDying != 0 }
 func (r *Ref) IsPercpu() bool { return r.cells.State.Load()&(stInit|stAtomic) == stInit }
 
 // Read returns the count. In atomic mode it is exact; in per-CPU mode it is
-// the sum of the shards and the central count, taken while other goroutines
+// the sum of the cells and the central count, taken while other goroutines
 // may move them, so it is exact only when no Get or Put runs concurrently.
 // A count poisoned by misuse reads as 0 if the Ref was released (or never
 // made live) and as MaxCount if it saturated.

@@ -347,7 +347,7 @@ func TestSlotReuseLeftovers(t *testing.T) {
 			if fastpath.Exclusive() {
 				assert.Equal(t, v, l.values(), "the exclusive protocol keeps a reused slot's counts and absorbs them")
 			} else {
-				assert.Equal(t, make([]int64, len(v)), l.values(), "the shared protocol swaps a reused slot's counts to 0")
+				assert.Equal(t, make([]int64, len(v)), l.values(), "the fetchadd protocol swaps a reused slot's counts to 0")
 			}
 		}
 		require.Equal(t, int64(1), r.Read(), "a Ref on a reused slot starts at 1")

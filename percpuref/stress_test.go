@@ -168,7 +168,7 @@ func stressLifecycle(t *testing.T, neighbours bool) {
 	checkLog(t, log)
 }
 
-// TestStressKillOnce: Refs that die once (no AllowReinit, so the shards are
+// TestStressKillOnce: Refs that die once (no AllowReinit, so the cells are
 // freed at Kill; and InitAtomic ones), killed at a random moment under
 // traffic, TryGet racing the last Put. Each round makes new Refs.
 func TestStressKillOnce(t *testing.T) {
@@ -213,7 +213,7 @@ func TestStressKillOnce(t *testing.T) {
 
 // TestStressGOMAXPROCS: GOMAXPROCS goes up (8, 16: more Ps than cores) and
 // down (1) over and over while workers Get and Put; Refs are made at one
-// GOMAXPROCS (so with 1 to 16 shards) and used, killed and switched at
+// GOMAXPROCS (so with 1 to 16 cells) and used, killed and switched at
 // another. Counts must stay exact.
 func TestStressGOMAXPROCS(t *testing.T) {
 	setProcs(t, runtime.GOMAXPROCS(0))
@@ -285,7 +285,7 @@ func TestStressGOMAXPROCS(t *testing.T) {
 }
 
 // TestStressDrift: Gets on one goroutine and Puts on another, of MaxDelta
-// each, drive shards past the drift limit (2^48 per shard, so 2^48/MaxDelta
+// each, drive cells past the drift limit (2^48 per cell, so 2^48/MaxDelta
 // unmatched GetMany(MaxDelta) on one shard): first all the Gets and then all the Puts,
 // with no switch, so that the Gets' shard passes the limit whatever P the
 // goroutines run on; then both at once while a controller switches modes.

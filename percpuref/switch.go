@@ -65,8 +65,8 @@ func (r *Ref) toAtomicLocked(op string, bits uint32) *MisuseError {
 			sum += cells.Stable(r.cells.Cell(i))
 		}
 	} else {
-		// Step 2, shared protocol: after the swap the cell is dead, and
-		// adds that land on it see so in their own result (sharedOrLazy).
+		// Step 2, fetchadd protocol: after the swap the cell is dead, and
+		// adds that land on it see so in their own result (fetchAddOrLazy).
 		// The dead cell outlives the switch; late adds pile up on it, each
 		// at most MaxDelta and each from a goroutine that loaded S before
 		// step 1 (a goroutine that sees a dead cell redoes on C and reloads
@@ -109,7 +109,7 @@ func (r *Ref) toPercpuLocked(op string) *MisuseError {
 	// In the exclusive protocol the cells keep what they hold, and C
 	// absorbs it (settle says why): until S changes no update counts on
 	// them, so left is exact, and afterwards the logical count is
-	// C - bias + Σ c[i], as in the shared protocol.
+	// C - bias + Σ c[i], as in the fetchadd protocol.
 	var left int64
 	if fastpath.Exclusive() {
 		left = settle(&r.cells)
@@ -125,7 +125,7 @@ func (r *Ref) toPercpuLocked(op string) *MisuseError {
 			break
 		}
 	}
-	// In the shared protocol the cells are swapped to 0: leftovers of late
+	// In the fetchadd protocol the cells are swapped to 0: leftovers of late
 	// adds on the dead cells are discarded, which is right, since those
 	// adds saw the dead cell in their own result and redid themselves on C.
 	// There is no "undo" that could land on the reopened cell, and an add
@@ -263,7 +263,7 @@ func (r *Ref) SwitchToAtomicSync() { r.SwitchToAtomic(nil) }
 // SwitchToPercpu takes an atomic Ref back to per-CPU mode and clears the
 // stickiness of InitAtomic and SwitchToAtomic. On a dying Ref it only clears
 // the stickiness: the next Resurrect or Reinit goes per-CPU. A Ref whose
-// count is zero stays atomic until Reinit. If the shards were freed (no
+// count is zero stays atomic until Reinit. If the cells were freed (no
 // AllowReinit), in any state, or the count was poisoned by misuse, it is
 // reported (ErrNoReinit, or the poisoning's cause) and changes nothing.
 func (r *Ref) SwitchToPercpu() {
@@ -292,7 +292,7 @@ func (r *Ref) SwitchToPercpu() {
 // that Kill dropped, and returns it to per-CPU mode unless it is sticky
 // atomic. The count must still be above zero: Resurrect after release
 // reports ErrReleased, Resurrect on a live Ref reports ErrLive, and a Ref
-// whose shards were freed reports ErrNoReinit; in each case nothing changes.
+// whose cells were freed reports ErrNoReinit; in each case nothing changes.
 func (r *Ref) Resurrect() {
 	const op = "Resurrect"
 	m, st, ok := r.lockControl(op)
@@ -400,7 +400,7 @@ func (r *Ref) Reinit() {
 	r.unlockReport(m, err)
 }
 
-// Exit frees the per-CPU shards, folding them into the count first. The Ref
+// Exit frees the per-CPU cells, folding them into the count first. The Ref
 // then reports its final count (Read, IsZero) but takes no more operations:
 // each is reported as ErrExited. Exit may be called from release. Exit on a
 // Ref that was never set up, or a second Exit, does nothing. Init makes an

@@ -223,7 +223,7 @@ func TestSwitchToPercpuAtZeroStaysAtomicUntilReinit(t *testing.T) {
 	assert.Empty(t, log.all())
 }
 
-func TestNewAllowReinitKeepsShardsAcrossSwitch(t *testing.T) {
+func TestNewAllowReinitKeepsCellsAcrossSwitch(t *testing.T) {
 	r := New(nil, AllowReinit())
 	assert.True(t, r.IsPercpu())
 	assert.Equal(t, int64(1), r.Read())
@@ -247,7 +247,7 @@ func TestSwitchWithoutAllowReinitFreesTheCells(t *testing.T) {
 	var log semLog
 	r := New(rel.fn(), log.option())
 	r.SwitchToAtomicSync()
-	assert.Nil(t, r.cells.Base, "white-box: shards freed")
+	assert.Nil(t, r.cells.Base, "white-box: cells freed")
 	assert.False(t, r.IsDying())
 	r.SwitchToPercpu()
 	assert.False(t, r.IsPercpu())
@@ -264,7 +264,7 @@ func TestSwitchWithoutAllowReinitFreesTheCells(t *testing.T) {
 	assert.Equal(t, 1, rel.calls())
 
 	// The refused SwitchToPercpus left the Ref sticky atomic (from
-	// SwitchToAtomicSync), so Reinit needs no shards: a new life, atomic.
+	// SwitchToAtomicSync), so Reinit needs no cells: a new life, atomic.
 	r.Reinit()
 	require.Len(t, log.all(), 2)
 	assert.Equal(t, int64(1), r.Read())
@@ -276,7 +276,7 @@ func TestSwitchWithoutAllowReinitFreesTheCells(t *testing.T) {
 	r2 := New(nil)
 	r2.Kill()
 	me := semCatch(r2.Reinit)
-	require.NotNil(t, me, "default: Reinit without shards panics")
+	require.NotNil(t, me, "default: Reinit without cells panics")
 	assert.ErrorIs(t, me, ErrNoReinit)
 }
 

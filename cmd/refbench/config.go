@@ -109,9 +109,10 @@ Implementations (-impl):
   percpuref    this module's percpuref.Ref as New makes it (Lazy, the
                default: one central word until its first contention, then
                per-CPU counts in 8-byte slots of shared per-P slabs), on
-               the fast path named in the header; PERCPU_FASTPATH=shared in
-               the environment selects the atomic-add path at run time, and
-               a build with -tags purego the generic (Go-only) build
+               the fast path named in the header; PERCPU_FASTPATH=fetchadd
+               in the environment selects the fetchadd (atomic add) path
+               at run time, and a build with -tags purego the generic
+               (Go-only) build
   percpuref-eager
                percpuref.Ref made with percpuref.Eager(): its slot from New
                on; getput, lifecycle and memory only

@@ -24,10 +24,10 @@
 //
 // The output starts with where and how it ran: Go version, GOOS/GOARCH,
 // CPU model and features, GOMAXPROCS, the date and percpu.FastPath(), the fast
-// path under test. To measure the shared (atomic add) path of the same
+// path under test. To measure the fetchadd (atomic add) path of the same
 // binary, or the generic (Go-only) build:
 //
-//	PERCPU_FASTPATH=shared go run ./cmd/refbench
+//	PERCPU_FASTPATH=fetchadd go run ./cmd/refbench
 //	go run -tags purego ./cmd/refbench
 //
 // -json and -csv write machine-readable results to stdout instead of the

@@ -58,7 +58,7 @@ func (p Provenance) writeText(w io.Writer) {
 	fmt.Fprintf(w, "# topology:   %s\n", p.CPUTopology)
 	fmt.Fprintf(w, "# features:   %s\n", strings.Join(p.CPUFeatures, " "))
 	// The reason names PERCPU_FASTPATH when the setting mattered.
-	note := "PERCPU_FASTPATH=shared or -tags purego measure the others"
+	note := "PERCPU_FASTPATH=fetchadd or -tags purego measure the others"
 	switch {
 	case p.FastPathWhy != "":
 		note = "why: " + p.FastPathWhy

@@ -46,7 +46,7 @@ import (
 //
 // The arena never clears a slot: a new owner finds whatever counts the last
 // one left and must account for them itself (percpuref absorbs them into its
-// central count with cells.Stable, or swaps them to 0 in the shared
+// central count with cells.Stable, or swaps them to 0 in the fetchadd
 // protocol). Clearing from another P could race with a stale refused update,
 // which restores the value it loaded with a plain store.
 
