@@ -125,6 +125,7 @@ func killLoad[T any](d time.Duration, newVictim func(release func()) *T, touch f
 	}
 	slices.Sort(lat)
 	return sample{
+		ops:     int64(len(lat)),
 		nsPerOp: float64(timed.Nanoseconds()) / float64(len(lat)),
 		p50:     float64(lat[len(lat)/2].Nanoseconds()),
 		p99:     float64(lat[len(lat)*99/100].Nanoseconds()),

@@ -39,13 +39,13 @@ func shardOpts(shards int) []percpuref.Option {
 	return []percpuref.Option{percpuref.WithShards(shards)}
 }
 
-// killLatency returns the mean time of Kill, in ns, on live Refs of the
+// killLatency measures the mean time of Kill, in ns, on live Refs of the
 // given number of shards (shardOpts) that hold only their initial
 // reference, so that each Kill folds the shards, switches to atomic mode
 // and releases. Refs
 // are made outside the timed part, in batches, for about d of timed Kills
 // (and at most 2d of wall time).
-func killLatency(shards int, d time.Duration) (float64, error) {
+func killLatency(shards int, d time.Duration) (sample, error) {
 	refs := make([]*percpuref.Ref, killBatch)
 	var released atomic.Int64
 	release := func() { released.Add(1) }
@@ -65,9 +65,9 @@ func killLatency(shards int, d time.Duration) (float64, error) {
 		kills += len(refs)
 	}
 	if released.Load() != int64(kills) {
-		return 0, errNotReleased
+		return sample{}, errNotReleased
 	}
-	return float64(timed.Nanoseconds()) / float64(kills), nil
+	return sample{ops: int64(kills), nsPerOp: float64(timed.Nanoseconds()) / float64(kills)}, nil
 }
 
 // lifecycles maps each implementation of the lifecycle workload to a loop
@@ -103,10 +103,10 @@ var lifecycles = map[string]func(n int, release func()){
 // report order.
 var lifecycleImpls = []string{iPercpuref, iPercpurefEager, iPercpurefPadded, iAtomic}
 
-// lifecycle returns the mean time, in ns, of one life of impl on one
+// lifecycle measures the mean time, in ns, of one life of impl on one
 // goroutine (see lifecycles), over about d, with the garbage collection
 // its allocations cause.
-func lifecycle(impl string, d time.Duration) (float64, error) {
+func lifecycle(impl string, d time.Duration) (sample, error) {
 	live := lifecycles[impl]
 	released := 0
 	release := func() { released++ }
@@ -119,9 +119,9 @@ func lifecycle(impl string, d time.Duration) (float64, error) {
 	}
 	elapsed := time.Since(t0)
 	if released != n {
-		return 0, errNotReleased
+		return sample{}, errNotReleased
 	}
-	return float64(elapsed.Nanoseconds()) / float64(n), nil
+	return sample{ops: int64(n), nsPerOp: float64(elapsed.Nanoseconds()) / float64(n)}, nil
 }
 
 // The memory workload measures, for memoryRefs live objects at each of
@@ -170,7 +170,7 @@ func memoryInChild(impl string, n, procs int) (sample, error) {
 		if !ok {
 			continue
 		}
-		var s sample
+		s := sample{ops: int64(n)}
 		var got int
 		if _, err := fmt.Sscan(rest, &got, &s.bytes, &s.offHeap, &s.shards); err != nil {
 			return sample{}, fmt.Errorf("memory child: bad line %q: %v", line, err)

@@ -23,6 +23,7 @@ type key struct {
 
 // A sample is one repetition of one point.
 type sample struct {
+	ops     int64   // operations measured: pairs over all goroutines, Kills, lives, or live objects
 	nsPerOp float64 // per goroutine; killlatency, killload: per Kill; lifecycle: per life
 	mops    float64 // aggregate, throughput workloads only
 	p50     float64 // killload only: median latency of a Kill, ns
@@ -57,8 +58,7 @@ func plan(c *config) []task {
 			}
 			for _, s := range c.shards {
 				ts = append(ts, task{key: key{workload: w, impl: iPercpuref, shards: s}, run: func() (sample, error) {
-					ns, err := killLatency(s, c.duration)
-					return sample{nsPerOp: ns}, err
+					return killLatency(s, c.duration)
 				}})
 			}
 		case wKillLoad:
@@ -78,8 +78,7 @@ func plan(c *config) []task {
 					continue
 				}
 				ts = append(ts, task{key: key{workload: w, impl: im}, run: func() (sample, error) {
-					ns, err := lifecycle(im, c.duration)
-					return sample{nsPerOp: ns}, err
+					return lifecycle(im, c.duration)
 				}})
 			}
 		case wMemory:
@@ -151,7 +150,7 @@ func measure(mk func() job, g int, d time.Duration) (sample, error) {
 	}
 	ops := float64(total.Load())
 	ns := float64(elapsed.Nanoseconds())
-	return sample{nsPerOp: ns * float64(g) / ops, mops: ops / ns * 1e3}, nil
+	return sample{ops: total.Load(), nsPerOp: ns * float64(g) / ops, mops: ops / ns * 1e3}, nil
 }
 
 // runAll runs the plan count times, repetition after repetition, and
@@ -179,7 +178,7 @@ func runAll(c *config, prov Provenance, prog *progress) (*Report, error) {
 			i = j
 		}
 	}
-	r := &Report{Provenance: prov, Config: c.report(slices.Contains(c.workloads, wMemory))}
+	r := &Report{SchemaVersion: schemaVersion, Provenance: prov, Config: c.report(slices.Contains(c.workloads, wMemory))}
 	for _, t := range ts {
 		r.Results = append(r.Results, result(t.key, samples))
 	}

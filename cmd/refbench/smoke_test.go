@@ -54,12 +54,17 @@ func TestSmoke(t *testing.T) {
 	for _, x := range r.Results {
 		impls[x.Impl] = true
 		workloads[x.Workload] = true
-		if len(x.Samples) != 2 {
-			t.Errorf("%s/%s: %d samples, want 2", x.Workload, x.Impl, len(x.Samples))
+		if len(x.Reps) != 2 {
+			t.Errorf("%s/%s: %d repetitions, want 2", x.Workload, x.Impl, len(x.Reps))
 		}
-		for _, s := range x.Samples {
-			if !(s > 0) {
-				t.Errorf("%s/%s: sample %v, want positive", x.Workload, x.Impl, s)
+		for _, rep := range x.Reps {
+			if rep.Ops < 1 || len(rep.Values) == 0 {
+				t.Errorf("%s/%s: repetition %+v, want operations and values", x.Workload, x.Impl, rep)
+			}
+			for u, v := range rep.Values {
+				if !(v > 0) && u != unitOffHeap {
+					t.Errorf("%s/%s: %s %v, want positive", x.Workload, x.Impl, u, v)
+				}
 			}
 		}
 		if x.Mops != nil && (x.Goroutines < 1 || (x.Impl != iRWMutex && x.RatioToAtomic == nil)) {
@@ -110,7 +115,12 @@ func TestSmokeCSVAndPNG(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d; stderr:\n%s", code, stderr.String())
 	}
-	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	var lines []string
+	for _, l := range strings.Split(strings.TrimSpace(stdout.String()), "\n") {
+		if !strings.HasPrefix(l, "#") { // the provenance
+			lines = append(lines, l)
+		}
+	}
 	if lines[0] != strings.Join(csvHeader, ",") {
 		t.Errorf("CSV header = %q", lines[0])
 	}

@@ -3,46 +3,65 @@ package main
 import (
 	"math"
 	"slices"
+
+	"golang.org/x/perf/benchmath"
 )
 
-// A Summary describes the samples of one measurement over its repetitions.
+// confidence is the level of every confidence interval refbench reports,
+// and 1-confidence the significance level of its tests, as in benchstat.
+const confidence = 0.95
+
+// A Summary describes one metric of one point over its repetitions: the
+// median with its confidence interval, computed by benchmath as benchstat
+// computes them (AssumeNothing: no distribution is assumed; the interval
+// is bounded by the order statistics around the median), and the extremes.
 type Summary struct {
 	Median float64 `json:"median"`
-	Min    float64 `json:"min"`
-	Max    float64 `json:"max"`
-	Q1     float64 `json:"q1"` // first quartile
-	Q3     float64 `json:"q3"` // third quartile
-	N      int     `json:"n"`  // number of samples
+	// CI is the confidence interval of the median, absent where there are
+	// too few repetitions for one (fewer than 6 at 95%).
+	CI  *Interval `json:"ci,omitempty"`
+	Min float64   `json:"min"`
+	Max float64   `json:"max"`
+	N   int       `json:"n"` // number of repetitions
 }
 
-// summarize returns the Summary of xs; xs is not modified. The quartiles
-// interpolate linearly between order statistics (as R's type 7 and
-// numpy's default do), so the median of an even count is the mean of the
-// two middle samples. An empty xs gives NaNs and N 0.
+// An Interval is a confidence interval.
+type Interval struct {
+	Lo         float64 `json:"lo"`
+	Hi         float64 `json:"hi"`
+	Confidence float64 `json:"confidence"` // actual level, at least the one asked for
+}
+
+// summarize returns the Summary of xs; xs is not modified. An empty xs
+// gives NaNs and N 0.
 func summarize(xs []float64) Summary {
 	if len(xs) == 0 {
 		nan := math.NaN()
-		return Summary{nan, nan, nan, nan, nan, 0}
+		return Summary{Median: nan, Min: nan, Max: nan}
 	}
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	return Summary{
-		Median: quantile(s, 0.5),
-		Min:    s[0],
-		Max:    s[len(s)-1],
-		Q1:     quantile(s, 0.25),
-		Q3:     quantile(s, 0.75),
-		N:      len(s),
+	s := benchmath.NewSample(slices.Clone(xs), &benchmath.DefaultThresholds)
+	bs := benchmath.AssumeNothing.Summary(s, confidence)
+	sum := Summary{Median: bs.Center, Min: s.Values[0], Max: s.Values[len(s.Values)-1], N: len(xs)}
+	if !math.IsInf(bs.Lo, 0) && !math.IsInf(bs.Hi, 0) {
+		sum.CI = &Interval{Lo: bs.Lo, Hi: bs.Hi, Confidence: bs.Confidence}
 	}
+	return sum
 }
 
-// quantile returns the q-quantile of sorted, a non-empty sorted slice.
-func quantile(sorted []float64, q float64) float64 {
-	h := q * float64(len(sorted)-1)
-	lo := int(math.Floor(h))
-	hi := min(lo+1, len(sorted)-1)
-	return sorted[lo] + (h-float64(lo))*(sorted[hi]-sorted[lo])
+// A Comparison says whether an implementation's measurements differ from
+// atomic's at the same point: the p-value of benchmath's test
+// (AssumeNothing: the Mann-Whitney U test, which benchstat uses too).
+type Comparison struct {
+	P           float64 `json:"p"`
+	Alpha       float64 `json:"alpha"`
+	Significant bool    `json:"significant"` // P < Alpha
+	N1          int     `json:"n1"`          // this implementation's repetitions
+	N2          int     `json:"n2"`          // atomic's
 }
 
-// IQR returns the interquartile range, Q3 - Q1.
-func (s Summary) IQR() float64 { return s.Q3 - s.Q1 }
+// compare tests whether xs and base come from the same distribution.
+func compare(xs, base []float64) *Comparison {
+	t := &benchmath.DefaultThresholds
+	c := benchmath.AssumeNothing.Compare(benchmath.NewSample(slices.Clone(xs), t), benchmath.NewSample(slices.Clone(base), t))
+	return &Comparison{P: c.P, Alpha: c.Alpha, Significant: c.P < c.Alpha, N1: c.N1, N2: c.N2}
+}
