@@ -69,11 +69,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	prov := collectProvenance(args, time.Now())
+	host := startHost()
 	rep, err := runAll(cfg, prov, newProgress(stderr))
 	if err != nil {
 		fmt.Fprintf(stderr, "refbench: %v\n", err)
 		return 1
 	}
+	rep.Provenance.Host = host.finish()
 	switch {
 	case cfg.json:
 		err = writeJSON(stdout, rep)

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"fmt"
+	"slices"
+	"time"
+)
+
+// A Host says how busy the machine looked during a run. Two signs: the
+// share of CPU time that other processes used (and that a hypervisor
+// stole), read from the kernel's counters where it has them (Linux), and
+// the arithmetic probe of the root package's BenchmarkMachine, timed before
+// and after the run: four independent chains of arithmetic, bound by the
+// core's instruction throughput, which slow down when the host puts other
+// work on the same physical core, as the per-CPU Get+Put does while
+// atomic.Int64 hardly moves (README, "Results").
+type Host struct {
+	ProbeBefore float64 `json:"probe_ns_before"` // ns per iteration of the probe, before the run
+	ProbeAfter  float64 `json:"probe_ns_after"`  // and after it
+	// OthersCPU is the share of the machine's CPU time that processes
+	// other than refbench and its children used during the run; Steal the
+	// share the hypervisor took. Absent where the kernel does not say.
+	OthersCPU *float64 `json:"others_cpu,omitempty"`
+	Steal     *float64 `json:"steal,omitempty"`
+	// Busy is set if others used 10% of the CPU time or more, the
+	// hypervisor stole 5% or more, or the probe moved by more than 20%.
+	Busy bool `json:"busy"`
+}
+
+func (h *Host) String() string {
+	s := "quiet"
+	if h.Busy {
+		s = "BUSY, the ratios may be off (README: reading your own run)"
+	}
+	if h.OthersCPU != nil {
+		s += fmt.Sprintf(": other processes used %.0f%% of the CPU time during the run, the hypervisor stole %.0f%%;", 100**h.OthersCPU, 100**h.Steal)
+	} else {
+		s += ":"
+	}
+	return s + fmt.Sprintf(" arithmetic probe %.2f ns/iteration before, %.2f after", h.ProbeBefore, h.ProbeAfter)
+}
+
+// A hostMeter measures a Host: startHost before the run, finish after it.
+type hostMeter struct {
+	probe                   float64
+	busy, steal, total, own int64
+	ok                      bool
+}
+
+func startHost() *hostMeter {
+	m := &hostMeter{probe: probe()}
+	m.busy, m.steal, m.total, m.own, m.ok = cpuTimes()
+	return m
+}
+
+func (m *hostMeter) finish() *Host {
+	h := &Host{ProbeBefore: m.probe}
+	busy, steal, total, own, ok := cpuTimes()
+	if ok && m.ok && total > m.total {
+		all := float64(total - m.total)
+		others := max(0, float64((busy-m.busy)-(own-m.own))/all)
+		stolen := float64(steal-m.steal) / all
+		h.OthersCPU, h.Steal = &others, &stolen
+		h.Busy = others >= 0.10 || stolen >= 0.05
+	}
+	h.ProbeAfter = probe()
+	if r := h.ProbeAfter / h.ProbeBefore; r > 1.2 || r < 1/1.2 {
+		h.Busy = true
+	}
+	return h
+}
+
+// probeRuns and probeTime are how many times the probe runs, and for
+// about how long each time; the median is reported.
+const (
+	probeRuns = 5
+	probeTime = 4 * time.Millisecond
+)
+
+// probe returns the ns per iteration of BenchmarkMachine's arithmetic
+// loop: the median of probeRuns runs of about probeTime.
+func probe() float64 {
+	var ns [probeRuns]float64
+	var a0, a1, a2, a3 uint64 = 1, 2, 3, 4
+	for i := range ns {
+		n := 0
+		t0 := time.Now()
+		for n == 0 || time.Since(t0) < probeTime {
+			for range 1 << 14 {
+				a0 = a0*3 + 1
+				a1 = a1*5 + 1
+				a2 = a2 ^ (a2 >> 3) + 7
+				a3 = a3 ^ (a3 << 1) + 9
+				a0 ^= a1 >> 7
+				a2 ^= a3 >> 5
+			}
+			n += 1 << 14
+		}
+		ns[i] = float64(time.Since(t0).Nanoseconds()) / float64(n)
+	}
+	sink.Add(int64(a0 + a1 + a2 + a3))
+	slices.Sort(ns[:])
+	return ns[probeRuns/2]
+}
