@@ -51,10 +51,20 @@ type config struct {
 	impls      []string // in allImpls order
 	workloads  []string // in allWorkloads order
 	count      int
-	shards     []int // for killlatency and killload; slotsShards is the default layout
-	json, csv  bool
+	shards     []int  // for killlatency and killload; slotsShards is the default layout
+	format     string // table, json, csv or bench
 	plot       string // chart file, "" for none
 }
+
+// Output formats (-format).
+const (
+	fTable = "table"
+	fJSON  = "json"
+	fCSV   = "csv"
+	fBench = "bench"
+)
+
+var allFormats = []string{fTable, fJSON, fCSV, fBench}
 
 func (c *config) has(impl string) bool { return slices.Contains(c.impls, impl) }
 
@@ -145,9 +155,18 @@ in at least 80% of runs where the run-to-run spread of a measurement is 7%
 or less, as it is on a 2-vCPU AMD EPYC guest with other work beside it
 (spread 5%); on a noisier host, raise -count (the ± column shows the
 spread). The memory workload's child processes for 100000 objects run
-runtime.NumCPU() at a time. JSON carries every repetition and a
-schema_version; CSV cells that do not apply are empty, and the provenance
-comes first, as lines starting with #.
+runtime.NumCPU() at a time.
+
+Output (-format): table (the default), json (provenance, summaries and
+every repetition; schema_version says its layout), csv (one row per result
+and metric, empty where a cell does not apply, after the provenance as
+lines starting with #), or bench: Go's benchmark format, one line per
+repetition, which benchstat (golang.org/x/perf/cmd/benchstat) reads:
+
+  refbench -format bench > old.txt; ...; refbench -format bench > new.txt
+  benchstat old.txt new.txt          two runs of one build
+  benchstat -col go old.txt new.txt  two Go releases (-col commit: commits)
+  benchstat -col /impl new.txt       implementations, atomic first
 
 Flags:
 `
@@ -163,13 +182,14 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		fs.PrintDefaults()
 	}
 	duration := fs.Duration("duration", 80*time.Millisecond, "length of one measurement (one implementation, one goroutine count, one repetition)")
-	goroutines := fs.String("goroutines", joinInts(defaultGoroutines(procs)), "comma-separated goroutine counts to sweep (default: powers of two, GOMAXPROCS and 2x GOMAXPROCS)")
+	goroutines := fs.String("goroutines", joinInts(defaultGoroutines(procs)), "comma-separated goroutine `counts` to sweep; unless given, the powers of two below 2xGOMAXPROCS, GOMAXPROCS and 2xGOMAXPROCS")
 	impls := fs.String("impl", "all", "comma-separated implementations to run, or all: "+strings.Join(allImpls, ", "))
 	workloads := fs.String("workload", "all", "comma-separated workloads to run, or all: "+strings.Join(allWorkloads, ", "))
 	count := fs.Int("count", 10, "repetitions of every measurement; the medians, intervals and tests are over these")
-	shards := fs.String("shards", "1,2,8,64,slots", "comma-separated shard counts (percpuref.WithShards) for killlatency and killload; slots is the default layout")
-	jsonOut := fs.Bool("json", false, "write JSON (provenance and every sample) to stdout instead of the table")
-	csvOut := fs.Bool("csv", false, "write CSV (one row per result and metric) to stdout instead of the table")
+	shards := fs.String("shards", "1,2,8,64,slots", "comma-separated shard counts (percpuref.WithShards) for killlatency and killload; slots is the layout New gives")
+	format := fs.String("format", fTable, "what to write to stdout: "+strings.Join(allFormats, ", ")+" (Go's benchmark format, for benchstat)")
+	jsonOut := fs.Bool("json", false, "shorthand for -format json")
+	csvOut := fs.Bool("csv", false, "shorthand for -format csv")
 	plotFile := fs.String("plot", "", "write a chart of throughput against goroutines to `FILE` (.svg or .png)")
 
 	if err := fs.Parse(args); err != nil {
@@ -181,7 +201,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	c := &config{duration: *duration, count: *count, json: *jsonOut, csv: *csvOut, plot: *plotFile}
+	c := &config{duration: *duration, count: *count, format: *format, plot: *plotFile}
 	var err error
 	if c.duration <= 0 {
 		return nil, fmt.Errorf("invalid -duration %v: must be positive", c.duration)
@@ -201,8 +221,22 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	if c.workloads, err = parseNames("workload", *workloads, allWorkloads); err != nil {
 		return nil, err
 	}
-	if c.json && c.csv {
-		return nil, errors.New("-json and -csv are exclusive: choose one format for stdout")
+	if !slices.Contains(allFormats, c.format) {
+		return nil, fmt.Errorf("invalid -format %q: want one of %s", c.format, strings.Join(allFormats, ", "))
+	}
+	formatSet := false
+	fs.Visit(func(f *flag.Flag) { formatSet = formatSet || f.Name == "format" })
+	for _, short := range []struct {
+		set    bool
+		format string
+	}{{*jsonOut, fJSON}, {*csvOut, fCSV}} {
+		if !short.set {
+			continue
+		}
+		if formatSet && c.format != short.format {
+			return nil, fmt.Errorf("-%s and -format %s ask for two formats: choose one for stdout", short.format, c.format)
+		}
+		c.format, formatSet = short.format, true
 	}
 	if c.plot != "" {
 		switch strings.ToLower(filepath.Ext(c.plot)) {

@@ -27,7 +27,7 @@ func TestParseFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !slices.Equal(c.goroutines, []int{1, 2, 4}) || !slices.Equal(c.impls, []string{iPercpuref, iXsync}) ||
-		!slices.Equal(c.workloads, []string{wGetPut, wMemory}) || c.count != 3 || !c.csv || c.json {
+		!slices.Equal(c.workloads, []string{wGetPut, wMemory}) || c.count != 3 || c.format != fCSV {
 		t.Errorf("config = %+v", c)
 	}
 }
@@ -69,7 +69,9 @@ func TestBadFlagsExit2(t *testing.T) {
 		{[]string{"-shards", "2048"}, "-shards"},
 		{[]string{"-shards", "0"}, "-shards"},
 		{[]string{"-shards", "8,slot"}, "or slots"},
-		{[]string{"-json", "-csv"}, "exclusive"},
+		{[]string{"-format", "xml"}, `invalid -format "xml"`},
+		{[]string{"-json", "-csv"}, "two formats"},
+		{[]string{"-json", "-format", "bench"}, "two formats"},
 		{[]string{"-plot", "chart.pdf"}, ".svg or .png"},
 		{[]string{"-nosuchflag"}, "not defined"},
 		{[]string{"extra"}, "unexpected argument"},
@@ -87,13 +89,31 @@ func TestBadFlagsExit2(t *testing.T) {
 	}
 }
 
+func TestFormatShorthands(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{nil, fTable},
+		{[]string{"-json"}, fJSON},
+		{[]string{"-csv"}, fCSV},
+		{[]string{"-format", "bench"}, fBench},
+		{[]string{"-format", "json", "-json"}, fJSON},
+	} {
+		c, err := parseFlags(tc.args, new(bytes.Buffer))
+		if err != nil || c.format != tc.want {
+			t.Errorf("parseFlags(%q): format %v, %v; want %s", tc.args, c, err, tc.want)
+		}
+	}
+}
+
 func TestHelp(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	if code := run([]string{"-h"}, &stdout, &stderr); code != 0 {
 		t.Errorf("run(-h) = %d, want 0", code)
 	}
 	help := stderr.String()
-	for _, want := range append([]string{"-duration", "-goroutines", "-impl", "-workload", "-count", "-json", "-csv", "-plot", "-shards", "purego"},
+	for _, want := range append([]string{"-duration", "-goroutines", "-impl", "-workload", "-count", "-format", "-json", "-csv", "-plot", "-shards", "purego"},
 		append(allImpls, allWorkloads...)...) {
 		if !strings.Contains(help, want) {
 			t.Errorf("-h does not explain %q", want)

@@ -76,11 +76,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	rep.Provenance.Host = host.finish()
-	switch {
-	case cfg.json:
+	switch cfg.format {
+	case fJSON:
 		err = writeJSON(stdout, rep)
-	case cfg.csv:
+	case fCSV:
 		err = writeCSV(stdout, rep)
+	case fBench:
+		err = writeBench(stdout, rep)
 	default:
 		err = writeTable(stdout, rep)
 	}
