@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -54,6 +53,11 @@ type config struct {
 	shards     []int  // for killlatency and killload; slotsShards is the default layout
 	format     string // table, json, csv or bench
 	plot       string // chart file, "" for none
+	// implAll and workloadAll are set where -impl or -workload is all:
+	// an implementation that runs in none of the chosen workloads, or a
+	// workload that none of the chosen implementations runs in, is then
+	// left out, and is an error otherwise.
+	implAll, workloadAll bool
 }
 
 // Output formats (-format).
@@ -238,12 +242,12 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		}
 		c.format, formatSet = short.format, true
 	}
-	if c.plot != "" {
-		switch strings.ToLower(filepath.Ext(c.plot)) {
-		case ".svg", ".png":
-		default:
-			return nil, fmt.Errorf("invalid -plot %q: the file name must end in .svg or .png", c.plot)
-		}
+	c.implAll, c.workloadAll = strings.TrimSpace(*impls) == "all", strings.TrimSpace(*workloads) == "all"
+	if err := checkSelection(c); err != nil {
+		return nil, err
+	}
+	if err := checkPlot(c); err != nil {
+		return nil, err
 	}
 	return c, nil
 }

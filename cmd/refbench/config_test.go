@@ -2,9 +2,12 @@ package main
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestDefaultGoroutines(t *testing.T) {
@@ -52,7 +55,16 @@ func TestParseShards(t *testing.T) {
 	}
 }
 
+// TestBadFlagsExit2 checks that every bad flag, and every choice that
+// would measure nothing or lose the chart, is an error with exit status 2,
+// found before anything is measured: each case asks for an hour per
+// measurement, and must return at once.
 func TestBadFlagsExit2(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "no-such-dir", "chart.svg")
+	dirNamedSVG := filepath.Join(t.TempDir(), "d.svg")
+	if err := os.Mkdir(dirNamedSVG, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		args []string
 		msg  string // in stderr
@@ -73,12 +85,27 @@ func TestBadFlagsExit2(t *testing.T) {
 		{[]string{"-json", "-csv"}, "two formats"},
 		{[]string{"-json", "-format", "bench"}, "two formats"},
 		{[]string{"-plot", "chart.pdf"}, ".svg or .png"},
+		{[]string{"-plot", missing}, "cannot write a file in"},
+		{[]string{"-plot", dirNamedSVG}, "is a directory"},
+		{[]string{"-plot", filepath.Join(t.TempDir(), "m.svg"), "-workload", "memory,lifecycle"}, "no throughput workload"},
+		// Empty selections: nothing, or a named part of it, would run.
+		{[]string{"-impl", "rwmutex", "-workload", "getput"}, "-impl rwmutex runs in none of the chosen workloads (getput): it runs in snapshot"},
+		{[]string{"-impl", "atomic,rwmutex", "-workload", "getput"}, "-impl rwmutex runs in none"},
+		{[]string{"-impl", "atomic", "-workload", "killlatency,getput"}, "-workload killlatency is run by none of the chosen implementations (atomic): it runs percpuref"},
 		{[]string{"-nosuchflag"}, "not defined"},
 		{[]string{"extra"}, "unexpected argument"},
 	} {
+		args := append([]string{"-duration", "1h"}, tc.args...)
 		var stdout, stderr bytes.Buffer
-		if code := run(tc.args, &stdout, &stderr); code != 2 {
-			t.Errorf("run(%q) = %d, want 2", tc.args, code)
+		done := make(chan int, 1)
+		go func() { done <- run(args, &stdout, &stderr) }()
+		select {
+		case code := <-done:
+			if code != 2 {
+				t.Errorf("run(%q) = %d, want 2", tc.args, code)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("run(%q) is measuring: the error was not found first", tc.args)
 		}
 		if !strings.Contains(stderr.String(), tc.msg) {
 			t.Errorf("run(%q): stderr %q does not mention %q", tc.args, stderr.String(), tc.msg)
@@ -86,6 +113,26 @@ func TestBadFlagsExit2(t *testing.T) {
 		if stdout.Len() != 0 {
 			t.Errorf("run(%q) wrote to stdout: %q", tc.args, stdout.String())
 		}
+	}
+	if _, err := os.Stat(filepath.Dir(missing)); !os.IsNotExist(err) {
+		t.Errorf("the plot's missing directory was created: %v", err)
+	}
+}
+
+// TestSelectionWithAll checks that all leaves out, silently, what does not
+// apply, where a named choice would be an error.
+func TestSelectionWithAll(t *testing.T) {
+	c, err := parseFlags([]string{"-impl", "rwmutex"}, new(bytes.Buffer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, task := range plan(c) {
+		if task.key.workload != wSnapshot {
+			t.Errorf("-impl rwmutex plans %v", task.key)
+		}
+	}
+	if _, err := parseFlags([]string{"-workload", "killlatency"}, new(bytes.Buffer)); err != nil {
+		t.Errorf("-workload killlatency with every impl: %v", err)
 	}
 }
 
@@ -113,7 +160,14 @@ func TestHelp(t *testing.T) {
 		t.Errorf("run(-h) = %d, want 0", code)
 	}
 	help := stderr.String()
-	for _, want := range append([]string{"-duration", "-goroutines", "-impl", "-workload", "-count", "-format", "-json", "-csv", "-plot", "-shards", "purego"},
+	// Each flag's default is said once, by the flag package.
+	for _, line := range strings.Split(help, "\n") {
+		if strings.Contains(line, "(default ") && strings.Count(line, "default") != 1 {
+			t.Errorf("-h gives a default twice: %q", line)
+		}
+	}
+	for _, want := range append([]string{"-duration", "-goroutines", "-impl", "-workload", "-count", "-format", "-json", "-csv", "-plot", "-shards", "purego",
+		"benchstat old.txt new.txt", "10% difference", "~"},
 		append(allImpls, allWorkloads...)...) {
 		if !strings.Contains(help, want) {
 			t.Errorf("-h does not explain %q", want)

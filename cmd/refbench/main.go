@@ -86,12 +86,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 	default:
 		err = writeTable(stdout, rep)
 	}
-	if err == nil && cfg.plot != "" {
-		err = writePlot(cfg.plot, rep)
-	}
 	if err != nil {
 		fmt.Fprintf(stderr, "refbench: %v\n", err)
 		return 1
+	}
+	// The chart comes after the results are written, so that a chart that
+	// cannot be drawn loses nothing else.
+	if cfg.plot != "" {
+		if err := writePlot(cfg.plot, rep); err != nil {
+			fmt.Fprintf(stderr, "refbench: warning: no chart written: %v\n", err)
+			return 1
+		}
 	}
 	return 0
 }

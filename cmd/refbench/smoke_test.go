@@ -138,18 +138,6 @@ func TestSmokeCSVAndPNG(t *testing.T) {
 	}
 }
 
-func TestPlotNeedsThroughput(t *testing.T) {
-	smallMemory(t)
-	var stdout, stderr bytes.Buffer
-	code := run([]string{"-workload", "memory", "-impl", "atomic", "-count", "1", "-plot", filepath.Join(t.TempDir(), "x.svg")}, &stdout, &stderr)
-	if code != 1 || !strings.Contains(stderr.String(), "no throughput") {
-		t.Errorf("exit %d, stderr %q; want 1 and a message", code, stderr.String())
-	}
-	if !slices.Contains(strings.Fields(stdout.String()), "atomic") {
-		t.Errorf("the table should still be written:\n%s", stdout.String())
-	}
-}
-
 // TestMemoryChild checks that a child measures in a fresh arena at the
 // GOMAXPROCS it was given, and that this process, whose arena is not fresh,
 // refuses to measure.
