@@ -11,90 +11,42 @@ import (
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/font"
-	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
 	"gonum.org/v1/plot/vg/vgsvg"
 )
 
-// Chart geometry: one panel per throughput workload, two to a row, under
-// a two-line header that carries the provenance.
+// Chart geometry: for each throughput workload a throughput panel above
+// a panel of the ratio to atomic, two workloads to a row, between a title
+// and a caption that carries the provenance.
 const (
 	panelW   = 5 * vg.Inch
-	panelH   = 3.6 * vg.Inch
-	headerH  = 0.65 * vg.Inch
+	panelH   = 2.7 * vg.Inch
+	titleH   = 0.7 * vg.Inch
+	captionH = 1.05 * vg.Inch
 	plotCols = 2
 )
 
-// series is one implementation's line in one panel: the median throughput
-// at each goroutine count, with its min-max spread.
-type series struct {
-	impl string
-	pts  []point
-}
-
-type point struct{ x, y, lo, hi float64 }
-
-func (s series) Len() int                    { return len(s.pts) }
-func (s series) XY(i int) (float64, float64) { return s.pts[i].x, s.pts[i].y }
-func (s series) YError(i int) (float64, float64) {
-	return s.pts[i].y - s.pts[i].lo, s.pts[i].hi - s.pts[i].y
-}
-
-// writePlot draws the throughput of every implementation against the
-// goroutine count, one panel per workload, to path (.svg or .png).
-func writePlot(path string, r *Report) error {
-	panels := panelsOf(r)
-	if len(panels) == 0 {
-		return fmt.Errorf("plot: no throughput workload was measured")
-	}
-	rows := (len(panels) + plotCols - 1) / plotCols
-	cols := min(plotCols, len(panels))
-	w, h := panelW*vg.Length(cols), panelH*vg.Length(rows)+headerH
-
-	var canvas vg.CanvasWriterTo
-	switch strings.ToLower(filepath.Ext(path)) {
-	case ".svg":
-		canvas = vgsvg.New(w, h)
-	case ".png":
-		canvas = vgimg.PngCanvas{Canvas: vgimg.NewWith(vgimg.UseWH(w, h), vgimg.UseDPI(120))}
-	default:
-		return fmt.Errorf("plot: %s: unknown format (want .svg or .png)", path)
-	}
-	dc := draw.New(canvas)
-	dc.SetColor(color.White)
-	dc.Fill(dc.Rectangle.Path())
-	drawHeader(dc, r.Provenance, r.Config)
-
-	grid := make([][]*plot.Plot, rows)
-	for j := range grid {
-		grid[j] = make([]*plot.Plot, cols)
-	}
-	for i, p := range panels {
-		pl, err := panelPlot(p.workload, p.series, r.Config.Goroutines)
-		if err != nil {
-			return err
+// writePlot draws the chart of r to path (.svg or .png): written to a
+// temporary file beside it and renamed, so that a chart that fails leaves
+// no partial file. A panic in the plotting library is returned as an
+// error.
+func writePlot(path string, r *Report) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("plot: %v", p)
 		}
-		grid[i/cols][i%cols] = pl
-	}
-	body := draw.Crop(dc, 0, 0, 0, -headerH)
-	tiles := draw.Tiles{Rows: rows, Cols: cols, PadX: vg.Points(16), PadY: vg.Points(16),
-		PadTop: vg.Points(4), PadBottom: vg.Points(4), PadLeft: vg.Points(4), PadRight: vg.Points(8)}
-	cs := plot.Align(grid, tiles, body)
-	for j := range grid {
-		for i, pl := range grid[j] {
-			if pl != nil {
-				pl.Draw(cs[j][i])
-			}
-		}
-	}
-
-	f, err := os.Create(path)
+	}()
+	canvas, err := drawChart(path, r)
 	if err != nil {
 		return err
 	}
+	f, err := os.CreateTemp(filepath.Dir(path), ".refbench-plot-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name()) // after the rename, there is nothing to remove
 	bw := bufio.NewWriter(f)
 	if _, err := canvas.WriteTo(bw); err != nil {
 		f.Close()
@@ -104,96 +56,135 @@ func writePlot(path string, r *Report) error {
 		f.Close()
 		return err
 	}
-	return f.Close()
-}
-
-type panel struct {
-	workload string
-	series   []series
-}
-
-// panelsOf gathers the throughput results of r by workload and then by
-// implementation, in report order.
-func panelsOf(r *Report) []panel {
-	var ps []panel
-	for _, x := range r.Results {
-		if x.Mops == nil {
-			continue
-		}
-		if len(ps) == 0 || ps[len(ps)-1].workload != x.Workload {
-			ps = append(ps, panel{workload: x.Workload})
-		}
-		p := &ps[len(ps)-1]
-		i := slices.IndexFunc(p.series, func(s series) bool { return s.impl == x.Impl })
-		if i < 0 {
-			p.series = append(p.series, series{impl: x.Impl})
-			i = len(p.series) - 1
-		}
-		p.series[i].pts = append(p.series[i].pts, point{float64(x.Goroutines), x.Mops.Median, x.Mops.Min, x.Mops.Max})
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		return err
 	}
-	return ps
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
 }
 
-func panelPlot(workload string, ss []series, goroutines []int) (*plot.Plot, error) {
-	p := plot.New()
-	p.Title.Text = workload
-	p.X.Label.Text = "goroutines (log scale)"
-	p.Y.Label.Text = "Mops/s"
-	p.Y.Min = 0
-	p.X.Scale = plot.LogScale{}
-	p.Legend.TextStyle.Font.Size = vg.Points(9)
-	p.Legend.Top = true
-	p.Legend.Left = true
-	p.Add(plotter.NewGrid())
-	var ticks []plot.Tick
-	for _, g := range goroutines {
-		ticks = append(ticks, plot.Tick{Value: float64(g), Label: fmt.Sprint(g)})
+// drawChart draws the chart of r on a canvas of the kind path's extension
+// names.
+func drawChart(path string, r *Report) (vg.CanvasWriterTo, error) {
+	panels := panelsOf(r)
+	if len(panels) == 0 {
+		return nil, fmt.Errorf("plot: no throughput workload was measured")
 	}
-	p.X.Tick.Marker = plot.ConstantTicks(ticks)
-	top := 0.0
-	for _, s := range ss {
-		idx := slices.Index(allImpls, s.impl)
-		line, pts, err := plotter.NewLinePoints(s)
+	rows := (len(panels) + plotCols - 1) / plotCols
+	cols := min(plotCols, len(panels))
+	w, h := panelW*vg.Length(cols), 2*panelH*vg.Length(rows)+titleH+captionH
+
+	var canvas vg.CanvasWriterTo
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".svg":
+		canvas = vgsvg.New(w, h)
+	case ".png":
+		canvas = vgimg.PngCanvas{Canvas: vgimg.NewWith(vgimg.UseWH(w, h), vgimg.UseDPI(110))}
+	default:
+		return nil, fmt.Errorf("plot: %s: unknown format (want .svg or .png)", path)
+	}
+	dc := draw.New(canvas)
+	dc.SetColor(color.White)
+	dc.Fill(dc.Rectangle.Path())
+
+	grid := make([][]*plot.Plot, 2*rows)
+	for j := range grid {
+		grid[j] = make([]*plot.Plot, cols)
+	}
+	for i, pn := range panels {
+		tp, err := throughputPanel(pn, r.Config.Goroutines, r.Provenance.GOMAXPROCS)
 		if err != nil {
 			return nil, err
 		}
-		line.Color = plotutil.Color(idx)
-		line.Width = vg.Points(1.5)
-		pts.Color = plotutil.Color(idx)
-		pts.Shape = plotutil.Shape(idx)
-		bars, err := plotter.NewYErrorBars(s)
+		rp, err := ratioPanel(pn, r.Config.Goroutines, r.Provenance.GOMAXPROCS)
 		if err != nil {
 			return nil, err
 		}
-		bars.Color = plotutil.Color(idx)
-		p.Add(line, pts, bars)
-		p.Legend.Add(s.impl, line, pts)
-		for _, pt := range s.pts {
-			top = max(top, pt.hi)
+		grid[2*(i/cols)][i%cols], grid[2*(i/cols)+1][i%cols] = tp, rp
+	}
+	body := draw.Crop(dc, 0, 0, captionH, -titleH)
+	tiles := draw.Tiles{Rows: 2 * rows, Cols: cols, PadX: vg.Points(18), PadY: vg.Points(10),
+		PadTop: vg.Points(4), PadBottom: vg.Points(4), PadLeft: vg.Points(6), PadRight: vg.Points(10)}
+	cs := plot.Align(grid, tiles, body)
+	for j := range grid {
+		for i, pl := range grid[j] {
+			if pl != nil {
+				pl.Draw(cs[j][i])
+			}
 		}
 	}
-	p.Y.Max = top * 1.35 // room for the legend above the lines
-	return p, nil
+	drawText(dc, dc.Max.Y-vg.Points(8), 13, []string{
+		"refbench: percpuref.Ref against atomic.Int64 and other counts, by goroutines",
+	})
+	drawLegend(dc, dc.Max.Y-vg.Points(36), panels)
+	drawText(dc, dc.Min.Y+captionH-vg.Points(6), 8.5, caption(r))
+	return canvas, nil
 }
 
-// drawHeader writes the provenance on the top strip of the chart.
-func drawHeader(dc draw.Canvas, p Provenance, c ReportConfig) {
+// caption is the provenance and the key to the chart, a line each.
+func caption(r *Report) []string {
+	p, c := r.Provenance, r.Config
+	build := ""
+	if len(p.Build) > 0 {
+		build = " " + strings.Join(p.Build, " ")
+	}
+	fast := p.FastPath
+	if p.FastPathWhy != "" {
+		fast += " (" + p.FastPathWhy + ")"
+	}
+	lines := []string{
+		fmt.Sprintf("%s, commit %s, %s %s/%s%s, %s", p.Date[:min(10, len(p.Date))], p.Version.Short(), p.GoVersion, p.GOOS, p.GOARCH, build, p.Kernel),
+		fmt.Sprintf("%s, %d logical CPUs, GOMAXPROCS=%d; %s; fast path %s", p.CPU, p.NumCPU, p.GOMAXPROCS, strings.Join(p.Caches, ", "), fast),
+	}
+	if p.Host != nil {
+		lines = append(lines, "host: "+p.Host.String())
+	}
+	return append(lines,
+		fmt.Sprintf("Median of %d repetitions of %s per point; bars: 95%% confidence interval of the median (benchmath, as benchstat); none with fewer than 6.", c.Count, c.Duration),
+		"Ratio: throughput over atomic.Int64's in the same repetition; ~: no significant difference from atomic (Mann-Whitney U, p >= 0.05). Shaded: goroutines share CPUs.",
+		"refbench "+strings.Join(p.Args, " "))
+}
+
+// drawText writes lines from top down, at the left margin.
+func drawText(dc draw.Canvas, top vg.Length, size float64, lines []string) {
 	sty := draw.TextStyle{
 		Color:   color.Black,
-		Font:    font.From(plot.DefaultFont, 10),
+		Font:    font.From(plot.DefaultFont, vg.Points(size)),
 		Handler: plot.DefaultTextHandler,
 		XAlign:  draw.XLeft,
 		YAlign:  draw.YTop,
 	}
-	x := dc.Min.X + vg.Points(8)
-	top := dc.Max.Y - vg.Points(6)
-	lines := []string{
-		fmt.Sprintf("refbench: percpuref (fast path %s), aggregate throughput", p.FastPath),
-		fmt.Sprintf("%s, GOMAXPROCS=%d", p.CPU, p.GOMAXPROCS),
-		fmt.Sprintf("%s %s/%s, %s; median of %d x %s, bars min-max", p.GoVersion, p.GOOS, p.GOARCH, p.Date[:min(10, len(p.Date))], c.Count, c.Duration),
-	}
 	for i, l := range lines {
-		dc.FillText(sty, vg.Point{X: x, Y: top - vg.Length(i)*vg.Points(13)}, l)
-		sty.Font = font.From(plot.DefaultFont, 9)
+		dc.FillText(sty, vg.Point{X: dc.Min.X + vg.Points(10), Y: top - vg.Length(i)*vg.Points(size*1.4)}, l)
+	}
+}
+
+// drawLegend writes, in one row, the style of each implementation that
+// appears in the chart, in report order.
+func drawLegend(dc draw.Canvas, y vg.Length, panels []panel) {
+	sty := draw.TextStyle{
+		Color:   color.Black,
+		Font:    font.From(plot.DefaultFont, vg.Points(10)),
+		Handler: plot.DefaultTextHandler,
+		XAlign:  draw.XLeft,
+		YAlign:  draw.YCenter,
+	}
+	x := dc.Min.X + vg.Points(10)
+	for _, im := range allImpls {
+		if !slices.ContainsFunc(panels, func(p panel) bool {
+			return slices.ContainsFunc(p.series, func(s series) bool { return s.impl == im })
+		}) {
+			continue
+		}
+		st := styles[im]
+		ls := draw.LineStyle{Color: st.color, Width: vg.Points(1.4), Dashes: st.dashes}
+		dc.StrokeLine2(ls, x, y, x+vg.Points(28), y)
+		dc.DrawGlyph(draw.GlyphStyle{Color: st.color, Radius: vg.Points(3), Shape: st.glyph}, vg.Point{X: x + vg.Points(14), Y: y})
+		x += vg.Points(32)
+		dc.FillText(sty, vg.Point{X: x, Y: y}, im)
+		x += sty.Width(im) + vg.Points(16)
 	}
 }
