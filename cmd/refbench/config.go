@@ -58,6 +58,9 @@ type config struct {
 	// workload that none of the chosen implementations runs in, is then
 	// left out, and is an error otherwise.
 	implAll, workloadAll bool
+	// from is the report of an earlier run (-from), written again instead
+	// of measuring; nil to measure.
+	from *Report
 }
 
 // Output formats (-format).
@@ -195,6 +198,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	jsonOut := fs.Bool("json", false, "shorthand for -format json")
 	csvOut := fs.Bool("csv", false, "shorthand for -format csv")
 	plotFile := fs.String("plot", "", "write a chart of throughput against goroutines to `FILE` (.svg or .png)")
+	from := fs.String("from", "", "measure nothing: write the report of an earlier run, which -format json saved in `FILE`, in the chosen format and chart")
 
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -243,7 +247,11 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		c.format, formatSet = short.format, true
 	}
 	c.implAll, c.workloadAll = strings.TrimSpace(*impls) == "all", strings.TrimSpace(*workloads) == "all"
-	if err := checkSelection(c); err != nil {
+	if *from != "" {
+		if c.from, err = readReport(*from); err != nil {
+			return nil, err
+		}
+	} else if err := checkSelection(c); err != nil {
 		return nil, err
 	}
 	if err := checkPlot(c); err != nil {

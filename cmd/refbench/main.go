@@ -6,7 +6,7 @@
 //
 // It sweeps the number of goroutines (by default 1, 2, 4, ... up to twice
 // GOMAXPROCS), repeats every measurement (-count) and reports, for each
-// point, the median and spread of the time per operation per goroutine,
+// point, the median and confidence interval of the time per operation per goroutine,
 // the aggregate throughput and its ratio to atomic.Int64 (among them the
 // whole life of a Ref used once, on every goroutine count: churn); then the
 // latency of Kill by shard count, idle and under load (mean, p50, p99), the
@@ -18,24 +18,33 @@
 //
 // Usage:
 //
-//	refbench [-duration 80ms] [-goroutines 1,2,4] [-count 5]
+//	refbench [-duration 80ms] [-goroutines 1,2,4] [-count 10]
 //	         [-workload getput,...|all] [-impl percpuref,...|all]
-//	         [-json | -csv] [-plot chart.svg]
+//	         [-format table|json|csv|bench] [-plot chart.svg]
+//	refbench -from run.json [-format ...] [-plot chart.png]
 //
-// The output starts with where and how it ran: Go version, GOOS/GOARCH,
-// CPU model and features, GOMAXPROCS, the date and percpu.FastPath(), the fast
-// path under test. To measure the fetchadd (atomic add) path of the same
-// binary, or the generic (Go-only) build:
+// The output starts with where and how it ran: the commit and module
+// version, Go release and build settings, kernel, CPU model, the features
+// and caches that matter, GOMAXPROCS, the date, percpu.FastPath() (the fast
+// path under test) and its reason, and how busy the host looked. To
+// measure the fetchadd (atomic add) path of the same binary, or the generic
+// (Go-only) build:
 //
 //	PERCPU_FASTPATH=fetchadd go run ./cmd/refbench
 //	go run -tags purego ./cmd/refbench
 //
-// -json and -csv write machine-readable results to stdout instead of the
-// table; -plot writes a chart (SVG or PNG, by the file's extension) of
-// throughput against goroutines, one panel per workload and one line per
-// implementation. While it runs, a progress line is shown on stderr if
-// stderr is a terminal. Bad flags exit with status 2; run refbench -h for
-// every flag.
+// Medians come with their 95% confidence intervals and ratios with the
+// p-value of a test against atomic.Int64, both from
+// golang.org/x/perf/benchmath, as benchstat computes them. -format chooses
+// the table, JSON, CSV, or Go's benchmark format (one line per repetition),
+// which benchstat compares across runs; -json and -csv are shorthands.
+// -plot writes a chart (SVG or PNG, by the file's extension): for each
+// throughput workload, throughput and the ratio to atomic.Int64 against
+// goroutines. -from writes a run saved with -format json again, in any
+// format and chart, measuring nothing. Every flag is checked before
+// anything is measured: bad flags, or a choice that selects nothing, exit
+// with status 2. While it runs, a progress line is shown on stderr if
+// stderr is a terminal. Run refbench -h for every flag.
 package main
 
 import (
@@ -68,14 +77,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "refbench: %v\nRun 'refbench -h' for usage.\n", err)
 		return 2
 	}
-	prov := collectProvenance(args, time.Now())
-	host := startHost()
-	rep, err := runAll(cfg, prov, newProgress(stderr))
-	if err != nil {
-		fmt.Fprintf(stderr, "refbench: %v\n", err)
-		return 1
+	rep := cfg.from
+	if rep == nil {
+		prov := collectProvenance(args, time.Now())
+		host := startHost()
+		rep, err = runAll(cfg, prov, newProgress(stderr))
+		if err != nil {
+			fmt.Fprintf(stderr, "refbench: %v\n", err)
+			return 1
+		}
+		rep.Provenance.Host = host.finish()
 	}
-	rep.Provenance.Host = host.finish()
 	switch cfg.format {
 	case fJSON:
 		err = writeJSON(stdout, rep)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -86,7 +87,11 @@ func checkPlot(c *config) error {
 	default:
 		return fmt.Errorf("invalid -plot %q: the file name must end in .svg or .png", c.plot)
 	}
-	if !slices.ContainsFunc(plan(c), func(t task) bool { return isThroughput(t.key.workload) }) {
+	drawable := slices.ContainsFunc(plan(c), func(t task) bool { return isThroughput(t.key.workload) })
+	if c.from != nil {
+		drawable = slices.ContainsFunc(c.from.Results, func(x Result) bool { return x.Mops != nil })
+	}
+	if !drawable {
 		var tp []string
 		for _, w := range allWorkloads {
 			if isThroughput(w) {
@@ -107,4 +112,21 @@ func checkPlot(c *config) error {
 	f.Close()
 	os.Remove(name)
 	return nil
+}
+
+// readReport reads a report that -format json wrote, and checks that its
+// layout is this refbench's.
+func readReport(path string) (*Report, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("invalid -from: %w", err)
+	}
+	var r Report
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("invalid -from %q: not refbench's JSON: %v", path, err)
+	}
+	if r.SchemaVersion != schemaVersion {
+		return nil, fmt.Errorf("invalid -from %q: schema_version %d, and this refbench reads %d", path, r.SchemaVersion, schemaVersion)
+	}
+	return &r, nil
 }
