@@ -38,7 +38,7 @@ var benchUnits = []struct{ unit, better string }{
 // points of a workload in report order with atomic first, so that
 // benchstat -col /impl compares every implementation with it.
 func writeBench(w io.Writer, r *Report) error {
-	r.Provenance.writeText(w)
+	writeHeader(w, r)
 	fmt.Fprintln(w)
 	bw := benchfmt.NewWriter(w)
 	for _, u := range benchUnits {

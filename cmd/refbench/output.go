@@ -30,7 +30,7 @@ var csvHeader = []string{"workload", "impl", "goroutines", "shards", "refs", "pr
 // writeCSV writes r as CSV in long form, one row per result and metric,
 // after the provenance as comment lines starting with #.
 func writeCSV(w io.Writer, r *Report) error {
-	r.Provenance.writeText(w)
+	writeHeader(w, r)
 	cw := csv.NewWriter(w)
 	if err := cw.Write(csvHeader); err != nil {
 		return err

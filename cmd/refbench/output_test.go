@@ -38,7 +38,7 @@ func sampleReport() *Report {
 				VsAtomic: &Comparison{P: 0.01, Alpha: 0.05, Significant: true, N1: 3, N2: 3}, Reps: reps(unitNsPerOp, 2999, 3000, 3001)},
 			{Workload: wLifecycle, Impl: iPercpuref, NsPerOp: s(900), RatioToAtomic: s(0.1),
 				VsAtomic: &Comparison{P: 0.01, Alpha: 0.05, Significant: true, N1: 3, N2: 3}, Reps: reps(unitNsPerOp, 899, 900, 901)},
-			{Workload: wMemory, Impl: iPercpuref, Refs: 100000, Procs: 64, Shards: 64, BytesPerRef: s(600), OffHeapPerRef: s(48), Reps: reps(unitBytes, 599, 600, 601)},
+			{Workload: wMemory, Impl: iPercpurefEager, Refs: 100000, Procs: 64, Shards: 64, BytesPerRef: s(600), OffHeapPerRef: s(48), Reps: reps(unitBytes, 599, 600, 601)},
 		},
 	}
 }

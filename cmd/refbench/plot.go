@@ -24,7 +24,7 @@ const (
 	panelW   = 5 * vg.Inch
 	panelH   = 2.7 * vg.Inch
 	titleH   = 0.7 * vg.Inch
-	captionH = 1.05 * vg.Inch
+	captionH = 1.2 * vg.Inch
 	plotCols = 2
 )
 
@@ -141,6 +141,9 @@ func caption(r *Report) []string {
 	}
 	if p.Host != nil {
 		lines = append(lines, "host: "+p.Host.String())
+	}
+	if r.Spread != nil {
+		lines = append(lines, r.Spread.String())
 	}
 	return append(lines,
 		fmt.Sprintf("Median of %d repetitions of %s per point; bars: 95%% confidence interval of the median (benchmath, as benchstat); none with fewer than 6.", c.Count, c.Duration),

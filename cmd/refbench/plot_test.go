@@ -34,6 +34,7 @@ func throughputReport(goroutines []int, n int) *Report {
 			r.Results = append(r.Results, result(key{workload: wGetPut, impl: im, goroutines: g}, all))
 		}
 	}
+	r.Spread = spreadOf(r.Results)
 	return r
 }
 

@@ -168,3 +168,12 @@ func (p Provenance) writeText(w io.Writer) {
 		fmt.Fprintf(w, "# host:       %s\n", p.Host)
 	}
 }
+
+// writeHeader writes the provenance of r, and its spread, as comment
+// lines: the head of the table, the CSV and the bench format.
+func writeHeader(w io.Writer, r *Report) {
+	r.Provenance.writeText(w)
+	if r.Spread != nil {
+		fmt.Fprintf(w, "# spread:     %s\n", r.Spread)
+	}
+}

@@ -7,6 +7,9 @@ type Report struct {
 	Provenance    Provenance   `json:"provenance"`
 	Config        ReportConfig `json:"config"`
 	Results       []Result     `json:"results"`
+	// Spread says how noisy the run was, and so which differences it can
+	// resolve; absent where no point had two repetitions or more.
+	Spread *Spread `json:"spread,omitempty"`
 }
 
 // ReportConfig records the flags that shaped the run.

@@ -182,6 +182,7 @@ func runAll(c *config, prov Provenance, prog *progress) (*Report, error) {
 	for _, t := range ts {
 		r.Results = append(r.Results, result(t.key, samples))
 	}
+	r.Spread = spreadOf(r.Results)
 	return r, nil
 }
 

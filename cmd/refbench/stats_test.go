@@ -114,3 +114,38 @@ func TestDefaultCountDetectsTenPercent(t *testing.T) {
 			c.count, 100*runNoise, 100*power)
 	}
 }
+
+// TestDetectable checks detectable, the difference the table's header says
+// a run can resolve, against the power of benchmath's test by simulation.
+func TestDetectable(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, tc := range []struct {
+		cv float64
+		n  int
+	}{{0.05, 10}, {0.10, 10}, {0.30, 10}, {0.05, 8}, {0.10, 20}} {
+		d := detectable(tc.cv, tc.n)
+		const trials = 1000
+		hits := 0
+		for range trials {
+			a, b := make([]float64, tc.n), make([]float64, tc.n)
+			for i := range a {
+				a[i] = math.Exp(tc.cv * rng.NormFloat64())
+				b[i] = (1 + d) * math.Exp(tc.cv*rng.NormFloat64())
+			}
+			if compare(a, b).Significant {
+				hits++
+			}
+		}
+		if power := float64(hits) / trials; power < 0.72 || power > 0.9 {
+			t.Errorf("cv %.2f, n %d: a difference of %.1f%% is found in %.0f%% of runs, want about 80%%", tc.cv, tc.n, 100*d, 100*power)
+		}
+	}
+	s := spreadOf([]Result{
+		{Mops: &Summary{}, Reps: []Rep{{Values: map[string]float64{unitOpsPerS: 90}}, {Values: map[string]float64{unitOpsPerS: 110}}}},
+		{Mops: &Summary{}, Reps: []Rep{{Values: map[string]float64{unitOpsPerS: 100}}}}, // one repetition: no spread
+		{NsPerOp: &Summary{}},
+	})
+	if s == nil || math.Abs(s.MedianCV-0.1) > 1e-9 || s.Points != 1 || s.Detectable != detectable(0.1, 2) {
+		t.Errorf("spreadOf = %+v", s)
+	}
+}

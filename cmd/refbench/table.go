@@ -10,7 +10,7 @@ import (
 // writeTable writes the provenance header and one aligned table per kind
 // of measurement.
 func writeTable(w io.Writer, r *Report) error {
-	r.Provenance.writeText(w)
+	writeHeader(w, r)
 	fmt.Fprintf(w, "# %d repetitions of %s per point. ± is the %.0f%% confidence interval of the median (benchmath, as in\n", r.Config.Count, r.Config.Duration, 100*confidence)
 	fmt.Fprintf(w, "# benchstat). x atomic is the median of each repetition's ratio to atomic, with its interval, and the\n")
 	fmt.Fprintf(w, "# p-value of the Mann-Whitney U test against atomic's repetitions; ~ where p >= %.2f (no significant difference).\n", 1-confidence)
@@ -77,14 +77,14 @@ func writeTable(w io.Writer, r *Report) error {
 	}
 	if len(mem) > 0 {
 		fmt.Fprintln(w, "\nMemory (heap bytes per live object, HeapAlloc delta after GC, in a fresh process at GOMAXPROCS=procs;")
-		fmt.Fprintln(w, "target: 64 + 8 x procs for percpuref; off-heap: OtherSys delta per object, for 1000 objects or more)")
+		fmt.Fprintln(w, "target: 64 + 8 x procs for a Ref with its slot; off-heap: OtherSys delta per object, for 1000 objects or more)")
 		fmt.Fprintln(tw, "impl\trefs\tprocs\tB/ref\t±\ttarget\toff-heap\tshards\t")
 		for _, x := range mem {
 			sh, target, off := "-", "-", "-"
 			if x.Shards > 0 {
 				sh = strconv.Itoa(x.Shards)
 			}
-			if x.Impl == iPercpuref || x.Impl == iPercpurefEager {
+			if x.Impl == iPercpurefEager { // the default percpuref, uncontended, has no slot
 				target = strconv.Itoa(64 + 8*x.Procs)
 			}
 			if x.OffHeapPerRef != nil {

@@ -128,5 +128,8 @@ func readReport(path string) (*Report, error) {
 	if r.SchemaVersion != schemaVersion {
 		return nil, fmt.Errorf("invalid -from %q: schema_version %d, and this refbench reads %d", path, r.SchemaVersion, schemaVersion)
 	}
+	if r.Spread == nil {
+		r.Spread = spreadOf(r.Results) // saved by a refbench before Spread
+	}
 	return &r, nil
 }
