@@ -154,14 +154,19 @@ implementation's), the median over repetitions.
 
 Statistics are benchstat's, from golang.org/x/perf/benchmath: every median
 comes with its 95% confidence interval (± in the table, which needs 6
-repetitions or more), and every ratio with its interval and the p-value of
-the Mann-Whitney U test of the implementation's repetitions against
-atomic's; a ratio whose p-value is 0.05 or more is printed "~": no
-significant difference. The default -count of 10 finds a 10% difference
-in at least 80% of runs where the run-to-run spread of a measurement is 7%
-or less, as it is on a 2-vCPU AMD EPYC guest with other work beside it
-(spread 5%); on a noisier host, raise -count (the ± column shows the
-spread). The memory workload's child processes for 100000 objects run
+repetitions or more), and every ratio with the interval of the
+repetitions' ratios and the p-value of the Mann-Whitney U test of the
+implementation's repetitions against atomic's, the test benchstat uses; a
+ratio whose p-value is 0.05 or more is printed "~": no significant
+difference. The default -count of 20 finds a 10% difference 4 times in 5
+where the run-to-run spread (coefficient of variation) of a measurement is
+10% or less: on a quiet 2-vCPU AMD EPYC guest the median spread of the
+throughputs is 11%, 4-7% for atomic, cas and one goroutine, 10-20% for
+the per-CPU rows from 2 goroutines on, which move with the host's load
+on the other vCPU's core. The header's spread line says what the run at
+hand resolves; a busy host (the header says BUSY) spreads far more.
+A run takes about 6 minutes; -count 10 halves it and resolves about 15%.
+The memory workload's child processes for 100000 objects run
 runtime.NumCPU() at a time.
 
 Output (-format): table (the default), json (provenance, summaries and
@@ -192,7 +197,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	goroutines := fs.String("goroutines", joinInts(defaultGoroutines(procs)), "comma-separated goroutine `counts` to sweep; unless given, the powers of two below 2xGOMAXPROCS, GOMAXPROCS and 2xGOMAXPROCS")
 	impls := fs.String("impl", "all", "comma-separated implementations to run, or all: "+strings.Join(allImpls, ", "))
 	workloads := fs.String("workload", "all", "comma-separated workloads to run, or all: "+strings.Join(allWorkloads, ", "))
-	count := fs.Int("count", 10, "repetitions of every measurement; the medians, intervals and tests are over these")
+	count := fs.Int("count", 20, "repetitions of every measurement; the medians, intervals and tests are over these")
 	shards := fs.String("shards", "1,2,8,64,slots", "comma-separated shard counts (percpuref.WithShards) for killlatency and killload; slots is the layout New gives")
 	format := fs.String("format", fTable, "what to write to stdout: "+strings.Join(allFormats, ", ")+" (Go's benchmark format, for benchstat)")
 	jsonOut := fs.Bool("json", false, "shorthand for -format json")

@@ -18,7 +18,7 @@
 //
 // Usage:
 //
-//	refbench [-duration 80ms] [-goroutines 1,2,4] [-count 10]
+//	refbench [-duration 80ms] [-goroutines 1,2,4] [-count 20]
 //	         [-workload getput,...|all] [-impl percpuref,...|all]
 //	         [-format table|json|csv|bench] [-plot chart.svg]
 //	refbench -from run.json [-format ...] [-plot chart.png]
