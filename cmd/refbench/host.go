@@ -27,6 +27,7 @@ type Host struct {
 	Busy bool `json:"busy"`
 }
 
+// String says whether the host was quiet or busy, and why, in a line.
 func (h *Host) String() string {
 	s := "quiet"
 	if h.Busy {

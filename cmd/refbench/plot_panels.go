@@ -64,6 +64,8 @@ func (p *xy) add(x, y float64, ci *Interval) {
 	p.x, p.y, p.lo, p.hi = append(p.x, x), append(p.y, y), append(p.lo, lo), append(p.hi, hi)
 }
 
+// Len, XY, YError and Label make an xy the data of gonum's lines,
+// scatters, error bars and labels.
 func (p *xy) Len() int                        { return len(p.x) }
 func (p *xy) XY(i int) (float64, float64)     { return p.x[i], p.y[i] }
 func (p *xy) YError(i int) (float64, float64) { return p.y[i] - p.lo[i], p.hi[i] - p.y[i] }

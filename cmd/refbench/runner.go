@@ -219,6 +219,7 @@ func runTasks(ts []task, announce func(task)) ([]sample, error) {
 	return out, nil
 }
 
+// String names the point, as the progress line shows it.
 func (k key) String() string {
 	switch k.workload {
 	case wKillLatency, wKillLoad:

@@ -62,6 +62,7 @@ func detectable(cv float64, n int) float64 {
 	return math.Expm1(z * math.Sqrt(2/float64(n)) * math.Sqrt(math.Pi/3) * cv)
 }
 
+// String says the spread and what it lets the run resolve, in a line.
 func (s *Spread) String() string {
 	return fmt.Sprintf("run-to-run spread %.0f%% (median coefficient of variation of %d throughputs): a difference of %.0f%% or more is found 4 times in 5",
 		100*s.MedianCV, s.Points, 100*s.Detectable)

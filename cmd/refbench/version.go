@@ -99,6 +99,7 @@ func (v Version) Short() string {
 	return s
 }
 
+// String says the module, the library's version and the commit, in a line.
 func (v Version) String() string {
 	s := v.Module + ", library " + v.Library
 	switch v.From {
