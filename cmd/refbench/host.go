@@ -31,7 +31,7 @@ type Host struct {
 func (h *Host) String() string {
 	s := "quiet"
 	if h.Busy {
-		s = "BUSY, the ratios may be off (README: reading your own run)"
+		s = "BUSY, the ratios may be off (README: \"Reading your own run\")"
 	}
 	if h.OthersCPU != nil {
 		s += fmt.Sprintf(": other processes used %.0f%% of the CPU time during the run, the hypervisor stole %.0f%%;", 100**h.OthersCPU, 100**h.Steal)
