@@ -3,7 +3,6 @@ package percpu_test
 import (
 	"fmt"
 	"runtime"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -202,17 +201,4 @@ func BenchmarkQuiesce(b *testing.B) {
 			reportLatencies(b, lat)
 		})
 	}
-}
-
-// reportLatencies reports the mean of lat as ns/op, and its median and
-// 99th percentile as p50-ns and p99-ns. It sorts lat.
-func reportLatencies(b *testing.B, lat []time.Duration) {
-	var sum time.Duration
-	for _, d := range lat {
-		sum += d
-	}
-	slices.Sort(lat)
-	b.ReportMetric(float64(sum.Nanoseconds())/float64(len(lat)), "ns/op")
-	b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds()), "p50-ns")
-	b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds()), "p99-ns")
 }

@@ -50,11 +50,12 @@ var (
 type impl = benchkit.Impl
 
 var (
-	header       = benchkit.Header
-	modes        = benchkit.Modes
-	runImpls     = benchkit.RunImpls
-	atomicAddAdd = benchkit.AtomicAddAdd
-	refGetPut    = benchkit.RefGetPut
+	header          = benchkit.Header
+	modes           = benchkit.Modes
+	runImpls        = benchkit.RunImpls
+	atomicAddAdd    = benchkit.AtomicAddAdd
+	refGetPut       = benchkit.RefGetPut
+	reportLatencies = benchkit.ReportLatencies
 )
 
 // Each loop below is written out per implementation, with no closure or

@@ -3,6 +3,7 @@ package percpu
 import (
 	"sync"
 	"sync/atomic"
+	_ "unsafe" // for go:linkname
 )
 
 // Sharing membarriers between concurrent callers of quiesce.
@@ -106,3 +107,10 @@ func (s *coalescedBarrier) barriers() uint64 { return s.seq.Load() / 2 }
 
 // theBarrier is the process's membarrier, shared by every quiesce.
 var theBarrier = coalescedBarrier{run: barrier}
+
+// barriers returns how many membarriers quiesce has issued in this process
+// (0 in the generic build, whose quiesce makes none); fastpath.Barriers
+// reads it, for the benchmarks that count barriers per Kill.
+//
+//go:linkname barriers github.com/percpuref/percpu.barriers
+func barriers() uint64 { return theBarrier.barriers() }

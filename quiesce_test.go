@@ -12,10 +12,10 @@ import (
 )
 
 // Barriers returns how many membarriers quiesce has issued in this process
-// (0 in the generic build, whose quiesce makes none), for
-// BenchmarkKillConcurrent's barriers/Kill and the Ref tests of
-// quiesce_ref_test.go.
-func Barriers() uint64 { return theBarrier.barriers() }
+// (0 in the generic build, whose quiesce makes none), for the Ref tests of
+// quiesce_ref_test.go. percpuref's BenchmarkKillConcurrent reads the same
+// count through fastpath.Barriers.
+func Barriers() uint64 { return barriers() }
 
 func TestBarrierSnapshot(t *testing.T) {
 	var s coalescedBarrier

@@ -1,15 +1,18 @@
 // Package benchkit is the scaffolding that the module's benchmarks share:
-// the root package's bench_test.go and cmd/compare's. It prints the fast
-// path under test once per run, runs each benchmark serially and in
-// parallel with an impl= key per implementation, and holds the loops that
-// every group measures against: the atomic.Int64 pair and a Ref's Get+Put.
-// Only test files import it.
+// the root package's (its per-architecture primitives), percpuref's (the
+// Ref's) and cmd/compare's. It prints the fast path under test once per
+// run, runs each benchmark serially and in parallel with an impl= key per
+// implementation, holds the loops that every group measures against (the
+// atomic.Int64 pair and a Ref's Get+Put), and reports latencies timed one
+// by one. Only test files import it.
 package benchkit
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/percpuref/percpu"
 	"github.com/percpuref/percpu/internal/baseline"
@@ -104,4 +107,17 @@ func RefGetPut(b *testing.B, r *percpuref.Ref, parallel bool) {
 		}
 		SinkBool = ok
 	})
+}
+
+// ReportLatencies reports the mean of lat as ns/op, and its median and
+// 99th percentile as p50-ns and p99-ns. It sorts lat.
+func ReportLatencies(b *testing.B, lat []time.Duration) {
+	var sum time.Duration
+	for _, d := range lat {
+		sum += d
+	}
+	slices.Sort(lat)
+	b.ReportMetric(float64(sum.Nanoseconds())/float64(len(lat)), "ns/op")
+	b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds()), "p50-ns")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds()), "p99-ns")
 }

@@ -84,6 +84,13 @@ func AddLocal(c *cells.Cells, delta int64) (old int64, ok bool)
 //go:linkname Quiesce github.com/percpuref/percpu.quiesce
 func Quiesce()
 
+// Barriers returns how many membarriers Quiesce has issued in this process
+// (0 in the generic build, whose Quiesce makes none; concurrent callers
+// share one): percpuref's BenchmarkKillConcurrent reports it per Kill.
+//
+//go:linkname Barriers github.com/percpuref/percpu.barriers
+func Barriers() uint64
+
 // The root package must be linked for the names above to resolve; it is
 // imported for that, and for its FastPath.
 var _ = percpu.FastPath
