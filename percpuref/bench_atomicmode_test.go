@@ -1,11 +1,11 @@
-package percpu_test
+package percpuref_test
 
-// Get+Put on a live Ref that counts on its central count rather than on
-// per-CPU cells, each beside the atomic.Int64 pair: a Ref made with
-// InitAtomic (atomic mode from the start), and a default (Lazy) Ref before
-// it takes its cells. After Kill, the other central case, is BenchmarkKilled.
+// Get+Put on a Ref that counts on its central count rather than on per-CPU
+// cells, each beside the atomic.Int64 pair: a live Ref made with InitAtomic
+// (atomic mode from the start), a default (Lazy) Ref before it takes its
+// cells, and a Ref after Kill (BenchmarkKilled), the other central case.
 //
-//	go test -run='^$' -bench='InitAtomic|Lazy' -count=6 . > central.txt
+//	go test -run='^$' -bench='InitAtomic|Lazy|Killed' -count=6 ./percpuref/ > central.txt
 //	benchstat -col /impl central.txt
 
 import (
@@ -81,4 +81,52 @@ func BenchmarkLazy(b *testing.B) {
 // percpuref reads a Ref at the same offsets).
 func hasCells(r *percpuref.Ref) bool {
 	return (*cells.Cells)(unsafe.Pointer(r)).LoadBase() != nil
+}
+
+// killed returns a Ref in atomic mode after Kill, kept alive by one extra
+// reference (count 1), and a function that drops it at the end.
+func killed(b *testing.B) (*percpuref.Ref, func()) {
+	r := baseline.NewPaddedRef(nil)
+	r.Get()
+	r.Kill()
+	if r.IsPercpu() || r.IsZero() {
+		b.Fatal("Ref not in atomic mode with references after Kill")
+	}
+	return r, func() {
+		if !r.Put() {
+			b.Error("the last Put did not release")
+		}
+	}
+}
+
+// BenchmarkKilled measures a Ref after Kill, in atomic mode, where every
+// operation goes to the one central count: Get+Put against Add/Add, and
+// GetUnlessZero+Put against the CAS counter.
+func BenchmarkKilled(b *testing.B) {
+	header()
+	b.Run("getput", func(b *testing.B) {
+		modes(b, func(b *testing.B, parallel bool) {
+			runImpls(b, parallel, []impl{
+				{Name: "atomic", Run: atomicAddAdd},
+				{Name: "percpuref", Run: func(b *testing.B, parallel bool) {
+					r, done := killed(b)
+					refGetPut(b, r, parallel)
+					done()
+				}},
+			})
+		})
+	})
+	b.Run("getunlesszero", func(b *testing.B) {
+		modes(b, func(b *testing.B, parallel bool) {
+			runImpls(b, parallel, []impl{
+				{Name: "atomic", Run: atomicAddAdd},
+				{Name: "percpuref", Run: func(b *testing.B, parallel bool) {
+					r, done := killed(b)
+					refUnlessZeroPut(b, r, parallel)
+					done()
+				}},
+				{Name: "cas", Run: casGetPut},
+			})
+		})
+	})
 }
