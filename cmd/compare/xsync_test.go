@@ -15,8 +15,8 @@ import (
 // sinkInt keeps the results of the xsync loop alive.
 var sinkInt int64
 
-// The scaffolding shared with the root package's benchmarks
-// (internal/benchkit).
+// The scaffolding shared with percpuref's and the root package's
+// benchmarks (internal/benchkit).
 var (
 	header = benchkit.Header
 	modes  = benchkit.Modes
@@ -42,8 +42,8 @@ func xsyncIncDec(b *testing.B, parallel bool) {
 	sinkInt = c.Value()
 }
 
-// BenchmarkGetPut is xsync.Counter's Inc/Dec pair beside the root
-// package's BenchmarkGetPut baseline (Add/Add on one shared atomic word)
+// BenchmarkGetPut is xsync.Counter's Inc/Dec pair beside percpuref's
+// BenchmarkGetPut baseline (Add/Add on one shared atomic word)
 // and percpuref's Get+Put in per-CPU mode, on a Ref on cache lines of its
 // own.
 func BenchmarkGetPut(b *testing.B) {
@@ -65,14 +65,14 @@ func BenchmarkGetPut(b *testing.B) {
 func noRelease() {}
 
 // memoryImpls are the implementations BenchmarkMemory measures, atomic
-// (a baseline.Kref, as in the root package's BenchmarkMemory) first.
+// (a baseline.Kref, as in percpuref's BenchmarkMemory) first.
 var memoryImpls = []string{"atomic", "xsync"}
 
 // BenchmarkMemory reports the heap bytes per live object, B/ref, of an
 // xsync.Counter beside a baseline.Kref: the growth of HeapAlloc, after a
 // GC, when refs objects are made and kept live, over refs. It is the
-// xsync column of the root package's BenchmarkMemory (which measures
-// percpuref's layouts), made the same way: each measurement in a child
+// xsync column of percpuref's BenchmarkMemory (which measures the Ref's
+// layouts), made the same way: each measurement in a child
 // process of its own (this test binary again, running TestMemoryChild
 // only) with GOMAXPROCS set to procs, since an xsync.Counter's stripes
 // depend on it; B/ref is the median over the b.N children. ns/op, the time

@@ -100,8 +100,8 @@ Workloads (-workload):
                count, each goroutine running lives of its own: make a
                count, take and drop a reference, drop the owner's, release
                (percpuref: New, Get, Put and Kill; atomic: a kref; one
-               operation is one life, garbage collection included; the
-               root package's BenchmarkKillConcurrent)
+               operation is one life, garbage collection included;
+               percpuref's BenchmarkKillConcurrent)
   snapshot     readers take and drop a reference to the current object
                while a writer replaces it every 2ms and waits for the old
                one's release (percpuref: percpuref.Shared, Acquire and

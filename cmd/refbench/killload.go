@@ -15,8 +15,8 @@ import (
 // The killload workload times Kill under load: GOMAXPROCS-1 goroutines (at
 // least one), the loaders, run Get+Put on Refs of their own and touch the
 // counts about to be killed, while this goroutine kills them one by one,
-// timing each Kill on its own. It is the root package's
-// BenchmarkKillLoaded, for about a duration instead of b.N Kills.
+// timing each Kill on its own. It is percpuref's BenchmarkKillLoaded, for
+// about a duration instead of b.N Kills.
 
 // killLoadBatch is how many counts are made, untimed, before a timed run
 // of Kills. A loader's pass over a batch takes less time than one Kill of

@@ -23,9 +23,9 @@ type paddedRef struct {
 // rest of its 64-byte line belongs to whatever the allocator put beside it:
 // testing.PB, which b.RunParallel's goroutines write on every Next, is also
 // 32 bytes and lands there by chance. A Ref whose line another core writes
-// misses on every Get and Put, as any read-mostly field would (the root
-// package's BenchmarkNeighbour measures it); the throughput measurements
-// are of the Ref, not of its neighbour.
+// misses on every Get and Put, as any read-mostly field would (percpuref's
+// BenchmarkNeighbour measures it); the throughput measurements are of the
+// Ref, not of its neighbour.
 func NewPaddedRef(release func(), opts ...percpuref.Option) *percpuref.Ref {
 	p := new(paddedRef)
 	p.Init(release, opts...)

@@ -1,8 +1,8 @@
-// Package heapmeter holds what the memory measurements of bench_test.go,
-// cmd/compare and cmd/refbench share: quieting the runtime before a heap
-// reading (WarmThreads, Settle), and, for the two BenchmarkMemory, the
-// measurement of objects in a child process of their own (Child) and the
-// median of the samples (Median).
+// Package heapmeter holds what the memory measurements of percpuref's
+// bench_lifecycle_test.go, cmd/compare and cmd/refbench share: quieting the
+// runtime before a heap reading (WarmThreads, Settle), and, for the two
+// BenchmarkMemory, the measurement of objects in a child process of their
+// own (Child) and the median of the samples (Median).
 package heapmeter
 
 import (
