@@ -145,7 +145,11 @@ func NewShared[T any](v T, release func(T)) *Shared[T] {
 // s.release and counts the node as done. s.mu must be held.
 func (s *Shared[T]) newNodeLocked(v T) *sharedNode[T] {
 	n := &sharedNode[T]{v: v}
-	n.ref.Init(func() { s.releaseNode(n) })
+	// Eager: a node is read from every P from the start, and its Acquire is
+	// the per-CPU TryGetLive only once the Ref has cells (see Cost). An
+	// adaptive node would count on its central word until two readers
+	// collided, a compare-and-swap per Acquire and per Release.
+	n.ref.Init(func() { s.releaseNode(n) }, Eager())
 	s.pending++
 	return n
 }
