@@ -3,13 +3,12 @@ package percpuref_test
 import (
 	"fmt"
 	"runtime"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/percpuref/percpu"
 	"github.com/percpuref/percpu/internal/baseline"
+	"github.com/percpuref/percpu/internal/killload"
 	"github.com/percpuref/percpu/percpuref"
 )
 
@@ -48,20 +47,12 @@ func BenchmarkKillLoaded(b *testing.B) {
 			busy := load == "busy"
 			b.Run(name+"/load="+load, func(b *testing.B) {
 				b.Run("impl=atomic", func(b *testing.B) {
-					killLoaded(b, busy, baseline.NewKref, func(k *baseline.Kref) {
-						if k.TryGet() {
-							k.Put()
-						}
-					}, (*baseline.Kref).Put)
+					killLoaded(b, busy, baseline.NewKref, killload.TouchKref, (*baseline.Kref).Put)
 				})
 				b.Run("impl=percpuref", func(b *testing.B) {
 					killLoaded(b, busy, func(release func()) *percpuref.Ref {
 						return percpuref.New(release, opts...)
-					}, func(r *percpuref.Ref) {
-						if r.TryGetLive() {
-							r.Put()
-						}
-					}, (*percpuref.Ref).Kill)
+					}, killload.TouchRef, (*percpuref.Ref).Kill)
 				})
 			})
 		}
@@ -75,50 +66,17 @@ func BenchmarkKillLoaded(b *testing.B) {
 // on a Ref of their own and touch the next count of the batch, round the
 // batch: before a batch's Kills start, each of them has touched every count
 // in it, and it goes on touching them, the killed ones too, while they are
-// killed. A pass over a batch takes less time than one Kill of percpuref,
-// so each count is touched a few times between two Kills.
+// killed (internal/killload, shared with cmd/refbench's killload). A pass
+// over a batch takes less time than one Kill of percpuref, so each count is
+// touched a few times between two Kills.
 func killLoaded[T any](b *testing.B, busy bool, newVictim func(release func()) *T, touch func(*T), kill func(*T)) {
-	const batch = 64
-	var (
-		released atomic.Int64
-		cur      atomic.Pointer[[]*T] // the batch being killed
-		stop     atomic.Bool
-		wg       sync.WaitGroup
-	)
+	var released atomic.Int64
 	release := func() { released.Add(1) }
 	loaders := 0
 	if busy {
 		loaders = max(1, runtime.GOMAXPROCS(0)-1)
 	}
-	// seen[i] is the last batch loader i went all round, on a line of its
-	// own.
-	seen := make([]struct {
-		_ [percpu.CacheLinePad]byte
-		p atomic.Pointer[[]*T]
-		_ [percpu.CacheLinePad]byte
-	}, loaders)
-	for i := range loaders {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			own := baseline.NewPaddedRef(nil, percpuref.Eager())
-			for !stop.Load() {
-				p := cur.Load()
-				if p == nil {
-					own.Get()
-					own.Put()
-					continue
-				}
-				for _, v := range *p {
-					own.Get()
-					own.Put()
-					touch(v)
-				}
-				seen[i].p.Store(p)
-			}
-			own.Kill()
-		}()
-	}
+	l := killload.Start(loaders, touch, percpuref.Eager())
 
 	// The benchmark's timer runs throughout, batches and waits included,
 	// so that b.N Kills take about -benchtime; StopTimer, which reads the
@@ -127,17 +85,8 @@ func killLoaded[T any](b *testing.B, busy bool, newVictim func(release func()) *
 	// is replaced by the Kills' own mean below.
 	lat := make([]time.Duration, 0, b.N)
 	b.ResetTimer()
-	for i := 0; i < b.N; i += batch {
-		victims := make([]*T, min(batch, b.N-i))
-		for j := range victims {
-			victims[j] = newVictim(release)
-		}
-		cur.Store(&victims)
-		for k := range seen {
-			for seen[k].p.Load() != &victims {
-				runtime.Gosched()
-			}
-		}
+	for i := 0; i < b.N; i += killload.Batch {
+		victims := l.Next(min(killload.Batch, b.N-i), newVictim, release)
 		for _, v := range victims {
 			t := time.Now()
 			kill(v)
@@ -145,8 +94,7 @@ func killLoaded[T any](b *testing.B, busy bool, newVictim func(release func()) *
 		}
 	}
 	b.StopTimer()
-	stop.Store(true)
-	wg.Wait()
+	l.Stop()
 	if got := released.Load(); got != int64(b.N) {
 		b.Fatalf("released %d of %d", got, b.N)
 	}

@@ -3,12 +3,11 @@ package main
 import (
 	"runtime"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/percpuref/percpu"
 	"github.com/percpuref/percpu/internal/baseline"
+	"github.com/percpuref/percpu/internal/killload"
 	"github.com/percpuref/percpu/percpuref"
 )
 
@@ -18,11 +17,6 @@ import (
 // timing each Kill on its own. It is percpuref's BenchmarkKillLoaded, for
 // about a duration instead of b.N Kills.
 
-// killLoadBatch is how many counts are made, untimed, before a timed run
-// of Kills. A loader's pass over a batch takes less time than one Kill of
-// percpuref, so each count is touched a few times between two Kills.
-const killLoadBatch = 64
-
 // killLoads maps each implementation of killload to its measurement at a
 // shard count (which atomic ignores) for about d.
 var killLoads = map[string]func(shards int, d time.Duration) (sample, error){
@@ -30,18 +24,10 @@ var killLoads = map[string]func(shards int, d time.Duration) (sample, error){
 		opts := shardOpts(shards)
 		return killLoad(d, func(release func()) *percpuref.Ref {
 			return percpuref.New(release, opts...)
-		}, func(r *percpuref.Ref) {
-			if r.TryGetLive() {
-				r.Put()
-			}
-		}, (*percpuref.Ref).Kill)
+		}, killload.TouchRef, (*percpuref.Ref).Kill)
 	},
 	iAtomic: func(_ int, d time.Duration) (sample, error) {
-		return killLoad(d, baseline.NewKref, func(k *baseline.Kref) {
-			if k.TryGet() {
-				k.Put()
-			}
-		}, (*baseline.Kref).Put)
+		return killLoad(d, baseline.NewKref, killload.TouchKref, (*baseline.Kref).Put)
 	},
 }
 
@@ -49,49 +35,16 @@ var killLoads = map[string]func(shards int, d time.Duration) (sample, error){
 var killLoadImpls = []string{iPercpuref, iAtomic}
 
 // killLoad kills counts made by newVictim, each holding only its initial
-// reference, for about d of timed kills (and at most 2d of wall time), and
-// returns the mean, median and 99th percentile of their latencies. The
-// loaders go round the batch being killed: before its first kill, each of
-// them has touched every count in it, and it goes on touching them, the
-// killed ones too, while they are killed.
+// reference, in batches of killload.Batch, for about d of timed kills (and
+// at most 2d of wall time), and returns the mean, median and 99th
+// percentile of their latencies. The loaders (internal/killload) go round
+// the batch being killed: before its first kill, each of them has touched
+// every count in it, and it goes on touching them, the killed ones too,
+// while they are killed.
 func killLoad[T any](d time.Duration, newVictim func(release func()) *T, touch func(*T), kill func(*T)) (sample, error) {
-	var (
-		released atomic.Int64
-		cur      atomic.Pointer[[]*T] // the batch being killed
-		stop     atomic.Bool
-		wg       sync.WaitGroup
-	)
+	var released atomic.Int64
 	release := func() { released.Add(1) }
-	loaders := max(1, runtime.GOMAXPROCS(0)-1)
-	// seen[i] is the last batch loader i went all round, on a line of its
-	// own.
-	seen := make([]struct {
-		_ [percpu.CacheLinePad]byte
-		p atomic.Pointer[[]*T]
-		_ [percpu.CacheLinePad]byte
-	}, loaders)
-	for i := range loaders {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			own := baseline.NewPaddedRef(nil)
-			for !stop.Load() {
-				p := cur.Load()
-				if p == nil {
-					own.Get()
-					own.Put()
-					continue
-				}
-				for _, v := range *p {
-					own.Get()
-					own.Put()
-					touch(v)
-				}
-				seen[i].p.Store(p)
-			}
-			own.Kill()
-		}()
-	}
+	l := killload.Start(max(1, runtime.GOMAXPROCS(0)-1), touch)
 
 	runtime.GC()
 	var (
@@ -100,16 +53,7 @@ func killLoad[T any](d time.Duration, newVictim func(release func()) *T, touch f
 	)
 	wall := time.Now()
 	for len(lat) == 0 || (timed < d && time.Since(wall) < 2*d) {
-		victims := make([]*T, killLoadBatch)
-		for j := range victims {
-			victims[j] = newVictim(release)
-		}
-		cur.Store(&victims)
-		for k := range seen {
-			for seen[k].p.Load() != &victims {
-				runtime.Gosched()
-			}
-		}
+		victims := l.Next(killload.Batch, newVictim, release)
 		for _, v := range victims {
 			t := time.Now()
 			kill(v)
@@ -118,8 +62,7 @@ func killLoad[T any](d time.Duration, newVictim func(release func()) *T, touch f
 			timed += dt
 		}
 	}
-	stop.Store(true)
-	wg.Wait()
+	l.Stop()
 	if released.Load() != int64(len(lat)) {
 		return sample{}, errNotReleased
 	}
