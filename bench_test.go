@@ -19,6 +19,7 @@ import (
 	"testing"
 
 	"github.com/percpuref/percpu"
+	"github.com/percpuref/percpu/internal/alu"
 	"github.com/percpuref/percpu/internal/benchkit"
 	"github.com/percpuref/percpu/internal/cells"
 	"github.com/percpuref/percpu/internal/fastpath"
@@ -103,15 +104,7 @@ func BenchmarkMachine(b *testing.B) {
 	header()
 	b.Run("impl=atomic", func(b *testing.B) { atomicAddAdd(b, false) })
 	b.Run("impl=alu", func(b *testing.B) {
-		var a0, a1, a2, a3 uint64 = 1, 2, 3, 4
-		for i := 0; i < b.N; i++ {
-			a0 = a0*3 + 1
-			a1 = a1*5 + 1
-			a2 = a2 ^ (a2 >> 3) + 7
-			a3 = a3 ^ (a3 << 1) + 9
-			a0 ^= a1 >> 7
-			a2 ^= a3 >> 5
-		}
-		sinkInt = int64(a0 + a1 + a2 + a3)
+		a := alu.Run([4]uint64{1, 2, 3, 4}, b.N)
+		sinkInt = int64(a[0] + a[1] + a[2] + a[3])
 	})
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/percpuref/percpu/internal/alu"
 )
 
 // A Host says how busy the machine looked during a run. Two signs: the
@@ -79,27 +81,20 @@ const (
 )
 
 // probe returns the ns per iteration of BenchmarkMachine's arithmetic
-// loop: the median of probeRuns runs of about probeTime.
+// loop (internal/alu): the median of probeRuns runs of about probeTime.
 func probe() float64 {
 	var ns [probeRuns]float64
-	var a0, a1, a2, a3 uint64 = 1, 2, 3, 4
+	a := [4]uint64{1, 2, 3, 4}
 	for i := range ns {
 		n := 0
 		t0 := time.Now()
 		for n == 0 || time.Since(t0) < probeTime {
-			for range 1 << 14 {
-				a0 = a0*3 + 1
-				a1 = a1*5 + 1
-				a2 = a2 ^ (a2 >> 3) + 7
-				a3 = a3 ^ (a3 << 1) + 9
-				a0 ^= a1 >> 7
-				a2 ^= a3 >> 5
-			}
+			a = alu.Run(a, 1<<14)
 			n += 1 << 14
 		}
 		ns[i] = float64(time.Since(t0).Nanoseconds()) / float64(n)
 	}
-	sink.Add(int64(a0 + a1 + a2 + a3))
+	sink.Add(int64(a[0] + a[1] + a[2] + a[3]))
 	slices.Sort(ns[:])
 	return ns[probeRuns/2]
 }
