@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/percpuref/percpu/internal/baseline"
+	"github.com/percpuref/percpu/internal/benchkit"
 	"github.com/percpuref/percpu/internal/fastpath"
 	"github.com/percpuref/percpu/percpuref"
 )
@@ -21,7 +22,7 @@ import (
 // a thread of this process at the time, so a busy other core is what makes
 // the call wait.
 func BenchmarkQuiesce(b *testing.B) {
-	header()
+	benchkit.Header()
 	for _, load := range []string{"idle", "busy"} {
 		b.Run("load="+load, func(b *testing.B) {
 			var (
@@ -56,7 +57,7 @@ func BenchmarkQuiesce(b *testing.B) {
 			b.StopTimer()
 			stop.Store(true)
 			wg.Wait()
-			reportLatencies(b, lat)
+			benchkit.ReportLatencies(b, lat)
 		})
 	}
 }

@@ -26,24 +26,6 @@ import (
 	"github.com/percpuref/percpu/internal/slots"
 )
 
-// Sinks keep the results of the measured loops alive.
-var (
-	sinkBool bool
-	sinkInt  int64
-)
-
-// The scaffolding shared with percpuref's and cmd/compare's benchmarks
-// (internal/benchkit).
-type impl = benchkit.Impl
-
-var (
-	header          = benchkit.Header
-	modes           = benchkit.Modes
-	runImpls        = benchkit.RunImpls
-	atomicAddAdd    = benchkit.AtomicAddAdd
-	reportLatencies = benchkit.ReportLatencies
-)
-
 // BenchmarkPrimitives measures the root package's primitives alone, each
 // beside the atomic.Int64 pair they replace: the P hint (Hint), the shared
 // cell update (AddLocal, an atomic add on the caller's cell) and the
@@ -53,21 +35,21 @@ var (
 // iteration is a +1 and a -1, as in a Get+Put pair, but Hint, which is
 // called twice.
 func BenchmarkPrimitives(b *testing.B) {
-	header()
+	benchkit.Header()
 	var c cells.Cells // a slot of the arena, as a Ref has by default
 	c.Base, c.Last, c.Shift = slots.TakeSlot()
 	c.State.Store(cells.Live)
-	modes(b, func(b *testing.B, parallel bool) {
-		runImpls(b, parallel, []impl{
-			{Name: "atomic", Run: atomicAddAdd},
+	benchkit.Modes(b, func(b *testing.B, parallel bool) {
+		benchkit.RunImpls(b, parallel, []benchkit.Impl{
+			{Name: "atomic", Run: benchkit.AtomicAddAdd},
 			{Name: "hint", Run: func(b *testing.B, parallel bool) {
-				loop(b, parallel, func() { sinkInt += int64(percpu.Hint() + percpu.Hint()) })
+				loop(b, parallel, func() { benchkit.SinkInt += int64(percpu.Hint() + percpu.Hint()) })
 			}},
 			{Name: "addlocal", Run: func(b *testing.B, parallel bool) {
-				loop(b, parallel, func() { fastpath.AddLocal(&c, 1); sinkInt, _ = fastpath.AddLocal(&c, -1) })
+				loop(b, parallel, func() { fastpath.AddLocal(&c, 1); benchkit.SinkInt, _ = fastpath.AddLocal(&c, -1) })
 			}},
 			{Name: "updatelocal", Run: func(b *testing.B, parallel bool) {
-				loop(b, parallel, func() { fastpath.UpdateLocal(&c, 1); sinkBool = fastpath.UpdateLocal(&c, -1) })
+				loop(b, parallel, func() { fastpath.UpdateLocal(&c, 1); benchkit.SinkBool = fastpath.UpdateLocal(&c, -1) })
 			}},
 		})
 	})
@@ -101,10 +83,10 @@ func loop(b *testing.B, parallel bool, body func()) {
 // its ratio to atomic.Int64 moves with the second loop: compare runs taken in
 // the same state.
 func BenchmarkMachine(b *testing.B) {
-	header()
-	b.Run("impl=atomic", func(b *testing.B) { atomicAddAdd(b, false) })
+	benchkit.Header()
+	b.Run("impl=atomic", func(b *testing.B) { benchkit.AtomicAddAdd(b, false) })
 	b.Run("impl=alu", func(b *testing.B) {
 		a := alu.Run([4]uint64{1, 2, 3, 4}, b.N)
-		sinkInt = int64(a[0] + a[1] + a[2] + a[3])
+		benchkit.SinkInt = int64(a[0] + a[1] + a[2] + a[3])
 	})
 }

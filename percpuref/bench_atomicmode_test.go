@@ -13,6 +13,7 @@ import (
 	"unsafe"
 
 	"github.com/percpuref/percpu/internal/baseline"
+	"github.com/percpuref/percpu/internal/benchkit"
 	"github.com/percpuref/percpu/internal/cells"
 	"github.com/percpuref/percpu/percpuref"
 )
@@ -21,16 +22,16 @@ import (
 // killed, in atomic mode throughout, so that every Get and Put is one
 // atomic add on the central count, as the baseline's Add/Add is.
 func BenchmarkInitAtomic(b *testing.B) {
-	header()
-	modes(b, func(b *testing.B, parallel bool) {
-		runImpls(b, parallel, []impl{
-			{Name: "atomic", Run: atomicAddAdd},
+	benchkit.Header()
+	benchkit.Modes(b, func(b *testing.B, parallel bool) {
+		benchkit.RunImpls(b, parallel, []benchkit.Impl{
+			{Name: "atomic", Run: benchkit.AtomicAddAdd},
 			{Name: "percpuref", Run: func(b *testing.B, parallel bool) {
 				r := baseline.NewPaddedRef(nil, percpuref.InitAtomic())
 				if r.IsPercpu() {
 					b.Fatal("an InitAtomic Ref is in per-CPU mode")
 				}
-				refGetPut(b, r, parallel)
+				benchkit.RefGetPut(b, r, parallel)
 				r.Kill()
 				if !r.IsZero() {
 					b.Error("Kill did not release the InitAtomic Ref")
@@ -50,16 +51,16 @@ func BenchmarkInitAtomic(b *testing.B) {
 // BenchmarkGetPut. The spread metric says which (1: the Ref had spread by
 // the end of the run).
 func BenchmarkLazy(b *testing.B) {
-	header()
-	modes(b, func(b *testing.B, parallel bool) {
-		runImpls(b, parallel, []impl{
-			{Name: "atomic", Run: atomicAddAdd},
+	benchkit.Header()
+	benchkit.Modes(b, func(b *testing.B, parallel bool) {
+		benchkit.RunImpls(b, parallel, []benchkit.Impl{
+			{Name: "atomic", Run: benchkit.AtomicAddAdd},
 			{Name: "percpuref", Run: func(b *testing.B, parallel bool) {
 				r := baseline.NewPaddedRef(nil, percpuref.Lazy())
 				if hasCells(r) {
 					b.Fatal("a new Lazy Ref has cells")
 				}
-				refGetPut(b, r, parallel)
+				benchkit.RefGetPut(b, r, parallel)
 				spread := hasCells(r)
 				if spread && !parallel {
 					b.Fatal("the Lazy Ref spread with one goroutine")
@@ -103,23 +104,23 @@ func killed(b *testing.B) (*percpuref.Ref, func()) {
 // operation goes to the one central count: Get+Put against Add/Add, and
 // GetUnlessZero+Put against the CAS counter.
 func BenchmarkKilled(b *testing.B) {
-	header()
+	benchkit.Header()
 	b.Run("getput", func(b *testing.B) {
-		modes(b, func(b *testing.B, parallel bool) {
-			runImpls(b, parallel, []impl{
-				{Name: "atomic", Run: atomicAddAdd},
+		benchkit.Modes(b, func(b *testing.B, parallel bool) {
+			benchkit.RunImpls(b, parallel, []benchkit.Impl{
+				{Name: "atomic", Run: benchkit.AtomicAddAdd},
 				{Name: "percpuref", Run: func(b *testing.B, parallel bool) {
 					r, done := killed(b)
-					refGetPut(b, r, parallel)
+					benchkit.RefGetPut(b, r, parallel)
 					done()
 				}},
 			})
 		})
 	})
 	b.Run("getunlesszero", func(b *testing.B) {
-		modes(b, func(b *testing.B, parallel bool) {
-			runImpls(b, parallel, []impl{
-				{Name: "atomic", Run: atomicAddAdd},
+		benchkit.Modes(b, func(b *testing.B, parallel bool) {
+			benchkit.RunImpls(b, parallel, []benchkit.Impl{
+				{Name: "atomic", Run: benchkit.AtomicAddAdd},
 				{Name: "percpuref", Run: func(b *testing.B, parallel bool) {
 					r, done := killed(b)
 					refUnlessZeroPut(b, r, parallel)

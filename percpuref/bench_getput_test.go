@@ -35,25 +35,6 @@ func newCAS() *baseline.PaddedInt64 {
 	return c
 }
 
-// Sinks keep the results of the measured loops alive.
-var (
-	sinkBool bool
-	sinkInt  int64
-)
-
-// The scaffolding shared with the root package's and cmd/compare's
-// benchmarks (internal/benchkit).
-type impl = benchkit.Impl
-
-var (
-	header          = benchkit.Header
-	modes           = benchkit.Modes
-	runImpls        = benchkit.RunImpls
-	atomicAddAdd    = benchkit.AtomicAddAdd
-	refGetPut       = benchkit.RefGetPut
-	reportLatencies = benchkit.ReportLatencies
-)
-
 // Each loop below is written out per implementation, with no closure or
 // interface call per operation, so that what is timed is the pair itself.
 
@@ -66,7 +47,7 @@ func casGetPut(b *testing.B, parallel bool) {
 				ok = c.Put()
 			}
 		}
-		sinkBool = ok
+		benchkit.SinkBool = ok
 		return
 	}
 	b.RunParallel(func(pb *testing.PB) {
@@ -76,7 +57,7 @@ func casGetPut(b *testing.B, parallel bool) {
 				ok = c.Put()
 			}
 		}
-		sinkBool = ok
+		benchkit.SinkBool = ok
 	})
 }
 
@@ -89,7 +70,7 @@ func refTryLivePut(b *testing.B, r *percpuref.Ref, parallel bool) {
 				ok = r.Put()
 			}
 		}
-		sinkBool = ok
+		benchkit.SinkBool = ok
 		return
 	}
 	b.RunParallel(func(pb *testing.PB) {
@@ -99,7 +80,7 @@ func refTryLivePut(b *testing.B, r *percpuref.Ref, parallel bool) {
 				ok = r.Put()
 			}
 		}
-		sinkBool = ok
+		benchkit.SinkBool = ok
 	})
 }
 
@@ -112,7 +93,7 @@ func refUnlessZeroPut(b *testing.B, r *percpuref.Ref, parallel bool) {
 				ok = r.Put()
 			}
 		}
-		sinkBool = ok
+		benchkit.SinkBool = ok
 		return
 	}
 	b.RunParallel(func(pb *testing.PB) {
@@ -122,7 +103,7 @@ func refUnlessZeroPut(b *testing.B, r *percpuref.Ref, parallel bool) {
 				ok = r.Put()
 			}
 		}
-		sinkBool = ok
+		benchkit.SinkBool = ok
 	})
 }
 
@@ -132,13 +113,13 @@ func refUnlessZeroPut(b *testing.B, r *percpuref.Ref, parallel bool) {
 // (Add/Add) and the CAS increment-unless-zero counter.
 // cmd/compare measures xsync.Counter (Inc/Dec) beside them.
 func BenchmarkGetPut(b *testing.B) {
-	header()
-	modes(b, func(b *testing.B, parallel bool) {
-		runImpls(b, parallel, []impl{
-			{Name: "atomic", Run: atomicAddAdd},
+	benchkit.Header()
+	benchkit.Modes(b, func(b *testing.B, parallel bool) {
+		benchkit.RunImpls(b, parallel, []benchkit.Impl{
+			{Name: "atomic", Run: benchkit.AtomicAddAdd},
 			{Name: "percpuref", Run: func(b *testing.B, parallel bool) {
 				r := baseline.NewPaddedRef(nil, percpuref.Eager())
-				refGetPut(b, r, parallel)
+				benchkit.RefGetPut(b, r, parallel)
 				r.Kill()
 			}},
 			{Name: "cas", Run: casGetPut},
@@ -149,10 +130,10 @@ func BenchmarkGetPut(b *testing.B) {
 // BenchmarkTryGetLive is TryGetLive+Put in per-CPU mode (Eager); its analogue on one
 // word is the CAS counter.
 func BenchmarkTryGetLive(b *testing.B) {
-	header()
-	modes(b, func(b *testing.B, parallel bool) {
-		runImpls(b, parallel, []impl{
-			{Name: "atomic", Run: atomicAddAdd},
+	benchkit.Header()
+	benchkit.Modes(b, func(b *testing.B, parallel bool) {
+		benchkit.RunImpls(b, parallel, []benchkit.Impl{
+			{Name: "atomic", Run: benchkit.AtomicAddAdd},
 			{Name: "percpuref", Run: func(b *testing.B, parallel bool) {
 				r := baseline.NewPaddedRef(nil, percpuref.Eager())
 				refTryLivePut(b, r, parallel)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/percpuref/percpu/internal/baseline"
+	"github.com/percpuref/percpu/internal/benchkit"
 	"github.com/percpuref/percpu/internal/killload"
 	"github.com/percpuref/percpu/percpuref"
 )
@@ -34,7 +35,7 @@ import (
 // other goroutines run on, between the timed Kills; B/op and allocs/op
 // count the making.
 func BenchmarkKillLoaded(b *testing.B) {
-	header()
+	benchkit.Header()
 	for _, shards := range []int{1, 2, 8, 64, 0} {
 		name := fmt.Sprintf("shards=%d", shards)
 		opts := []percpuref.Option{percpuref.Eager()} // a Ref with cells: Kill's barrier is what is measured
@@ -98,5 +99,5 @@ func killLoaded[T any](b *testing.B, busy bool, newVictim func(release func()) *
 	if got := released.Load(); got != int64(b.N) {
 		b.Fatalf("released %d of %d", got, b.N)
 	}
-	reportLatencies(b, lat)
+	benchkit.ReportLatencies(b, lat)
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/percpuref/percpu"
 	"github.com/percpuref/percpu/internal/baseline"
+	"github.com/percpuref/percpu/internal/benchkit"
 	"github.com/percpuref/percpu/internal/slots"
 	"github.com/percpuref/percpu/percpuref"
 )
@@ -23,18 +24,18 @@ import (
 // shared per-P slabs (dense, the default) and in padded shards of its own
 // (padded, WithShards(0)), beside atomic Add/Add on one word.
 func BenchmarkLayout(b *testing.B) {
-	header()
-	modes(b, func(b *testing.B, parallel bool) {
-		runImpls(b, parallel, []impl{
-			{Name: "atomic", Run: atomicAddAdd},
+	benchkit.Header()
+	benchkit.Modes(b, func(b *testing.B, parallel bool) {
+		benchkit.RunImpls(b, parallel, []benchkit.Impl{
+			{Name: "atomic", Run: benchkit.AtomicAddAdd},
 			{Name: "dense", Run: func(b *testing.B, parallel bool) {
 				r := baseline.NewPaddedRef(nil, percpuref.Eager())
-				refGetPut(b, r, parallel)
+				benchkit.RefGetPut(b, r, parallel)
 				r.Kill()
 			}},
 			{Name: "padded", Run: func(b *testing.B, parallel bool) {
 				r := baseline.NewPaddedRef(nil, percpuref.WithShards(0))
-				refGetPut(b, r, parallel)
+				benchkit.RefGetPut(b, r, parallel)
 				r.Kill()
 			}},
 		})
@@ -51,7 +52,7 @@ func BenchmarkLayout(b *testing.B) {
 // pad them as baseline.NewPaddedRef does). Up to four goroutines have a
 // word each.
 func BenchmarkNeighbour(b *testing.B) {
-	header()
+	benchkit.Header()
 	type sameLine struct {
 		_ [percpu.CacheLinePad]byte
 		percpuref.Ref
@@ -68,7 +69,7 @@ func BenchmarkNeighbour(b *testing.B) {
 				ok = r.Put()
 				*w++
 			}
-			sinkBool = ok
+			benchkit.SinkBool = ok
 		})
 	}
 	b.Run("impl=apart", func(b *testing.B) {
@@ -108,7 +109,7 @@ func BenchmarkNeighbour(b *testing.B) {
 // process, untimed; their slots are checked to be fresh and in order, and
 // the adjacent Refs to be neighbours.
 func BenchmarkFalseSharing(b *testing.B) {
-	header()
+	benchkit.Header()
 	procs := runtime.GOMAXPROCS(0)
 	b.Run("impl=distant", func(b *testing.B) {
 		hammerRefs(b, falseSharingRefs(b, "distant", procs))
@@ -230,7 +231,7 @@ func hammerRefs(b *testing.B, refs []*percpuref.Ref) {
 			r.Get()
 			ok = r.Put()
 		}
-		sinkBool = ok
+		benchkit.SinkBool = ok
 	})
 }
 
@@ -246,7 +247,7 @@ func hammerAtomics(b *testing.B, cs []*atomic.Int64) {
 			c.Add(1)
 			v = c.Add(-1)
 		}
-		sinkInt = v
+		benchkit.SinkInt = v
 	})
 }
 
@@ -269,10 +270,10 @@ func hammerAtomics(b *testing.B, cs []*atomic.Int64) {
 // nobody writes it); addfirst pays one (the add brings the line in
 // exclusive, and the load that follows hits). Serially all four hit in L1.
 func BenchmarkStateLine(b *testing.B) {
-	header()
-	modes(b, func(b *testing.B, parallel bool) {
-		runImpls(b, parallel, []impl{
-			{Name: "atomic", Run: atomicAddAdd},
+	benchkit.Header()
+	benchkit.Modes(b, func(b *testing.B, parallel bool) {
+		benchkit.RunImpls(b, parallel, []benchkit.Impl{
+			{Name: "atomic", Run: benchkit.AtomicAddAdd},
 			{Name: "sameline", Run: func(b *testing.B, parallel bool) {
 				l := new(stateLine)
 				if uintptr(unsafe.Pointer(&l.state))/64 != uintptr(unsafe.Pointer(&l.count))/64 {
@@ -329,7 +330,7 @@ func loadThenAdd(b *testing.B, parallel bool, state *atomic.Uint32, count *atomi
 				bad++
 			}
 		}
-		sinkInt = bad
+		benchkit.SinkInt = bad
 		return
 	}
 	b.RunParallel(func(pb *testing.PB) {
@@ -342,7 +343,7 @@ func loadThenAdd(b *testing.B, parallel bool, state *atomic.Uint32, count *atomi
 				bad++
 			}
 		}
-		sinkInt = bad
+		benchkit.SinkInt = bad
 	})
 }
 
@@ -361,7 +362,7 @@ func addThenLoad(b *testing.B, parallel bool, state *atomic.Uint32, count *atomi
 				bad++
 			}
 		}
-		sinkInt = bad
+		benchkit.SinkInt = bad
 		return
 	}
 	b.RunParallel(func(pb *testing.PB) {
@@ -374,6 +375,6 @@ func addThenLoad(b *testing.B, parallel bool, state *atomic.Uint32, count *atomi
 				bad++
 			}
 		}
-		sinkInt = bad
+		benchkit.SinkInt = bad
 	})
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/percpuref/percpu/internal/baseline"
+	"github.com/percpuref/percpu/internal/benchkit"
 	"github.com/percpuref/percpu/internal/fastpath"
 	"github.com/percpuref/percpu/internal/heapmeter"
 	"github.com/percpuref/percpu/internal/slots"
@@ -28,7 +29,7 @@ import (
 // count to zero. The GC work that the allocations cause is part of the
 // cost, as it is for a user.
 func BenchmarkLifecycle(b *testing.B) {
-	header()
+	benchkit.Header()
 	run := func(b *testing.B, life func(release func())) {
 		released := 0
 		release := func() { released++ }
@@ -90,16 +91,16 @@ func BenchmarkLifecycle(b *testing.B) {
 //	go test -run='^$' -bench=KillConcurrent -count=8 ./percpuref/ > new.txt
 //	benchstat -col /impl new.txt
 func BenchmarkKillConcurrent(b *testing.B) {
-	header()
-	modes(b, func(b *testing.B, parallel bool) {
-		runImpls(b, parallel, []impl{
+	benchkit.Header()
+	benchkit.Modes(b, func(b *testing.B, parallel bool) {
+		benchkit.RunImpls(b, parallel, []benchkit.Impl{
 			{Name: "atomic", Run: func(b *testing.B, parallel bool) { killLives(b, parallel, 1, krefLife) }},
 			{Name: "percpuref", Run: func(b *testing.B, parallel bool) { killLives(b, parallel, 1, refLife) }},
 			{Name: "percpuref-eager", Run: func(b *testing.B, parallel bool) { killLives(b, parallel, 1, eagerLife) }},
 		})
 	})
 	b.Run("goroutines=4xP", func(b *testing.B) {
-		runImpls(b, true, []impl{
+		benchkit.RunImpls(b, true, []benchkit.Impl{
 			{Name: "atomic", Run: func(b *testing.B, parallel bool) { killLives(b, parallel, 4, krefLife) }},
 			{Name: "percpuref", Run: func(b *testing.B, parallel bool) { killLives(b, parallel, 4, refLife) }},
 			{Name: "percpuref-eager", Run: func(b *testing.B, parallel bool) { killLives(b, parallel, 4, eagerLife) }},
@@ -162,7 +163,7 @@ func killLives(b *testing.B, parallel bool, par int, life func(release func())) 
 // references: fold the cells, switch to atomic mode, drop the initial
 // reference and release. Refs are made in batches with the timer stopped.
 func BenchmarkKill(b *testing.B) {
-	header()
+	benchkit.Header()
 	for _, shards := range []int{1, 2, 8, 64} {
 		b.Run(fmt.Sprintf("shards=%d/impl=percpuref", shards), func(b *testing.B) {
 			const batch = 512
@@ -223,7 +224,7 @@ var memoryImpls = []string{"atomic", "percpuref", "percpuref-padded"}
 // at procs=64 for the padded kinds, which register none). ns/op, the time
 // of a child, is suppressed.
 func BenchmarkMemory(b *testing.B) {
-	header()
+	benchkit.Header()
 	for _, n := range []int{1, 100_000} {
 		b.Run(fmt.Sprintf("refs=%d", n), func(b *testing.B) {
 			for _, procs := range []int{2, 64} {
