@@ -231,19 +231,14 @@ func BenchmarkMemory(b *testing.B) {
 				b.Run(fmt.Sprintf("procs=%d", procs), func(b *testing.B) {
 					for _, im := range memoryImpls {
 						b.Run("impl="+im, func(b *testing.B) {
-							heap := make([]float64, b.N)
-							off := make([]float64, b.N)
-							for i := range b.N {
-								s, err := memoryChild.Run(im, n, procs)
-								if err != nil {
-									b.Fatal(err)
-								}
-								heap[i], off[i] = s.Heap, s.OffHeap
+							s, err := memoryChild.RunMedian(im, n, procs, b.N)
+							if err != nil {
+								b.Fatal(err)
 							}
-							b.ReportMetric(heapmeter.Median(heap), "B/ref")
+							b.ReportMetric(s.Heap, "B/ref")
 							b.ReportMetric(float64(64+8*procs), "target-B/ref")
 							if n >= 1000 {
-								b.ReportMetric(heapmeter.Median(off), "offheap-B/ref")
+								b.ReportMetric(s.OffHeap, "offheap-B/ref")
 							}
 							b.ReportMetric(0, "ns/op")
 						})

@@ -85,15 +85,11 @@ func BenchmarkMemory(b *testing.B) {
 				b.Run(fmt.Sprintf("procs=%d", procs), func(b *testing.B) {
 					for _, im := range memoryImpls {
 						b.Run("impl="+im, func(b *testing.B) {
-							heap := make([]float64, b.N)
-							for i := range b.N {
-								s, err := memoryChild.Run(im, n, procs)
-								if err != nil {
-									b.Fatal(err)
-								}
-								heap[i] = s.Heap
+							s, err := memoryChild.RunMedian(im, n, procs, b.N)
+							if err != nil {
+								b.Fatal(err)
 							}
-							b.ReportMetric(heapmeter.Median(heap), "B/ref")
+							b.ReportMetric(s.Heap, "B/ref")
 							b.ReportMetric(0, "ns/op")
 						})
 					}

@@ -65,6 +65,23 @@ func (c Child) Run(impl string, n, procs int) (Sample, error) {
 	return parseReport(out, impl, procs)
 }
 
+// RunMedian runs times children (Run), one after the other, and returns
+// the medians of what they measured: of Heap and, apart, of OffHeap. The
+// two BenchmarkMemory run b.N children for each of their results. times
+// must be at least 1.
+func (c Child) RunMedian(impl string, n, procs, times int) (Sample, error) {
+	heap := make([]float64, times)
+	off := make([]float64, times)
+	for i := range times {
+		s, err := c.Run(impl, n, procs)
+		if err != nil {
+			return Sample{}, err
+		}
+		heap[i], off[i] = s.Heap, s.OffHeap
+	}
+	return Sample{Heap: Median(heap), OffHeap: Median(off)}, nil
+}
+
 // parseReport finds the child's report in its output out and checks that
 // the child ran at GOMAXPROCS procs.
 func parseReport(out []byte, impl string, procs int) (Sample, error) {

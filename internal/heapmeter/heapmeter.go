@@ -2,7 +2,7 @@
 // bench_lifecycle_test.go, cmd/compare and cmd/refbench share: quieting the
 // runtime before a heap reading (WarmThreads, Settle), and, for the two
 // BenchmarkMemory, the measurement of objects in a child process of their
-// own (Child) and the median of the samples (Median).
+// own (Child) and the median of the samples (Median, Child.RunMedian).
 package heapmeter
 
 import (
