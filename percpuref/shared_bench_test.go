@@ -32,6 +32,24 @@ func (m *cpuMeter) end(b *testing.B) {
 	}
 }
 
+// readWhileSwapping runs read in b.RunParallel, timed and with its CPU
+// time metered (cpuMeter), while a writer calls swap once a millisecond,
+// and stops the writer after it.
+func readWhileSwapping(b *testing.B, swap func(i int), read func(pb *testing.PB)) {
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go swapEveryMs(stop, &wg, swap)
+	var cpu cpuMeter
+	b.ResetTimer()
+	cpu.begin()
+	b.RunParallel(read)
+	b.StopTimer()
+	cpu.end(b)
+	close(stop)
+	wg.Wait()
+}
+
 // swapEveryMs runs swap once a millisecond until stop is closed.
 func swapEveryMs(stop <-chan struct{}, wg *sync.WaitGroup, swap func(i int)) {
 	defer wg.Done()
@@ -87,14 +105,7 @@ func (b *rcBox) put() {
 func BenchmarkShared(b *testing.B) {
 	b.Run("Shared", func(b *testing.B) {
 		s := NewShared(benchValue{0}, nil)
-		stop := make(chan struct{})
-		var wg sync.WaitGroup
-		wg.Add(1)
-		go swapEveryMs(stop, &wg, func(i int) { s.Swap(benchValue{i}) })
-		var cpu cpuMeter
-		b.ResetTimer()
-		cpu.begin()
-		b.RunParallel(func(pb *testing.PB) {
+		readWhileSwapping(b, func(i int) { s.Swap(benchValue{i}) }, func(pb *testing.PB) {
 			var sum int
 			for pb.Next() {
 				l, ok := s.Acquire()
@@ -107,10 +118,6 @@ func BenchmarkShared(b *testing.B) {
 			}
 			benchSink.Add(int64(sum))
 		})
-		b.StopTimer()
-		cpu.end(b)
-		close(stop)
-		wg.Wait()
 		if err := s.Close(context.Background()); err != nil {
 			b.Fatal(err)
 		}
@@ -121,18 +128,12 @@ func BenchmarkShared(b *testing.B) {
 		first := &rcBox{}
 		first.refs.Store(1)
 		cur.Store(first)
-		stop := make(chan struct{})
-		var wg sync.WaitGroup
-		wg.Add(1)
-		go swapEveryMs(stop, &wg, func(i int) {
+		swap := func(i int) {
 			n := &rcBox{v: benchValue{i}}
 			n.refs.Store(1)
 			cur.Swap(n).put() // drop the writer's reference to the old box
-		})
-		var cpu cpuMeter
-		b.ResetTimer()
-		cpu.begin()
-		b.RunParallel(func(pb *testing.PB) {
+		}
+		readWhileSwapping(b, swap, func(pb *testing.PB) {
 			var sum int
 			for pb.Next() {
 				var box *rcBox
@@ -147,27 +148,17 @@ func BenchmarkShared(b *testing.B) {
 			}
 			benchSink.Add(int64(sum))
 		})
-		b.StopTimer()
-		cpu.end(b)
-		close(stop)
-		wg.Wait()
 	})
 
 	b.Run("RWMutex", func(b *testing.B) {
 		var mu sync.RWMutex
 		v := benchValue{0}
-		stop := make(chan struct{})
-		var wg sync.WaitGroup
-		wg.Add(1)
-		go swapEveryMs(stop, &wg, func(i int) {
+		swap := func(i int) {
 			mu.Lock()
 			v = benchValue{i} // no reader holds the old value: release it here
 			mu.Unlock()
-		})
-		var cpu cpuMeter
-		b.ResetTimer()
-		cpu.begin()
-		b.RunParallel(func(pb *testing.PB) {
+		}
+		readWhileSwapping(b, swap, func(pb *testing.PB) {
 			var sum int
 			for pb.Next() {
 				mu.RLock()
@@ -176,9 +167,5 @@ func BenchmarkShared(b *testing.B) {
 			}
 			benchSink.Add(int64(sum))
 		})
-		b.StopTimer()
-		cpu.end(b)
-		close(stop)
-		wg.Wait()
 	})
 }
