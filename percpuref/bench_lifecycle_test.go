@@ -225,28 +225,12 @@ var memoryImpls = []string{"atomic", "percpuref", "percpuref-padded"}
 // of a child, is suppressed.
 func BenchmarkMemory(b *testing.B) {
 	benchkit.Header()
-	for _, n := range []int{1, 100_000} {
-		b.Run(fmt.Sprintf("refs=%d", n), func(b *testing.B) {
-			for _, procs := range []int{2, 64} {
-				b.Run(fmt.Sprintf("procs=%d", procs), func(b *testing.B) {
-					for _, im := range memoryImpls {
-						b.Run("impl="+im, func(b *testing.B) {
-							s, err := memoryChild.RunMedian(im, n, procs, b.N)
-							if err != nil {
-								b.Fatal(err)
-							}
-							b.ReportMetric(s.Heap, "B/ref")
-							b.ReportMetric(float64(64+8*procs), "target-B/ref")
-							if n >= 1000 {
-								b.ReportMetric(s.OffHeap, "offheap-B/ref")
-							}
-							b.ReportMetric(0, "ns/op")
-						})
-					}
-				})
-			}
-		})
-	}
+	benchkit.MemorySweep(b, memoryChild, memoryImpls, func(b *testing.B, s heapmeter.Sample, n, procs int) {
+		b.ReportMetric(float64(64+8*procs), "target-B/ref")
+		if n >= 1000 {
+			b.ReportMetric(s.OffHeap, "offheap-B/ref")
+		}
+	})
 }
 
 // memoryChild runs each measurement of BenchmarkMemory in a new process of

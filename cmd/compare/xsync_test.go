@@ -79,24 +79,7 @@ var memoryImpls = []string{"atomic", "xsync"}
 // of a child, is suppressed.
 func BenchmarkMemory(b *testing.B) {
 	header()
-	for _, n := range []int{1, 100_000} {
-		b.Run(fmt.Sprintf("refs=%d", n), func(b *testing.B) {
-			for _, procs := range []int{2, 64} {
-				b.Run(fmt.Sprintf("procs=%d", procs), func(b *testing.B) {
-					for _, im := range memoryImpls {
-						b.Run("impl="+im, func(b *testing.B) {
-							s, err := memoryChild.RunMedian(im, n, procs, b.N)
-							if err != nil {
-								b.Fatal(err)
-							}
-							b.ReportMetric(s.Heap, "B/ref")
-							b.ReportMetric(0, "ns/op")
-						})
-					}
-				})
-			}
-		})
-	}
+	benchkit.MemorySweep(b, memoryChild, memoryImpls, nil)
 }
 
 // memoryChild runs each measurement of BenchmarkMemory in a new process of

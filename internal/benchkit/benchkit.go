@@ -16,6 +16,7 @@ import (
 
 	"github.com/percpuref/percpu"
 	"github.com/percpuref/percpu/internal/baseline"
+	"github.com/percpuref/percpu/internal/heapmeter"
 	"github.com/percpuref/percpu/percpuref"
 )
 
@@ -120,4 +121,34 @@ func ReportLatencies(b *testing.B, lat []time.Duration) {
 	b.ReportMetric(float64(sum.Nanoseconds())/float64(len(lat)), "ns/op")
 	b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds()), "p50-ns")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds()), "p99-ns")
+}
+
+// MemorySweep is the frame of percpuref's and cmd/compare's
+// BenchmarkMemory: for refs=1 and 100000 and procs=2 and 64, a
+// sub-benchmark refs=N/procs=P/impl=I for each implementation I in impls,
+// which runs b.N memory children of c (Child.RunMedian) and reports the
+// median heap growth as B/ref; report, if not nil, reports more from the
+// medians. ns/op, the time of a child, is suppressed.
+func MemorySweep(b *testing.B, c heapmeter.Child, impls []string, report func(b *testing.B, s heapmeter.Sample, n, procs int)) {
+	for _, n := range []int{1, 100_000} {
+		b.Run(fmt.Sprintf("refs=%d", n), func(b *testing.B) {
+			for _, procs := range []int{2, 64} {
+				b.Run(fmt.Sprintf("procs=%d", procs), func(b *testing.B) {
+					for _, im := range impls {
+						b.Run("impl="+im, func(b *testing.B) {
+							s, err := c.RunMedian(im, n, procs, b.N)
+							if err != nil {
+								b.Fatal(err)
+							}
+							b.ReportMetric(s.Heap, "B/ref")
+							if report != nil {
+								report(b, s, n, procs)
+							}
+							b.ReportMetric(0, "ns/op")
+						})
+					}
+				})
+			}
+		})
+	}
 }
