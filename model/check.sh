@@ -39,13 +39,15 @@ MEMLIM=${MEMLIM:-3500}
 # exclusive.pml (the exclusive protocol), done-* check done.pml (the lives
 # and their Done channels), barrier-* barrier.pml (coalesced membarriers),
 # lease-* lease.pml (the one-shot Lease's tokens), misuse-* misuse.pml (use
-# after release), the others percpuref.pml (the fetchadd protocol). The list is in the order the runs start: the long ones
+# after release), lazy-* lazy.pml (a default Ref's compare-and-swap on C,
+# its spread, and Kill), the others percpuref.pml (the fetchadd protocol). The list is in the order the runs start: the long ones
 # first, so that the many short ones fill in at the end. The largest
 # (threeusers, about 2.1 GB) is normally done before the next largest
 # (excl-harvest-stale, 1.6 GB) starts; if not, the two need 3.7 GB.
 RUNS=(
 	"threeusers|ok|-DNUSER=3 -DUOPS=1 -DCOPS=1 -DHARVEST_ONLY"
 	"excl-harvest|ok|-DNUSER=2 -DUOPS=1 -DCOPS=1 -DHARVEST_ONLY"
+	"lazy-leftover|ok|-DNU=2 -DLEFTOVER"
 	"excl-stale|ok|-DNUSER=1 -DUOPS=1 -DCOPS=2 -DNOFARCELL -DLEFTOVER -DSTALE=2"
 	"fastpath|ok|-DNUSER=2 -DUOPS=2 -DCOPS=1"
 	"cycles|ok|-DNUSER=2 -DUOPS=1 -DCOPS=3"
@@ -104,6 +106,10 @@ RUNS=(
 	"misuse-early2-window|violation|-DM=3 -DEARLY=2"
 	"misuse-mutant-repoison|violation|-DM=3 -DEARLY=2 -DADMIT_WINDOW -DMUTANT_REPOISON"
 	"misuse-mutant-nogate|violation|-DM=2 -DMUTANT_NOGATE"
+	"lazy-two|ok|-DNU=2"
+	"lazy-mutant-norange|violation|-DNU=2 -DMUTANT_NORANGE"
+	"lazy-mutant-nosettle|violation|-DNU=2 -DLEFTOVER -DMUTANT_NOSETTLE"
+	"lazy-mutant-nostate|violation|-DNU=2 -DLEFTOVER -DMUTANT_NOSTATE"
 )
 if [ "${1:-}" = "--deep" ]; then
 	RUNS+=("deep|ok|-DNUSER=2 -DUOPS=2 -DCOPS=2"
@@ -138,7 +144,7 @@ fi
 # $work/NAME/summary (one line) and $work/NAME/status (0 = as expected).
 run() {
 	local name=$1 expect=$2 flags=$3 d="$work/$1" model=percpuref.pml
-	case $name in excl-*) model=exclusive.pml ;; done-*) model=done.pml ;; barrier-*) model=barrier.pml ;; lease-*) model=lease.pml ;; misuse-*) model=misuse.pml ;; esac
+	case $name in excl-*) model=exclusive.pml ;; done-*) model=done.pml ;; barrier-*) model=barrier.pml ;; lease-*) model=lease.pml ;; misuse-*) model=misuse.pml ;; lazy-*) model=lazy.pml ;; esac
 	mkdir -p "$d"
 	cp "$model" "$d/"
 	(

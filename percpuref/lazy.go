@@ -20,7 +20,9 @@ const lazyRange = 1 << 59
 // with the wrong shape. On amd64, Get and Put make fetchAddOrLazy's checks
 // and its compare-and-swap in assembly (LAZY in fast_amd64.s, where LOCATE
 // finds no Base), and a failed swap goes to spread as fetchAddOrLazy's does
-// (getSpread, putSpread).
+// (getSpread, putSpread). model/lazy.pml checks the compare-and-swap's
+// range check, the settling and the state check here against Kill, each
+// with a mutant that breaks it.
 func (r *Ref) spread() {
 	defer r.lock().Unlock()
 	if r.cells.State.Load() != stPercpu || r.cells.Base != nil || r.cells.Flags&optFreed != 0 {
