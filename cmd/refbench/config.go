@@ -161,9 +161,9 @@ ratio whose p-value is 0.05 or more is printed "~": no significant
 difference. The default -count of 20 finds a 10% difference 4 times in 5
 where the run-to-run spread (coefficient of variation) of a measurement is
 10% or less: on a quiet 2-vCPU AMD EPYC guest the median spread of the
-throughputs is 11%, 4-7% for atomic, cas and one goroutine, 10-20% for
-the per-CPU rows from 2 goroutines on, which move with the host's load
-on the other vCPU's core. The header's spread line says what the run at
+throughputs was 5% to 11% from run to run, lowest for atomic, cas and
+one goroutine, highest for the per-CPU rows from 2 goroutines on, which
+move with the host's load on the other vCPU's core. The header's spread line says what the run at
 hand resolves; a busy host (the header says BUSY) spreads far more.
 A run takes about 6 minutes; -count 10 halves it and resolves about 15%.
 The memory workload's child processes for 100000 objects run
