@@ -743,3 +743,21 @@ func leaseDoubleReleaseStress(t *testing.T, handler bool) {
 	assert.Positive(t, extra.Load())
 	assert.Equal(t, extra.Load(), reports.Load(), "extra Releases vs reports")
 }
+
+// A Shared's values are held by Refs that have their cells from the start
+// (Eager), as its Cost section says: a value read by one goroutine must not
+// count on its central word with a compare-and-swap until two readers
+// collide. White-box: whether a Ref has cells is not observable through the
+// API.
+func TestSharedNodesHaveCellsFromTheStart(t *testing.T) {
+	s := NewShared(1, nil)
+	n := s.cur.Load()
+	require.NotZero(t, n.ref.cells.Len(), "the first value's Ref has cells")
+	l, ok := s.Acquire()
+	require.True(t, ok)
+	assert.True(t, n.ref.IsPercpu())
+	l.Release()
+	s.Swap(2)
+	require.NotZero(t, s.cur.Load().ref.cells.Len(), "a swapped-in value's Ref has cells")
+	require.NoError(t, s.Close(context.Background()))
+}
