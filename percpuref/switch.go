@@ -21,12 +21,34 @@ import (
 // every harvested update is in C, so C is the logical count itself; the add
 // that takes it to 0 is the last Put.
 func (r *Ref) toAtomicLocked(op string, bits uint32) *MisuseError {
-	// Step 1. From now on operations that load S go to C directly.
-	// Operations that loaded S earlier may still update cells; step 2
-	// decides, per update, whether it counts on the cell or is redone on C.
-	if r.cells.State.Or(stAtomic|bits)&stAtomic != 0 {
+	if !r.markAtomicLocked(bits) {
 		return nil
 	}
+	if r.needsQuiesce() {
+		fastpath.Quiesce()
+	}
+	return r.foldLocked(op)
+}
+
+// markAtomicLocked is step 1 of toAtomicLocked: it sets stAtomic and bits,
+// and reports whether the Ref was per-CPU, and so needs steps 2 and 3
+// (foldLocked). From now on operations that load S go to C directly.
+// Operations that loaded S earlier may still update cells; step 2 decides,
+// per update, whether it counts on the cell or is redone on C.
+func (r *Ref) markAtomicLocked(bits uint32) bool {
+	return r.cells.State.Or(stAtomic|bits)&stAtomic == 0
+}
+
+// needsQuiesce reports whether step 2 must wait for fastpath.Quiesce after
+// markAtomicLocked: in the exclusive protocol, for a Ref with cells (a Lazy
+// Ref without cells has no update to wait for).
+func (r *Ref) needsQuiesce() bool {
+	return fastpath.Exclusive() && r.cells.Len() > 0
+}
+
+// foldLocked is steps 2 and 3 of toAtomicLocked, after markAtomicLocked
+// and, if needsQuiesce, after a fastpath.Quiesce that began after it.
+func (r *Ref) foldLocked(op string) *MisuseError {
 	var sum int64
 	if fastpath.Exclusive() {
 		// Step 2, exclusive protocol: fastpath.Quiesce waits for a
@@ -55,9 +77,10 @@ func (r *Ref) toAtomicLocked(op string, bits uint32) *MisuseError {
 		// store stays after it. The generic twin of the update uses
 		// sequentially consistent atomics for every step, needs no
 		// barrier, and is what -race checks.
-		if r.cells.Len() > 0 { // a Lazy Ref without cells has no update to wait for
-			fastpath.Quiesce()
-		}
+		//
+		// (The caller made that Quiesce: toAtomicLocked, or KillAll, whose
+		// one Quiesce began after the state stores of all its Refs.)
+		//
 		// Step 3's sum. A refused update stores back the v it loaded, so
 		// the cells keep the values summed here, whatever stale updates
 		// still run.
@@ -174,16 +197,9 @@ func (r *Ref) Kill() { r.KillAndConfirm(nil) }
 // runs: in the terminology of the Go memory model, KillAndConfirm
 // synchronizes before the start of release, as Put does.
 func (r *Ref) KillAndConfirm(confirm func()) {
-	m, st, ok := r.lockControl("Kill")
-	if !ok {
-		return
-	}
-	if st&stDying != 0 {
-		r.unlockReport(m, &MisuseError{Op: "Kill", Count: r.countLocked(), Err: ErrKilled})
-		return
-	}
-	if st&(stReleased|stPoisoned) != 0 { // released without Kill, or poisoned
-		r.unlockReport(m, r.releasedLocked("Kill", st))
+	m := r.lock()
+	if err := r.killRefusalLocked(r.cells.State.Load()); err != nil {
+		r.unlockReport(m, err)
 		return
 	}
 	err := r.toAtomicLocked("Kill", stDying)
@@ -200,27 +216,61 @@ func (r *Ref) KillAndConfirm(confirm func()) {
 	}
 }
 
-// dropInitialLocked is dropInitial for a Kill without confirm, made before
-// it lets go of m, the Ref's lock, which it holds since the switch: if the
-// initial reference was the last, the release is claimed in the same
-// critical section, which spares a Kill that releases a second round on
-// the lock (runRelease's). Nothing else can have claimed it: a claim takes
-// the lock, and the Ref was neither released nor poisoned when Kill took
-// it. A count below zero is a Put too many, which putChecked reports
-// without the lock, as dropInitial would.
-func (r *Ref) dropInitialLocked(m *sync.Mutex) {
-	v := r.count.Add(-1)
-	if v != 0 {
-		m.Unlock()
-		if v < 0 {
-			r.putChecked("Kill", 1, v)
+// killRefusalLocked returns the misuse that a Kill of a Ref in state st
+// is, with the Ref's lock held, or nil if Kill may go on: a Ref never set
+// up or exited, one dying already (ErrKilled: no second reference is
+// dropped), or one released without Kill or poisoned.
+func (r *Ref) killRefusalLocked(st uint32) *MisuseError {
+	switch {
+	case st&(stInit|stExited) != stInit:
+		err := ErrUninitialized
+		if st&stExited != 0 {
+			err = ErrExited
 		}
-		return
+		return &MisuseError{Op: "Kill", Count: shownCount(st, r.count.Load()), Err: err}
+	case st&stDying != 0:
+		return &MisuseError{Op: "Kill", Count: r.countLocked(), Err: ErrKilled}
+	case st&(stReleased|stPoisoned) != 0:
+		return r.releasedLocked("Kill", st)
+	}
+	return nil
+}
+
+// dropInitialLocked is dropInitial for a Kill without confirm, made before
+// it lets go of m, the Ref's lock, which it holds since the switch
+// (dropInitialHeld). A count below zero is a Put too many, which
+// putChecked reports without the lock, as dropInitial would.
+func (r *Ref) dropInitialLocked(m *sync.Mutex) {
+	under, release, life, claimed := r.dropInitialHeld()
+	m.Unlock()
+	switch {
+	case claimed:
+		r.runClaimed(release, life)
+	case under < 0:
+		r.putChecked("Kill", 1, under)
+	}
+}
+
+// dropInitialHeld drops the initial reference for Kill and KillAll, with
+// the Ref's lock held since the switch. If that was the last reference,
+// the release is claimed (claimed is true) in the same critical section,
+// which spares a Kill that releases a second round on the lock
+// (runRelease's); the caller runs it once it has let go of the lock.
+// Nothing else can have claimed it: a claim takes the lock, and the Ref
+// was neither released nor poisoned when Kill took it. under is the count
+// left if it is below zero (a Put too many, for the caller to report
+// without the lock), else 0.
+func (r *Ref) dropInitialHeld() (under int64, release func(), life uint64, claimed bool) {
+	v := r.count.Add(-1)
+	switch {
+	case v < 0:
+		return v, nil, 0, false
+	case v > 0:
+		return 0, nil, 0, false
 	}
 	r.cells.State.Or(stReleased)
-	release, life := r.claimedLocked()
-	m.Unlock()
-	r.runClaimed(release, life)
+	release, life = r.claimedLocked()
+	return 0, release, life, true
 }
 
 // dropInitial drops the initial reference for Kill, which has switched the
