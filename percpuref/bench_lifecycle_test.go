@@ -24,10 +24,16 @@ import (
 // percpuref is New and Kill of a default Ref, which never spread and so
 // never took cells; percpuref-eager is New and Kill with a slot in the
 // shared slabs (a Ref that spread costs the same), whose slot goes back to
-// the arena after the next GC; percpuref-padded the same with padded
+// the arena after the next GC; percpuref-eager-killall the same Refs made
+// killAllBatch at a time and killed together by KillAll, which shares one
+// membarrier among them (a cache's shutdown); percpuref-padded the same with padded
 // shards; percpuref-atomic is New with InitAtomic and the Put that takes the
 // count to zero. The GC work that the allocations cause is part of the
 // cost, as it is for a user.
+// killAllBatch is the number of Refs that KillAll shares one membarrier
+// among (percpuref/killall.go).
+const killAllBatch = 128
+
 func BenchmarkLifecycle(b *testing.B) {
 	benchkit.Header()
 	run := func(b *testing.B, life func(release func())) {
@@ -59,6 +65,24 @@ func BenchmarkLifecycle(b *testing.B) {
 			r := percpuref.New(release, percpuref.Eager())
 			r.Kill()
 		})
+	})
+	b.Run("impl=percpuref-eager-killall", func(b *testing.B) {
+		released := 0
+		release := func() { released++ }
+		b.ReportAllocs()
+		batch := make([]*percpuref.Ref, 0, killAllBatch)
+		for i := 0; i < b.N; i++ {
+			batch = append(batch, percpuref.New(release, percpuref.Eager()))
+			if len(batch) == cap(batch) || i == b.N-1 {
+				percpuref.KillAll(batch...)
+				clear(batch)
+				batch = batch[:0]
+			}
+		}
+		b.StopTimer()
+		if released != b.N {
+			b.Fatalf("released %d of %d", released, b.N)
+		}
 	})
 	b.Run("impl=percpuref-padded", func(b *testing.B) {
 		run(b, func(release func()) {

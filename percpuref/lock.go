@@ -19,10 +19,12 @@ import (
 //     move) is reachable only from that goroutine; lock returns the mutex it
 //     took, so the unlock matches it even if the stack moved in between;
 //   - two Refs on one stripe only serialise more than they must, and that
-//     cannot deadlock: no path takes a Ref's lock while it holds one (of this
-//     Ref or another), runs user code (release, confirm, a misuse handler)
-//     with one held, or waits with one held for anything that takes one.
-//     The arena's lock (internal/slots), taken inside, never takes a Ref's.
+//     cannot deadlock: no path but KillAll takes a Ref's lock while it holds
+//     one (of this Ref or another), and KillAll takes the stripes it needs
+//     in ascending order, all before it waits for anything; no path runs
+//     user code (release, confirm, a misuse handler) with one held, or
+//     waits with one held for anything that takes one. The arena's lock
+//     (internal/slots), taken inside, never takes a Ref's.
 //
 // The stripes are as many as make a collision between two Refs' mode
 // changes rare, each padded as a shard is (percpu.CacheLinePad).
@@ -49,9 +51,13 @@ func (r *Ref) lock() *sync.Mutex {
 	// dereference would come with the stripe held, and a recovered panic
 	// would leave it held for good, hanging every Ref on that stripe.
 	r.cells.State.Load()
-	// Fibonacci hashing: the top bits of the address times 2^64/φ.
-	h := uint64(uintptr(unsafe.Pointer(r))) * 0x9E3779B97F4A7C15 >> refLockShift.Load()
-	m := &refLocks[h].Mutex
+	m := &refLocks[r.stripe()].Mutex
 	m.Lock()
 	return m
+}
+
+// stripe returns the index in refLocks of r's lock.
+func (r *Ref) stripe() uint64 {
+	// Fibonacci hashing: the top bits of the address times 2^64/φ.
+	return uint64(uintptr(unsafe.Pointer(r))) * 0x9E3779B97F4A7C15 >> refLockShift.Load()
 }
