@@ -2,7 +2,8 @@
  * barrier.pml -- a Promela model of concurrent switches to atomic mode
  * sharing membarriers: the sequence counter and the leader's mutex of
  * quiesce.go (coalescedBarrier.snap, waitFor), under the exclusive protocol's
- * update (exclusive.pml, toAtomicLocked in percpuref/switch.go).
+ * update (exclusive.pml, toAtomicLocked in percpuref/switch.go); and of
+ * KillAll's one barrier for a batch of Refs (percpuref/killall.go).
  *
  * NK killers, each with a Ref of its own (a state word S[k] and one cell
  * w[k]) and one user goroutine u == k updating that cell. The user makes
@@ -56,6 +57,9 @@
  *           the sharing
  *   UOPS    updates per user (default 1)
  *   NOGHOST leave out (b)
+ *   BATCH   Refs 0..BATCH-1 are killed by one KillAll (batchkiller): every
+ *           state store, then one quiesce, then every fold; the Refs from
+ *           BATCH on have a killer each, sharing barriers with it
  *   WITNESS_COALESCED assert that every killer ran a barrier of its own: a
  *           violation is a run in which concurrent kills shared a barrier
  *           (a killer whose snapshot another leader's barrier satisfied
@@ -69,6 +73,10 @@
  *                     have begun before the state store
  *   MUTANT_INCAFTER   the leader moves seq only after the system call, by
  *                     two: a barrier in progress looks like none
+ *   MUTANT_BATCHEARLY (with BATCH) KillAll quiesces after its first state
+ *                     store instead of after its last: the later Refs'
+ *                     folds then rest on a barrier that began before their
+ *                     store
  */
 
 #ifndef NK
@@ -198,13 +206,9 @@ inline ended() {
 	j = 0
 }
 
-proctype killer(byte k) {
-	byte snap, v, j;
-	bit mine;
-
-	atomic { S[k] = ATOMIC; stored[k] = 1 };      /* state.Or(stAtomic) */
-
-	/* quiesce: theBarrier.waitFor(theBarrier.snap()) */
+/* quiesce: theBarrier.waitFor(theBarrier.snap()), for a killer whose
+ * locals are snap, mine and j */
+inline quiesce() {
 #if defined(MUTANT_SNAPSEQ)
 	snap = seq;
 #elif defined(MUTANT_SNAPROUND)
@@ -235,22 +239,65 @@ proctype killer(byte k) {
 		assert(seq >= snap); snap = 0
 	:: else -> skip
 	fi;
-	mu = 0;                                         /* mu.Unlock */
+	mu = 0                                          /* mu.Unlock */
+}
 
+/* after the barrier: check the ghost, then fold = cells.Stable(w[k]),
+ * loading until not busy (and clear the killer's mine) */
+inline harvest(k) {
 #ifndef NOGHOST
 	assert(served[k]);                              /* (b) */
 #endif
-#ifdef WITNESS_COALESCED
-	assert(mine);
-#endif
-
-	/* fold = cells.Stable(w[k]): load until not busy */
 	do
 	:: atomic { w[k] <= UOPS -> v = w[k]; break }
 	:: atomic { w[k] > UOPS -> assert(inflight[k] || bn[k] > 0) }   /* (c) */
 	od;
 	atomic { fold[k] = v; v = 0; mine = 0; ndone++ }
 }
+
+proctype killer(byte k) {
+	byte snap, v, j;
+	bit mine;
+
+	atomic { S[k] = ATOMIC; stored[k] = 1 };      /* state.Or(stAtomic) */
+	quiesce();
+#ifdef WITNESS_COALESCED
+	assert(mine);
+#endif
+	harvest(k)
+}
+
+#ifdef BATCH
+/* KillAll (percpuref/killall.go) of Refs 0..BATCH-1: every state store,
+ * then one quiesce, then every fold, all under the Refs' locks (held from
+ * the first store to the last fold, so no other switch of these Refs
+ * interleaves; here no other killer kills them). */
+proctype batchkiller() {
+	byte snap, v, j, k;
+	bit mine;
+
+	do
+	:: k < BATCH ->
+		atomic { S[k] = ATOMIC; stored[k] = 1 };  /* markAtomicLocked */
+#ifdef MUTANT_BATCHEARLY
+		if
+		:: k == 0 -> quiesce()                    /* the barrier after the first store only */
+		:: else -> skip
+		fi;
+#endif
+		k++
+	:: else -> break
+	od;
+#ifndef MUTANT_BATCHEARLY
+	quiesce();
+#endif
+	k = 0;
+	do
+	:: k < BATCH -> harvest(k); k++
+	:: else -> break
+	od
+}
+#endif
 
 init {
 	byte k;
@@ -267,9 +314,20 @@ init {
 			:: k < NU -> run user(k); run flusher(k)
 			:: else -> ndone++                         /* no user for Ref k */
 			fi;
-			run killer(k); k++
+#ifdef BATCH
+			if
+			:: k >= BATCH -> run killer(k)
+			:: else -> skip                            /* batchkiller's */
+			fi;
+#else
+			run killer(k);
+#endif
+			k++
 		:: else -> break
 		od;
+#ifdef BATCH
+		run batchkiller();
+#endif
 		k = 0
 	};
 	ndone == 2*NK;

@@ -37,7 +37,8 @@ MEMLIM=${MEMLIM:-3500}
 
 # name | expect (ok, violation) | spin -D flags. Runs named excl-* check
 # exclusive.pml (the exclusive protocol), done-* check done.pml (the lives
-# and their Done channels), barrier-* barrier.pml (coalesced membarriers),
+# and their Done channels), barrier-* barrier.pml (coalesced membarriers,
+# and KillAll's one barrier for a batch),
 # lease-* lease.pml (the one-shot Lease's tokens), misuse-* misuse.pml (use
 # after release), lazy-* lazy.pml (a default Ref's compare-and-swap on C,
 # its spread, and Kill), the others percpuref.pml (the fetchadd protocol). The list is in the order the runs start: the long ones
@@ -92,6 +93,10 @@ RUNS=(
 	"barrier-mutant-incafter|violation|-DNK=2 -DUOPS=1 -DNOGHOST -DMUTANT_INCAFTER"
 	"barrier-mutant-snapinprog-ghost|violation|-DNK=2 -DUOPS=1 -DMUTANT_SNAPINPROG"
 	"barrier-mutant-incafter-ghost|violation|-DNK=2 -DUOPS=1 -DMUTANT_INCAFTER"
+	"barrier-batch|ok|-DNK=2 -DUOPS=1 -DBATCH=2"
+	"barrier-batch-and-one|ok|-DNK=3 -DUOPS=1 -DBATCH=2"
+	"barrier-mutant-batchearly|violation|-DNK=2 -DUOPS=1 -DBATCH=2 -DNOGHOST -DMUTANT_BATCHEARLY"
+	"barrier-mutant-batchearly-and-one|violation|-DNK=3 -DUOPS=1 -DBATCH=2 -DNOGHOST -DMUTANT_BATCHEARLY"
 	"lease-remote2|ok|-DNREMOTE=2"
 	"lease-unbiased|ok|-DNREMOTE=2 -DSTART_UNBIASED"
 	"lease-mutant-norevoke|violation|-DNREMOTE=2 -DMUTANT_NOREVOKE"
