@@ -44,6 +44,7 @@ const (
 	fzIsZero
 	fzIsDying
 	fzIsPercpu
+	fzKillAllTwice
 	fzNumOps
 )
 
@@ -51,7 +52,7 @@ var fuzzOpNames = [fzNumOps]string{
 	"Get", "Put", "GetMany", "PutMany", "TryGet", "TryGetMany", "TryGetLive",
 	"GetUnlessZero", "PutLocked", "Kill", "KillAndConfirm", "SwitchToAtomic",
 	"SwitchToAtomicSync", "SwitchToPercpu", "Resurrect", "Reinit", "Exit",
-	"Read", "IsZero", "IsDying", "IsPercpu",
+	"Read", "IsZero", "IsDying", "IsPercpu", "KillAllTwice",
 }
 
 // maxDeltaPlusOne is MaxDelta+1: too large on 64-bit platforms, wrapped to
@@ -639,6 +640,30 @@ func fuzzRun(data []byte, trace bool) (log string, failure string) {
 		case fzKill:
 			ref.Kill()
 			model.kill(func() {})
+			cmp = false
+		case fzKillAllTwice:
+			// KillAll kills both entries before it runs a release: the
+			// second is judged (and reported, as a second Kill is) before
+			// the release that the first made due, which may Exit or
+			// Reinit the Ref, has run.
+			percpuref.KillAll(ref, ref)
+			reinitInRel, exitInRel, before := model.reinitInRel, model.exitInRel, model.releases
+			model.reinitInRel, model.exitInRel = false, false
+			model.kill(func() {})
+			first := len(model.alts)
+			model.kill(func() {}) // refused: reports, changes nothing
+			second := append([][]wantErr(nil), model.alts[first:]...)
+			model.alts = model.alts[:first]
+			model.reinitInRel, model.exitInRel = reinitInRel, exitInRel
+			if model.releases > before {
+				switch {
+				case reinitInRel:
+					model.reinit()
+				case exitInRel:
+					model.exit()
+				}
+			}
+			model.alts = append(model.alts, second...)
 			cmp = false
 		case fzKillAndConfirm:
 			var calls int

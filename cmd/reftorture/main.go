@@ -1,8 +1,8 @@
 // Command reftorture tortures percpuref.Ref, in the spirit of Linux's
 // rcutorture: many goroutines take, hand over and drop references to many
-// Refs at random while a controller kills, resurrects, reinits and switches
-// them and changes GOMAXPROCS, and every step is checked against
-// bookkeeping kept outside the Refs.
+// Refs at random while a controller kills (alone and in KillAll
+// batches), resurrects, reinits and switches them and changes GOMAXPROCS,
+// and every step is checked against bookkeeping kept outside the Refs.
 //
 // Usage:
 //
@@ -92,8 +92,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 
 reftorture runs random operations on many percpuref.Refs from many
 goroutines (Get, Put, GetMany, PutMany, PutLocked, TryGet, TryGetMany,
-TryGetLive, references handed between goroutines) while a controller kills,
-resurrects, reinits and switches the Refs and changes GOMAXPROCS. It checks
+TryGetLive, references handed between goroutines) while a controller
+kills (alone and in KillAll batches), resurrects, reinits and switches the
+Refs and changes GOMAXPROCS. It checks
 that release never runs while a reference is held or twice in one life,
 that TryGetLive fails after Kill, that no misuse is reported and that the
 final counts are exact. It exits with status 1 on any violation and 2 on

@@ -168,13 +168,14 @@ func (t *Tracked) count(c *Counts, inKill bool) {
 	}
 }
 
-// calledFromKill reports whether the caller runs inside Ref.KillAndConfirm.
+// calledFromKill reports whether the caller runs inside Ref.KillAndConfirm
+// or percpuref.KillAll.
 func calledFromKill() bool {
 	pc := make([]uintptr, 32)
 	frames := runtime.CallersFrames(pc[:runtime.Callers(2, pc)])
 	for {
 		f, more := frames.Next()
-		if strings.HasSuffix(f.Function, ".(*Ref).KillAndConfirm") {
+		if strings.HasSuffix(f.Function, ".(*Ref).KillAndConfirm") || strings.HasSuffix(f.Function, "/percpuref.KillAll") {
 			return true
 		}
 		if !more {
@@ -281,6 +282,19 @@ func (t *Tracked) Confirm(dying bool) func() {
 func (t *Tracked) Kill() {
 	t.Ref.KillAndConfirm(t.Confirm(true))
 	t.deadGen.Add(1)
+}
+
+// KillAll kills the Refs of ts with one percpuref.KillAll, and marks each
+// dead for the TryGetLive check. No Ref may appear twice, or be dying.
+func KillAll(ts []*Tracked) {
+	refs := make([]*percpuref.Ref, len(ts))
+	for i, t := range ts {
+		refs[i] = t.Ref
+	}
+	percpuref.KillAll(refs...)
+	for _, t := range ts {
+		t.deadGen.Add(1)
+	}
 }
 
 // KillResurrect kills the Ref while the caller holds a reference, so that
