@@ -130,3 +130,35 @@ func ExampleLazy() {
 	// count: 1 per-CPU: true
 	// released: true
 }
+
+// A cache shuts down: every entry's Ref dies at once. KillAll kills them as
+// Kill would each, with one membarrier for the batch instead of one per
+// Ref; an entry still in use is released by its user's last Put.
+func ExampleKillAll() {
+	type entry struct {
+		ref *percpuref.Ref
+		key string
+	}
+	var closed int
+	cache := map[string]*entry{}
+	for _, k := range []string{"a", "b", "c"} {
+		e := &entry{key: k}
+		e.ref = percpuref.New(func() { closed++ }, percpuref.Eager())
+		cache[k] = e
+	}
+	inUse := cache["b"]
+	inUse.ref.Get() // a user still holds "b"
+
+	refs := make([]*percpuref.Ref, 0, len(cache))
+	for _, e := range cache {
+		refs = append(refs, e.ref)
+	}
+	percpuref.KillAll(refs...)
+	fmt.Println("released by KillAll:", closed)
+
+	inUse.ref.Put()
+	fmt.Println("released after the last Put:", closed)
+	// Output:
+	// released by KillAll: 2
+	// released after the last Put: 3
+}

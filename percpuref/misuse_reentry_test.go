@@ -430,11 +430,13 @@ type reentOp struct {
 	do       func(r *Ref, c *reentCase)
 }
 
-// reentOps are the nine control operations.
+// reentOps are the nine control operations, and KillAll of one Ref, which
+// is Kill.
 var reentOps = []reentOp{
 	{"Init", "Init", kInit, false, func(r *Ref, c *reentCase) { r.Init(c.rel, c.opts()...) }},
 	{"Kill", "Kill", kKill, false, func(r *Ref, _ *reentCase) { r.Kill() }},
 	{"KillAndConfirm", "Kill", kKill, true, func(r *Ref, c *reentCase) { r.KillAndConfirm(c.opConfirm) }},
+	{"KillAll", "Kill", kKill, false, func(r *Ref, _ *reentCase) { KillAll(r) }},
 	{"SwitchToAtomic", "SwitchToAtomic", kSwitchToAtomic, true, func(r *Ref, c *reentCase) { r.SwitchToAtomic(c.opConfirm) }},
 	{"SwitchToAtomicSync", "SwitchToAtomic", kSwitchToAtomic, false, func(r *Ref, _ *reentCase) { r.SwitchToAtomicSync() }},
 	{"SwitchToPercpu", "SwitchToPercpu", kSwitchToPercpu, false, func(r *Ref, _ *reentCase) { r.SwitchToPercpu() }},

@@ -503,7 +503,7 @@ func TestMisusePoisonedStaysAtomic(t *testing.T) {
 // every TryGet fails, every Get and Put is reported (each time, with a true
 // cause), the count never moves, release never runs again, and IsZero, Read
 // and Done agree. Each path that can release: Kill of a per-CPU Ref (slots,
-// padded shards, Lazy), and the last Put of an InitAtomic Ref.
+// padded shards, Lazy), KillAll, and the last Put of an InitAtomic Ref.
 func TestMisuseReleasedIsTerminal(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -514,6 +514,7 @@ func TestMisuseReleasedIsTerminal(t *testing.T) {
 		{"kill-shards", []Option{WithShards(4)}, func(r *Ref) { r.Kill() }},
 		{"kill-lazy", []Option{Lazy()}, func(r *Ref) { r.Kill() }},
 		{"kill-allowreinit", []Option{AllowReinit()}, func(r *Ref) { r.Kill() }},
+		{"killall", []Option{Eager()}, func(r *Ref) { KillAll(r) }},
 		{"initatomic-put", []Option{InitAtomic()}, func(r *Ref) { r.Put() }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
