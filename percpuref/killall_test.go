@@ -68,7 +68,7 @@ func newKillScene() *killScene {
 	exited.Exit()
 	putToZero.Put() // released without Kill
 	under.Put()
-	under.Put() // a Put too many, in per-CPU mode
+	under.Put()    // a Put too many, in per-CPU mode
 	s.events = nil // the releases and reports of the setup
 
 	s.refs = []*Ref{
