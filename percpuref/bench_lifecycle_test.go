@@ -32,7 +32,7 @@ import (
 // cost, as it is for a user.
 // killAllBatch is the number of Refs that KillAll shares one membarrier
 // among (percpuref/killall.go).
-const killAllBatch = 128
+const killAllBatch = 64
 
 func BenchmarkLifecycle(b *testing.B) {
 	benchkit.Header()

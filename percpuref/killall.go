@@ -8,21 +8,25 @@ import (
 
 // KillAll kills every Ref in refs, as Kill does each, and has them share
 // the wait that makes a Kill of a Ref with cells cost microseconds: one
-// membarrier serves a batch of up to 128 Refs where Kill one after another
+// membarrier serves a batch of up to 64 Refs where Kill one after another
 // would make (or wait for) one each. Use it where many Refs die together,
 // as when a cache or a pool shuts down.
 //
-// Each Ref ends as Kill leaves it: dying, in atomic mode with its count
-// exact, its initial reference dropped, and its release run if that was the
-// last reference. A misused Ref (dying already, released, exited, or never
-// set up) is reported as Kill reports it and left as Kill leaves it; a Ref
-// that appears twice is killed once and reported (ErrKilled) the second
-// time, as two Kills would be. What differs from Kill in turn is when user
-// code runs: KillAll kills a batch of Refs, and then, in the calling
-// goroutine and in the order of refs, runs each release that the batch made
-// due and makes each misuse report; then the next batch. A KillAll that has
-// begun finishes: if a release or a misuse handler panics, the rest of
-// KillAll's work still happens, and the panic goes on once it has.
+// Each Ref is killed as Kill kills it: made dying, switched to atomic mode
+// with its count exact, and its initial reference dropped. A misused Ref
+// (dying already, released, exited, or never set up) is reported as Kill
+// reports it and left as Kill leaves it; a Ref that appears twice is killed
+// once, and its second entry reported as a second Kill is (ErrKilled).
+//
+// What differs from Kill in turn is when user code runs: KillAll kills
+// every Ref of refs first, and only then, in the calling goroutine and in
+// the order of refs, runs each release that came due (a Ref whose initial
+// reference was the last) and makes each misuse report. So a release sees
+// every Ref of refs killed: one that calls Resurrect, Reinit or Exit on
+// another Ref of refs acts on that Ref after its Kill. A KillAll that has
+// begun finishes: if a release or a misuse handler panics, the releases and
+// reports after it still run, and then the panic goes on (the last one, if
+// several panicked, as with deferred calls).
 //
 // Everything the caller did before KillAll happens before each release
 // runs, as for Kill. A nil entry panics before any Ref is killed.
@@ -30,46 +34,39 @@ func KillAll(refs ...*Ref) {
 	for _, r := range refs {
 		r.cells.State.Load() // a nil Ref faults here, before any lock is taken
 	}
-	killAll(refs)
-}
-
-// killAll kills refs, a batch at a time. If user code panics, the deferred
-// call goes on with the Refs not yet killed.
-func killAll(refs []*Ref) {
-	done := false
-	defer func() {
-		if !done {
-			killAll(refs)
-		}
-	}()
-	for len(refs) > 0 {
-		var killed [killAllBatch]killedRef
-		n := min(len(refs), killAllBatch)
-		killBatch(refs[:n], killed[:n])
-		refs = refs[n:]
-		finishKills(killed[:n])
+	var few [killAllBatch]killedRef // no allocation for one batch
+	var killed []killedRef
+	if len(refs) <= len(few) {
+		killed = few[:len(refs)]
+	} else {
+		killed = make([]killedRef, len(refs))
 	}
-	done = true
+	for i := 0; i < len(refs); i += killAllBatch {
+		end := min(i+killAllBatch, len(refs))
+		killBatch(refs[i:end], killed[i:end])
+	}
+	finishKills(killed)
 }
 
-// killAllBatch bounds the Refs that KillAll kills under one membarrier. Their
-// locks (at most all of refLocks' stripes) are held together from the first
-// state store to the last fold, which keeps every other mode change in the
-// process waiting meanwhile; a batch of 128 holds them for tens of
-// microseconds, and leaves one membarrier's microseconds at under 20 ns a
-// Ref.
-const killAllBatch = 128
+// killAllBatch bounds the Refs that KillAll kills under one membarrier.
+// Their lock stripes (64 Refs hash to about 56 of the 256) are held from
+// the first state store to the last fold: the membarrier, the reads of
+// every cell (each waits for an update at work on it), and the return of
+// the slots. Every operation that takes one of those stripes waits
+// meanwhile, on any Ref that hashes to it: mode changes, Read, Done, a
+// release's claim (a Put that reaches zero), a Lazy Ref's spread, misuse
+// reports. 64 keeps that to some tens of microseconds, and one membarrier's
+// microseconds at a few tens of nanoseconds a Ref.
+const killAllBatch = 64
 
 // killedRef is what KillAll has left to do for one Ref once every lock is
-// released: run the release it claimed, report a misuse, or report the Put
-// too many that its drop of the initial reference found (under < 0).
+// released: run the release it claimed, or make a misuse report.
 type killedRef struct {
 	r       *Ref
 	release func()
 	life    uint64
 	claimed bool
 	err     *MisuseError
-	under   int64
 }
 
 // killBatch kills refs as KillAndConfirm(nil) does each, with one
@@ -127,7 +124,7 @@ func killBatch(refs []*Ref, out []killedRef) {
 				continue // a count poisoned at the fold keeps every reference
 			}
 		}
-		o.under, o.release, o.life, o.claimed = r.dropInitialHeld()
+		o.err, o.release, o.life, o.claimed = r.dropInitialHeld()
 	}
 	forStripes(&held, func(s int) { refLocks[s].Unlock() })
 }
@@ -166,7 +163,5 @@ func (k *killedRef) finish() {
 		k.r.runClaimed(k.release, k.life)
 	case k.err != nil:
 		k.r.send(k.err)
-	case k.under < 0:
-		k.r.putChecked("Kill", 1, k.under)
 	}
 }

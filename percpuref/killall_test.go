@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -188,7 +189,7 @@ func TestKillAllSharesOneBarrierPerBatch(t *testing.T) {
 
 // TestKillAllFinishesWhenUserCodePanics: a release that panics, and a
 // misuse report with no handler (which panics), stop neither the kills nor
-// the releases after them; the first panic reaches the caller.
+// the releases after them; the panic reaches the caller.
 func TestKillAllFinishesWhenUserCodePanics(t *testing.T) {
 	var rel semRel
 	boom := New(func() { panic("boom") }, Eager())
@@ -204,8 +205,8 @@ func TestKillAllFinishesWhenUserCodePanics(t *testing.T) {
 	assert.True(t, boom.IsDying())
 	assert.True(t, boom.IsZero())
 
-	// A panic in the first batch's user code: the later batches are still
-	// killed, and their releases run.
+	// A panic in the first release, with several batches: every Ref was
+	// killed before any release ran, and every release after it runs.
 	refs := []*Ref{New(func() { panic("first") }, Eager())}
 	for range killAllBatch + 2 {
 		refs = append(refs, New(rel.fn(), Eager()))
@@ -221,6 +222,18 @@ func TestKillAllFinishesWhenUserCodePanics(t *testing.T) {
 	}
 	require.Equal(t, 2+killAllBatch+2, rel.calls())
 	rel.n.Store(2)
+
+	// Two releases panic: both ran, and the caller recovers the last panic,
+	// as with panics in deferred calls.
+	first, second := New(func() { panic("first") }, Eager()), New(func() { panic("second") }, Eager())
+	p = func() (p any) {
+		defer func() { p = recover() }()
+		KillAll(first, second)
+		return nil
+	}()
+	assert.Equal(t, "second", fmt.Sprint(p))
+	assert.True(t, first.IsZero())
+	assert.True(t, second.IsZero())
 
 	d, e := New(rel.fn()), New(rel.fn(), Eager())
 	me := semCatch(func() { KillAll(d, d, e) })
@@ -260,7 +273,7 @@ func TestKillAllUnderTraffic(t *testing.T) {
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
 	rounds := 0
 	for time.Now().Before(deadline) || rounds < 3 {
-		const nrefs, holders = 24, 3
+		const nrefs, holders = killAllBatch + 16, 3 // two batches
 		var killed atomic.Int64
 		handler := func(err error) {
 			if me, ok := err.(*MisuseError); ok && me.Err == ErrKilled {
@@ -337,4 +350,105 @@ func TestKillAllUnderTraffic(t *testing.T) {
 		rounds++
 	}
 	t.Logf("%d rounds", rounds)
+}
+
+// TestKillAllReadsRefsBeforeUserCode: every Ref of refs is killed before
+// any release runs, so a release that changes the caller's slice (a cache
+// that deletes its entry, shifting the later ones and zeroing the tail)
+// changes neither which Refs are killed nor anything else; and a Ref given
+// twice is killed once, whether its entries fall in one batch or in two,
+// even if its release Reinits it.
+func TestKillAllReadsRefsBeforeUserCode(t *testing.T) {
+	var mu sync.Mutex
+	var cache []*Ref
+	for range 2*killAllBatch + 50 {
+		var r *Ref
+		r = New(func() {
+			mu.Lock()
+			defer mu.Unlock()
+			if i := slices.Index(cache, r); i >= 0 {
+				cache = slices.Delete(cache, i, i+1)
+			}
+		}, Eager())
+		cache = append(cache, r)
+	}
+	all := slices.Clone(cache)
+	MustFinish(t, 10*time.Second, "KillAll of a cache whose releases delete entries", func() { KillAll(cache...) })
+	for i, r := range all {
+		assert.True(t, r.IsDying() && r.IsZero(), "entry %d killed and released", i)
+	}
+	assert.Empty(t, cache)
+
+	for _, gap := range []int{1, killAllBatch} {
+		var log semLog
+		releases := 0
+		var r *Ref
+		r = New(func() {
+			releases++
+			if releases == 1 {
+				r.Reinit() // a new life, which the second entry must not kill
+			}
+		}, Eager(), AllowReinit(), log.option())
+		refs := []*Ref{r}
+		for range gap - 1 {
+			refs = append(refs, New(nil))
+		}
+		refs = append(refs, r)
+		KillAll(refs...)
+		assert.Equal(t, 1, releases, "gap %d: killed once", gap)
+		require.Len(t, log.all(), 1, "gap %d", gap)
+		semRequireMisuse(t, log.all()[0], ErrKilled, "Kill", 0)
+		assert.False(t, r.IsDying(), "gap %d: the life Reinit began is live", gap)
+	}
+}
+
+// TestKillAllReleaseSeesTheOthersKilled: a release run by KillAll sees every
+// Ref of refs killed, so one that resurrects a later Ref of refs (which
+// still has a holder) brings it back to life, as docs/semantics.md says.
+func TestKillAllReleaseSeesTheOthersKilled(t *testing.T) {
+	var log semLog
+	b := New(nil, Eager(), AllowReinit(), log.option())
+	b.Get() // a holder: b is not released by its Kill
+	sawDying := false
+	a := New(func() { sawDying = b.IsDying(); b.Resurrect() }, Eager(), log.option())
+	KillAll(a, b)
+	assert.True(t, sawDying, "a's release ran after b was killed")
+	assert.False(t, b.IsDying(), "b was resurrected by a's release")
+	assert.Empty(t, log.all())
+	assert.False(t, b.Put())
+	assert.Equal(t, int64(1), b.Read())
+}
+
+// TestKillAllOnOneLockStripe: KillAll with every Ref on one lock stripe,
+// while another goroutine Reads, Kills and asks for Done of Refs on the
+// same stripe, in and out of refs: nothing deadlocks, every Ref is
+// released once.
+func TestKillAllOnOneLockStripe(t *testing.T) {
+	OneLockStripe(t)
+	var rel semRel
+	var refs []*Ref
+	for range 2*killAllBatch + 3 {
+		refs = append(refs, New(rel.fn(), Eager(), WithMisuseHandler(func(error) {})))
+	}
+	other := New(nil, Eager())
+	stop := make(chan struct{})
+	fin := make(chan struct{})
+	go func() {
+		defer close(fin)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			other.Read()
+			refs[7].Done()
+			refs[len(refs)-1].Kill()
+		}
+	}()
+	MustFinish(t, 10*time.Second, "KillAll on one stripe", func() { KillAll(refs...) })
+	close(stop)
+	<-fin
+	assert.Equal(t, len(refs), rel.calls())
+	other.Kill()
 }

@@ -238,16 +238,15 @@ func (r *Ref) killRefusalLocked(st uint32) *MisuseError {
 
 // dropInitialLocked is dropInitial for a Kill without confirm, made before
 // it lets go of m, the Ref's lock, which it holds since the switch
-// (dropInitialHeld). A count below zero is a Put too many, which
-// putChecked reports without the lock, as dropInitial would.
+// (dropInitialHeld).
 func (r *Ref) dropInitialLocked(m *sync.Mutex) {
-	under, release, life, claimed := r.dropInitialHeld()
+	err, release, life, claimed := r.dropInitialHeld()
 	m.Unlock()
 	switch {
 	case claimed:
 		r.runClaimed(release, life)
-	case under < 0:
-		r.putChecked("Kill", 1, under)
+	case err != nil:
+		r.send(err)
 	}
 }
 
@@ -257,20 +256,22 @@ func (r *Ref) dropInitialLocked(m *sync.Mutex) {
 // which spares a Kill that releases a second round on the lock
 // (runRelease's); the caller runs it once it has let go of the lock.
 // Nothing else can have claimed it: a claim takes the lock, and the Ref
-// was neither released nor poisoned when Kill took it. under is the count
-// left if it is below zero (a Put too many, for the caller to report
-// without the lock), else 0.
-func (r *Ref) dropInitialHeld() (under int64, release func(), life uint64, claimed bool) {
+// was neither released nor poisoned when Kill took it. A count below zero
+// is a Put too many: it is poisoned here, under the same lock (so no Get
+// or Put can find it unpoisoned and misjudge it), and returned as err for
+// the caller to report without the lock, as putChecked would.
+func (r *Ref) dropInitialHeld() (err *MisuseError, release func(), life uint64, claimed bool) {
 	v := r.count.Add(-1)
 	switch {
 	case v < 0:
-		return v, nil, 0, false
+		r.poisonLocked()
+		return &MisuseError{Op: "Kill", Count: v + 1, Err: ErrUnderflow}, nil, 0, false
 	case v > 0:
-		return 0, nil, 0, false
+		return nil, nil, 0, false
 	}
 	r.cells.State.Or(stReleased)
 	release, life = r.claimedLocked()
-	return 0, release, life, true
+	return nil, release, life, true
 }
 
 // dropInitial drops the initial reference for Kill, which has switched the
