@@ -44,6 +44,16 @@ import (
 // cannot have an update in progress, as every update holds a pointer to its
 // owner, so its slot is free at once.
 //
+// Every owner registers that cleanup, and it runs one day whether or not
+// the owner retired its slot, perhaps long after the slot has passed to
+// other owners, and in any order relative to their cleanups; its argument
+// is the slot's base, which names the slot but not the ownership. So each
+// chunk counts, for each of its slots j, the retirements of slot j whose
+// owners' cleanups have not run yet (chunk.pending[j]). RetireSlot adds
+// one; DropSlot takes one off if there is one, and frees the slot only if
+// there is none. See DropSlot for why that frees a slot only when its
+// current owner retired it or is unreachable.
+//
 // The arena never clears a slot: a new owner finds whatever counts the last
 // one left and must account for them itself (percpuref absorbs them into its
 // central count with cells.Stable, or swaps them to 0 in the fetchadd
@@ -69,10 +79,23 @@ type chunk struct {
 	slots int     // slots per slab
 	shift uint8   // log2(8 * slots)
 	used  int     // slots handed out at least once
+	pool  *pool   // the pool of the chunk's procs
+
+	// pending[j] counts the retirements of slot j whose owners' cleanups
+	// (DropSlot) have not run yet: one counter per slot, not per slab.
+	// RetireSlot allocates it at the chunk's first retirement; until then
+	// (nil) every counter is 0, and a chunk none of whose slots has been
+	// retired costs its slabs only; after it, 8 bytes more per slot.
+	pending []uint64
 }
 
 func (c *chunk) slot(j int) *atomic.Int64 {
 	return (*atomic.Int64)(unsafe.Pointer(&c.mem[c.off+j]))
+}
+
+// index returns j for base, slot j of the chunk.
+func (c *chunk) index(base *atomic.Int64) int {
+	return int(uintptr(unsafe.Pointer(base))-c.base) / 8
 }
 
 // pool is the chunks for one number of Ps.
@@ -84,8 +107,7 @@ type pool struct {
 var arena struct {
 	mu      sync.Mutex
 	chunks  []*chunk      // all chunks, sorted by base
-	pools   map[int]*pool // by procs
-	pending map[*atomic.Int64]int
+	pools   []*pool       // by procs, grown as needed (procs <= MaxCells)
 	retired []retiredSlot // in order of retirement, so of freeAt
 	takes   int           // TakeSlot calls since the last reclaim
 	gc      []metrics.Sample
@@ -120,7 +142,8 @@ func reclaim() {
 	n := gcCycles()
 	i := 0
 	for ; i < len(arena.retired) && arena.retired[i].freeAt != 0 && arena.retired[i].freeAt <= n; i++ {
-		freeSlot(arena.retired[i].base)
+		b := arena.retired[i].base
+		freeSlot(chunkOf(b), b)
 		arena.stats.Retired--
 	}
 	arena.retired = append(arena.retired[:0], arena.retired[i:]...)
@@ -163,9 +186,8 @@ func TakeSlot() (base *atomic.Int64, last uint16, shift uint8) {
 	procs := min(runtime.GOMAXPROCS(0), MaxCells)
 	arena.mu.Lock()
 	defer arena.mu.Unlock()
-	if arena.pools == nil {
-		arena.pools = make(map[int]*pool)
-		arena.pending = make(map[*atomic.Int64]int)
+	if procs >= len(arena.pools) {
+		arena.pools = append(arena.pools, make([]*pool, procs+1-len(arena.pools))...)
 	}
 	pl := arena.pools[procs]
 	if pl == nil {
@@ -194,7 +216,7 @@ func TakeSlot() (base *atomic.Int64, last uint16, shift uint8) {
 		if k > 0 {
 			slots = min(2*pl.chunks[k-1].slots, maxSlabSlots)
 		}
-		c = newChunk(procs, slots)
+		c = newChunk(pl, procs, slots)
 		pl.chunks = append(pl.chunks, c)
 	}
 	base = c.slot(c.used)
@@ -203,7 +225,7 @@ func TakeSlot() (base *atomic.Int64, last uint16, shift uint8) {
 	return base, uint16(procs - 1), c.shift
 }
 
-func newChunk(procs, slots int) *chunk {
+func newChunk(pl *pool, procs, slots int) *chunk {
 	align := slabAlign()
 	slab := 8 * slots
 	if slab < align {
@@ -221,7 +243,8 @@ func newChunk(procs, slots int) *chunk {
 		start = uintptr(unsafe.Pointer(&mem[0]))
 	}
 	base := (start + uintptr(align) - 1) &^ uintptr(align-1)
-	c := &chunk{mem: mem, off: int(base-start) / 8, base: base, procs: procs, slots: slots}
+	c := &chunk{mem: mem, off: int(base-start) / 8, base: base, procs: procs, slots: slots,
+		pool: pl}
 	for 1<<c.shift < slab {
 		c.shift++
 	}
@@ -263,12 +286,19 @@ func IsSlot(base *atomic.Int64) bool {
 func RetireSlot(base *atomic.Int64) bool {
 	arena.mu.Lock()
 	defer arena.mu.Unlock()
-	if base == nil || chunkOf(base) == nil {
+	if base == nil {
+		return false
+	}
+	c := chunkOf(base)
+	if c == nil {
 		return false
 	}
 	// The owner's cleanup, registered when it took the slot, will still run
 	// one day and must then not free the slot from under its next owner.
-	arena.pending[base]++
+	if c.pending == nil {
+		c.pending = make([]uint64, c.slots)
+	}
+	c.pending[c.index(base)]++
 	arena.retired = append(arena.retired, retiredSlot{base: base}) // reclaim stamps it
 	arena.stats.Live--
 	arena.stats.Retired++
@@ -278,32 +308,31 @@ func RetireSlot(base *atomic.Int64) bool {
 // DropSlot is the cleanup for an owner that became unreachable: it frees
 // the owner's slot, base, unless the owner retired it already. Pass it to
 // runtime.AddCleanup with the owner as ptr and base as arg when taking a
-// slot.
+// slot. It does nothing if base is not a slot of the arena.
 func DropSlot(base *atomic.Int64) {
 	arena.mu.Lock()
 	defer arena.mu.Unlock()
-	// pending[base] counts retirements of base whose owners' cleanups have
+	c := chunkOf(base)
+	if c == nil {
+		return
+	}
+	// pending[j] counts retirements of slot j whose owners' cleanups have
 	// not run. One of them may be this call; if so, the slot was freed (or
 	// will be) by the retirement. This call may instead be the cleanup of
 	// the slot's current owner while an older, retired owner's cleanup is
 	// still to come: then this owner is dead too, and the slot can wait for
-	// that older cleanup, which will find pending at 0 and free it. Either
-	// way, a slot is freed only when its current owner retired it or is
-	// unreachable.
-	if n := arena.pending[base]; n > 0 {
-		if n == 1 {
-			delete(arena.pending, base)
-		} else {
-			arena.pending[base] = n - 1
-		}
+	// that older cleanup, which will find pending[j] at 0 and free it.
+	// Either way, a slot is freed only when its current owner retired it or
+	// is unreachable.
+	if j := c.index(base); c.pending != nil && c.pending[j] > 0 {
+		c.pending[j]--
 		return
 	}
 	arena.stats.Live--
-	freeSlot(base)
+	freeSlot(c, base)
 }
 
-func freeSlot(base *atomic.Int64) {
-	c := chunkOf(base)
-	pl := arena.pools[c.procs]
-	pl.free = append(pl.free, base)
+// freeSlot puts base, a slot of c, on its pool's free list.
+func freeSlot(c *chunk, base *atomic.Int64) {
+	c.pool.free = append(c.pool.free, base)
 }

@@ -16,12 +16,13 @@ import (
 	"github.com/percpuref/percpu"
 )
 
-// These tests look inside the arena (arena.pools, arena.pending, chunkOf)
-// to check what its API promises: layout, grace periods, and that the
-// cleanup of a lost owner never frees a slot twice or from under its next
-// owner. Slots that a test takes without a real owner are given back the way
-// an owner would: RetireSlot, and DropSlot standing in for the owner's
-// cleanup, so that arena.pending is left clean for the next test.
+// These tests look inside the arena (its pools, the chunks' pending
+// counters, chunkOf) to check what its API promises: layout, grace periods,
+// and that the cleanup of a lost owner never frees a slot twice or from
+// under its next owner. Slots that a test takes without a real owner are
+// given back the way an owner would: RetireSlot, and DropSlot standing in
+// for the owner's cleanup, so that every pending counter is left at 0 for
+// the next test.
 
 // gcDeadline bounds every wait for the garbage collector.
 const gcDeadline = 10 * time.Second
@@ -80,7 +81,7 @@ func freeCount(base *atomic.Int64) int {
 		return -1
 	}
 	n := 0
-	for _, b := range arena.pools[c.procs].free {
+	for _, b := range c.pool.free {
 		if b == base {
 			n++
 		}
@@ -88,10 +89,41 @@ func freeCount(base *atomic.Int64) int {
 	return n
 }
 
+// pendingOf returns the pending counter of the slot base: retirements of
+// it whose owners' cleanups have not run. It returns -1 if base is not a
+// slot.
 func pendingOf(base *atomic.Int64) int {
 	arena.mu.Lock()
 	defer arena.mu.Unlock()
-	return arena.pending[base]
+	c := chunkOf(base)
+	if c == nil {
+		return -1
+	}
+	if c.pending == nil {
+		return 0
+	}
+	return int(c.pending[c.index(base)])
+}
+
+// totalPending returns the sum of all slots' pending counters.
+func totalPending() uint64 {
+	arena.mu.Lock()
+	defer arena.mu.Unlock()
+	n := uint64(0)
+	for _, c := range arena.chunks {
+		for _, p := range c.pending {
+			n += p
+		}
+	}
+	return n
+}
+
+// poolOf returns the pool for procs, or nil, with arena.mu held.
+func poolOf(procs int) *pool {
+	if procs < len(arena.pools) {
+		return arena.pools[procs]
+	}
+	return nil
 }
 
 // giveBack returns slots taken without an owner as an owner would: retired,
@@ -113,7 +145,15 @@ func checkArena(t *testing.T) {
 	seen := make(map[*atomic.Int64]string)
 	free, used := 0, 0
 	for procs, pl := range arena.pools {
+		if pl == nil {
+			continue
+		}
 		for _, c := range pl.chunks {
+			require.Same(t, pl, c.pool, "a chunk's pool")
+			require.Equal(t, procs, c.procs, "a chunk in the pool of its procs")
+			if c.pending != nil {
+				require.Len(t, c.pending, c.slots, "a pending counter per slot")
+			}
 			used += c.used
 		}
 		for _, b := range pl.free {
@@ -185,7 +225,7 @@ func TestArenaTakeSlotLayout(t *testing.T) {
 	before := Stats()
 	arena.mu.Lock()
 	free0 := 0
-	if pl := arena.pools[procs]; pl != nil {
+	if pl := poolOf(procs); pl != nil {
 		free0 = len(pl.free)
 	}
 	arena.mu.Unlock()
@@ -238,7 +278,7 @@ func TestArenaTakeSlotLayout(t *testing.T) {
 
 	// The pool's chunks double from the smallest slab to the largest.
 	arena.mu.Lock()
-	chunks := append([]*chunk(nil), arena.pools[procs].chunks...)
+	chunks := append([]*chunk(nil), poolOf(procs).chunks...)
 	arena.mu.Unlock()
 	require.NotEmpty(t, chunks)
 	assert.Equal(t, max(minSlabSlots, percpu.CacheLinePad/8), chunks[0].slots, "first chunk's slab")
@@ -382,7 +422,17 @@ func TestArenaNotASlot(t *testing.T) {
 	s := Stats()
 	assert.Equal(t, before.Live+1, s.Live, "failed retirements change nothing")
 	assert.Equal(t, before.Retired, s.Retired, "failed retirements change nothing")
-	assert.Zero(t, pendingOf(setBase))
+	assert.Zero(t, pendingOf(base), "failed retirements count no cleanup as owed")
+	assert.Zero(t, totalPending(), "failed retirements count no cleanup as owed")
+
+	// DropSlot of what is not a slot frees nothing and counts nothing.
+	DropSlot(nil)
+	DropSlot(setBase)
+	DropSlot(&stack)
+	DropSlot(mid)
+	assert.Equal(t, s, Stats(), "DropSlot of no slot changes nothing")
+	assert.Zero(t, freeCount(base), "DropSlot of no slot freed a slot")
+	assert.Zero(t, totalPending())
 	runtime.KeepAlive(set)
 }
 
@@ -408,6 +458,7 @@ func TestArenaDropSlotLostOwner(t *testing.T) {
 	base, _, _ := TakeSlot()
 	DropSlot(base)
 	assert.Equal(t, 1, freeCount(base), "free at once")
+	assert.Zero(t, pendingOf(base), "no cleanup is owed")
 	assert.Equal(t, before.Live, Stats().Live)
 	b, _, _ := TakeSlot()
 	assert.Same(t, base, b)
@@ -462,18 +513,20 @@ func retireAndRetake(t *testing.T, base *atomic.Int64) {
 
 func TestArenaDropSlotOfOlderOwner(t *testing.T) {
 	// (c) A retires its slot, B takes it after the grace period, and A's
-	// cleanup runs while B is alive: B's slot must stay B's. When B is
-	// lost too, the slot is freed. Both cleanups name the same slot, so
-	// their order cannot matter.
+	// cleanup runs while B is alive: it takes A's retirement off the
+	// slot's counter, and B's slot stays B's. When B is lost too, B's
+	// cleanup finds the counter at 0 and frees the slot.
 	drainGrace(t)
 	noAutoGC(t)
 	before := Stats()
 	base, _, _ := TakeSlot() // A
 	retireAndRetake(t, base) // B
 	assert.Equal(t, before.Live+1, Stats().Live)
+	assert.Equal(t, 1, pendingOf(base), "A's cleanup is owed")
 
 	DropSlot(base) // A's cleanup, B alive
 	assert.Zero(t, freeCount(base), "A's cleanup freed the slot that B owns")
+	assert.Zero(t, pendingOf(base), "A's cleanup has run")
 	assert.Equal(t, before.Live+1, Stats().Live, "B is still live")
 	others := takeUnique(t, 2*minSlabSlots)
 	for _, o := range others {
@@ -502,7 +555,9 @@ func TestArenaDropSlotTwoRetiredOwners(t *testing.T) {
 	assert.Equal(t, 2, pendingOf(base))
 
 	DropSlot(base) // A's cleanup
+	assert.Equal(t, 1, pendingOf(base))
 	DropSlot(base) // B's cleanup
+	assert.Zero(t, pendingOf(base))
 	assert.Zero(t, freeCount(base), "older owners' cleanups freed C's slot")
 	assert.Equal(t, before.Live+1, Stats().Live)
 	DropSlot(base) // C's cleanup
@@ -512,9 +567,12 @@ func TestArenaDropSlotTwoRetiredOwners(t *testing.T) {
 }
 
 func TestArenaDropSlotNewerOwnerFirst(t *testing.T) {
-	// A retires, B takes the slot and is lost before A's cleanup runs: the
-	// slot waits for A's cleanup (see DropSlot), which frees it; Live
-	// counts B down only then. Nothing is freed twice.
+	// A retires, B takes the slot and is lost before A's cleanup runs. B's
+	// cleanup cannot tell itself from A's: it takes one off the counter
+	// and frees nothing, and the slot waits for the other cleanup (A's,
+	// see DropSlot), which finds the counter at 0 and frees it; Live
+	// counts B down only then. Nothing is freed twice, and the slot is not
+	// handed out while it waits.
 	drainGrace(t)
 	noAutoGC(t)
 	before := Stats()
@@ -522,10 +580,137 @@ func TestArenaDropSlotNewerOwnerFirst(t *testing.T) {
 	retireAndRetake(t, base) // B
 	DropSlot(base)           // B's cleanup
 	assert.Zero(t, freeCount(base), "freed while A's cleanup is owed")
+	assert.Zero(t, pendingOf(base))
+	assert.Equal(t, before.Live+1, Stats().Live, "B is counted until the slot is freed")
+	others := takeUnique(t, 2*minSlabSlots)
+	for _, o := range others {
+		require.NotSame(t, base, o, "the slot handed out before A's cleanup ran")
+	}
+	giveBack(others...)
+
 	DropSlot(base) // A's cleanup
 	assert.Equal(t, 1, freeCount(base), "free once both owners are gone")
 	assert.Equal(t, before.Live, Stats().Live)
 	assert.Zero(t, pendingOf(base))
+
+	// The slot's next owner starts with a clean counter: retired and
+	// cleaned up, it frees the slot once. (The others wait for their grace
+	// period, so the slot freed last is the one handed out.)
+	c, _, _ := TakeSlot()
+	require.Same(t, base, c, "the slot freed last is handed out next")
+	giveBack(c)
+	drainGrace(t)
+	assert.Equal(t, 1, freeCount(base))
+	assert.Zero(t, pendingOf(base))
+	checkArena(t)
+}
+
+func TestArenaPendingPerSlot(t *testing.T) {
+	// The counters are per slot: a retired slot's owed cleanup does not hold
+	// back a lost owner's slot next to it in the same chunk (slab 0), nor
+	// is it taken off by that owner's cleanup.
+	drainGrace(t)
+	noAutoGC(t)
+	before := Stats()
+	bases := takeUnique(t, 2*minSlabSlots)
+	var x, y *atomic.Int64
+	arena.mu.Lock()
+	for i := 0; i < len(bases) && y == nil; i++ {
+		for k := i + 1; k < len(bases); k++ {
+			if chunkOf(bases[i]) == chunkOf(bases[k]) {
+				x, y = bases[i], bases[k]
+				break
+			}
+		}
+	}
+	arena.mu.Unlock()
+	require.NotNil(t, y, "two slots of one chunk")
+
+	require.True(t, RetireSlot(x))
+	assert.Equal(t, 1, pendingOf(x))
+	assert.Zero(t, pendingOf(y), "retiring x counts nothing for y")
+	DropSlot(y) // y's owner lost
+	assert.Equal(t, 1, freeCount(y), "y is free at once")
+	assert.Equal(t, 1, pendingOf(x), "y's cleanup took nothing off x's counter")
+	DropSlot(x) // x's owner's cleanup
+	assert.Zero(t, pendingOf(x))
+	assert.Zero(t, freeCount(x), "x waits for its grace period")
+	var rest []*atomic.Int64
+	for _, b := range bases {
+		if b != x && b != y {
+			rest = append(rest, b)
+		}
+	}
+	giveBack(rest...)
+	drainGrace(t)
+	assert.Equal(t, 1, freeCount(x))
+	assert.Equal(t, before.Live, Stats().Live)
+	assert.Zero(t, totalPending())
+	checkArena(t)
+}
+
+func TestArenaCountersAtFirstRetirement(t *testing.T) {
+	// A new chunk has no counters: a lost owner's slot in it is freed at
+	// once. Its first retirement gives it one counter per slot.
+	drainGrace(t)
+	noAutoGC(t)
+	old := runtime.GOMAXPROCS(0)
+	t.Cleanup(func() { runtime.GOMAXPROCS(old) })
+	runtime.GOMAXPROCS(5) // a pool of its own, so that its chunks are new
+	before := Stats()
+	var bases []*atomic.Int64
+	var c *chunk
+	for c == nil {
+		chunks := Stats().Chunks
+		b, _, _ := TakeSlot()
+		bases = append(bases, b)
+		if Stats().Chunks > chunks { // b is the first slot of a new chunk
+			arena.mu.Lock()
+			c = chunkOf(b)
+			arena.mu.Unlock()
+		}
+		require.Less(t, len(bases), 10*maxSlabSlots, "no new chunk")
+	}
+	b2, _, _ := TakeSlot()
+	bases = append(bases, b2)
+	x, y := bases[len(bases)-2], b2
+	// counters returns len(c.pending), or -1 if c has none.
+	counters := func() int {
+		arena.mu.Lock()
+		defer arena.mu.Unlock()
+		if c.pending == nil {
+			return -1
+		}
+		return len(c.pending)
+	}
+	arena.mu.Lock()
+	cy := chunkOf(y)
+	arena.mu.Unlock()
+	require.Same(t, c, cy, "two slots of the new chunk")
+	require.Equal(t, -1, counters(), "a new chunk has no counters")
+
+	DropSlot(y) // y's owner lost
+	assert.Equal(t, 1, freeCount(y), "free at once")
+	assert.Equal(t, -1, counters(), "a lost owner's cleanup allocates no counters")
+
+	require.True(t, RetireSlot(x))
+	assert.Equal(t, c.slots, counters(), "the first retirement gives the chunk its counters")
+	assert.Equal(t, 1, pendingOf(x))
+	DropSlot(x) // x's owner's cleanup
+	assert.Zero(t, pendingOf(x))
+	assert.Zero(t, freeCount(x), "x waits for its grace period")
+
+	var rest []*atomic.Int64
+	for _, b := range bases {
+		if b != x && b != y {
+			rest = append(rest, b)
+		}
+	}
+	giveBack(rest...)
+	runtime.GOMAXPROCS(old)
+	drainGrace(t)
+	assert.Equal(t, 1, freeCount(x))
+	assert.Equal(t, before.Live, Stats().Live)
 	checkArena(t)
 }
 
@@ -534,24 +719,29 @@ type slotOwner struct {
 	_    [3]int64
 }
 
+// newOwner takes a slot for a new owner and registers DropSlot as its
+// cleanup, as percpuref does; ran counts the cleanups that have run.
+func newOwner(ran *atomic.Int64) *slotOwner {
+	o := &slotOwner{}
+	o.base, _, _ = TakeSlot()
+	runtime.AddCleanup(o, func(b *atomic.Int64) { DropSlot(b); ran.Add(1) }, o.base)
+	return o
+}
+
 func TestArenaRealCleanups(t *testing.T) {
 	// The same cases with runtime.AddCleanup doing the calling, as
 	// percpuref does.
 	drainGrace(t)
 	before := Stats()
 	const n = 64
+	var ran atomic.Int64
 	lost := make([]*atomic.Int64, n)
 	for i := range lost {
-		o := &slotOwner{}
-		o.base, _, _ = TakeSlot()
-		runtime.AddCleanup(o, DropSlot, o.base)
-		lost[i] = o.base
+		lost[i] = newOwner(&ran).base
 	}
 	retired := make([]*atomic.Int64, n)
 	for i := range retired {
-		o := &slotOwner{}
-		o.base, _, _ = TakeSlot()
-		runtime.AddCleanup(o, DropSlot, o.base)
+		o := newOwner(&ran)
 		RetireSlot(o.base)
 		retired[i] = o.base
 	}
@@ -562,7 +752,7 @@ func TestArenaRealCleanups(t *testing.T) {
 				return false
 			}
 		}
-		return true
+		return ran.Load() == 2*n
 	})
 	for _, b := range all {
 		require.Equal(t, 1, freeCount(b), "slot %p free exactly once", b)
@@ -649,18 +839,17 @@ func TestArenaConcurrent(t *testing.T) {
 	var wg sync.WaitGroup
 	var owned sync.Map // slots owned now, by base: taking one twice fails
 	var dup atomic.Value
+	var ran atomic.Int64
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
 			for i := 0; i < rounds; i++ {
-				o := &slotOwner{}
-				o.base, _, _ = TakeSlot()
+				o := newOwner(&ran)
 				if _, loaded := owned.LoadOrStore(o.base, w); loaded {
 					dup.Store(fmt.Sprintf("slot %p handed out while owned", o.base))
 				}
 				o.base.Add(1) // the owner uses its cell
-				runtime.AddCleanup(o, DropSlot, o.base)
 				runtime.Gosched()
 				switch i % 3 {
 				case 0: // lost: the cleanup gives the slot back
@@ -698,12 +887,10 @@ func TestArenaConcurrent(t *testing.T) {
 	runtime.GOMAXPROCS(4)
 	gcUntil(t, "every owner's slot came back and every cleanup ran", func() bool {
 		s := Stats()
-		arena.mu.Lock()
-		pending := len(arena.pending)
-		arena.mu.Unlock()
 		// Live may end below before.Live: owners of earlier tests may have
 		// been collected meanwhile.
-		return s.Live <= before.Live && s.Retired == 0 && pending == 0
+		return s.Live <= before.Live && s.Retired == 0 && totalPending() == 0 &&
+			ran.Load() == int64(workers*rounds)
 	})
 	runtime.GOMAXPROCS(old)
 	drainGrace(t)
@@ -735,14 +922,13 @@ func TestArenaSlotsComeBackAfterGOMAXPROCSDrops(t *testing.T) {
 	t.Cleanup(func() { runtime.GOMAXPROCS(old) })
 	var stop atomic.Bool
 	var wg sync.WaitGroup
+	var ran atomic.Int64
 	for w := 0; w < 8; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := 0; !stop.Load(); i++ {
-				o := &slotOwner{}
-				o.base, _, _ = TakeSlot()
-				runtime.AddCleanup(o, DropSlot, o.base)
+				o := newOwner(&ran)
 				runtime.Gosched()
 				if i%2 == 0 {
 					RetireSlot(o.base)
