@@ -82,7 +82,12 @@ func newKillScene() *killScene {
 	return s
 }
 
-func (s *killScene) misuse(err error) { s.event("misuse: " + err.Error()) }
+// misuse logs a report without the percpurefdebug build's attribution
+// ("; Ref released at file:line"), which names where each run released.
+func (s *killScene) misuse(err error) {
+	msg, _, _ := strings.Cut(err.Error(), "; Ref released at ")
+	s.event("misuse: " + msg)
+}
 
 // state describes every Ref of the scene as a user sees it.
 func (s *killScene) state() []string {
