@@ -29,18 +29,19 @@ const (
 
 // Implementation names, in the order they are reported.
 const (
-	iPercpuref       = "percpuref"
-	iPercpurefPadded = "percpuref-padded"
-	iPercpurefEager  = "percpuref-eager"
-	iAtomic          = "atomic"
-	iCAS             = "cas"
-	iXsync           = "xsync"
-	iRWMutex         = "rwmutex"
+	iPercpuref        = "percpuref"
+	iPercpurefPadded  = "percpuref-padded"
+	iPercpurefEager   = "percpuref-eager"
+	iPercpurefKillAll = "percpuref-killall"
+	iAtomic           = "atomic"
+	iCAS              = "cas"
+	iXsync            = "xsync"
+	iRWMutex          = "rwmutex"
 )
 
 var (
 	allWorkloads = []string{wGetPut, wTryGetLive, wInitAtomic, wKilledGetPut, wKilled, wChurn, wSnapshot, wKillLatency, wKillLoad, wLifecycle, wMemory}
-	allImpls     = []string{iPercpuref, iPercpurefEager, iPercpurefPadded, iAtomic, iCAS, iXsync, iRWMutex}
+	allImpls     = []string{iPercpuref, iPercpurefEager, iPercpurefKillAll, iPercpurefPadded, iAtomic, iCAS, iXsync, iRWMutex}
 )
 
 // config is what the flags ask for.
@@ -133,6 +134,10 @@ Implementations (-impl):
   percpuref-eager
                percpuref.Ref made with percpuref.Eager(): its slot from New
                on; getput, lifecycle and memory only
+  percpuref-killall
+               percpuref-eager's Refs killed 64 at a time by
+               percpuref.KillAll, which shares one membarrier among them;
+               lifecycle only
   percpuref-padded
                percpuref.Ref with padded shards of its own
                (percpuref.WithShards(0)); getput, lifecycle and memory only

@@ -91,6 +91,18 @@ var lifecycles = map[string]func(n int, release func()){
 			r.Kill()
 		}
 	},
+	iPercpurefKillAll: func(n int, release func()) {
+		// 64 is KillAll's batch: one membarrier for each.
+		batch := make([]*percpuref.Ref, 0, 64)
+		for i := range n {
+			batch = append(batch, percpuref.New(release, percpuref.Eager()))
+			if len(batch) == cap(batch) || i == n-1 {
+				percpuref.KillAll(batch...)
+				clear(batch)
+				batch = batch[:0]
+			}
+		}
+	},
 	iAtomic: func(n int, release func()) {
 		for range n {
 			k := baseline.NewKref(release)
@@ -101,7 +113,7 @@ var lifecycles = map[string]func(n int, release func()){
 
 // lifecycleImpls are the implementations of the lifecycle workload, in
 // report order.
-var lifecycleImpls = []string{iPercpuref, iPercpurefEager, iPercpurefPadded, iAtomic}
+var lifecycleImpls = []string{iPercpuref, iPercpurefEager, iPercpurefKillAll, iPercpurefPadded, iAtomic}
 
 // lifecycle measures the mean time, in ns, of one life of impl on one
 // goroutine (see lifecycles), over about d, with the garbage collection
