@@ -59,16 +59,6 @@ func KillAll(refs ...*Ref) {
 // microseconds at a few tens of nanoseconds a Ref.
 const killAllBatch = 64
 
-// killedRef is what KillAll has left to do for one Ref once every lock is
-// released: run the release it claimed, or make a misuse report.
-type killedRef struct {
-	r       *Ref
-	release func()
-	life    uint64
-	claimed bool
-	err     *MisuseError
-}
-
 // killBatch kills refs as KillAndConfirm(nil) does each, with one
 // fastpath.Quiesce for all of them, and records in out what is left to do
 // without the locks. It holds every Ref's lock from the first state store
@@ -114,17 +104,16 @@ func killBatch(refs []*Ref, out []killedRef) {
 		fastpath.Quiesce()
 	}
 	for i, r := range refs {
-		o := &out[i]
 		switch how[i] {
 		case refused:
-			o.err = r.killRefusalLocked(r.cells.State.Load())
+			out[i].err = r.killRefusalLocked(r.cells.State.Load())
 			continue
 		case folding:
-			if o.err = r.foldLocked("Kill"); o.err != nil {
+			if out[i].err = r.foldLocked("Kill"); out[i].err != nil {
 				continue // a count poisoned at the fold keeps every reference
 			}
 		}
-		o.err, o.release, o.life, o.claimed = r.dropInitialHeld()
+		out[i] = r.dropInitialHeld()
 	}
 	forStripes(&held, func(s int) { refLocks[s].Unlock() })
 }
@@ -154,14 +143,5 @@ func finishKills(killed []killedRef) {
 			killed[i].finish()
 			ok = true
 		}()
-	}
-}
-
-func (k *killedRef) finish() {
-	switch {
-	case k.claimed:
-		k.r.runClaimed(k.release, k.life)
-	case k.err != nil:
-		k.r.send(k.err)
 	}
 }

@@ -240,38 +240,54 @@ func (r *Ref) killRefusalLocked(st uint32) *MisuseError {
 // it lets go of m, the Ref's lock, which it holds since the switch
 // (dropInitialHeld).
 func (r *Ref) dropInitialLocked(m *sync.Mutex) {
-	err, release, life, claimed := r.dropInitialHeld()
+	k := r.dropInitialHeld()
 	m.Unlock()
+	k.finish()
+}
+
+// killedRef is what a Kill (or KillAll, for each Ref) has left to do once
+// it has let go of the Ref's lock: run the release it claimed, or make a
+// misuse report.
+type killedRef struct {
+	r       *Ref
+	release func()
+	life    uint64
+	claimed bool
+	err     *MisuseError
+}
+
+// finish does what k records, without any lock of the Ref.
+func (k *killedRef) finish() {
 	switch {
-	case claimed:
-		r.runClaimed(release, life)
-	case err != nil:
-		r.send(err)
+	case k.claimed:
+		k.r.runClaimed(k.release, k.life)
+	case k.err != nil:
+		k.r.send(k.err)
 	}
 }
 
 // dropInitialHeld drops the initial reference for Kill and KillAll, with
 // the Ref's lock held since the switch. If that was the last reference,
-// the release is claimed (claimed is true) in the same critical section,
-// which spares a Kill that releases a second round on the lock
-// (runRelease's); the caller runs it once it has let go of the lock.
+// the release is claimed (k.claimed) in the same critical section, which
+// spares a Kill that releases a second round on the lock (runRelease's);
+// the caller runs it, with k.finish, once it has let go of the lock.
 // Nothing else can have claimed it: a claim takes the lock, and the Ref
 // was neither released nor poisoned when Kill took it. A count below zero
 // is a Put too many: it is poisoned here, under the same lock (so no Get
-// or Put can find it unpoisoned and misjudge it), and returned as err for
+// or Put can find it unpoisoned and misjudge it), and recorded as err for
 // the caller to report without the lock, as putChecked would.
-func (r *Ref) dropInitialHeld() (err *MisuseError, release func(), life uint64, claimed bool) {
-	v := r.count.Add(-1)
-	switch {
+func (r *Ref) dropInitialHeld() killedRef {
+	k := killedRef{r: r}
+	switch v := r.count.Add(-1); {
 	case v < 0:
 		r.poisonLocked()
-		return &MisuseError{Op: "Kill", Count: v + 1, Err: ErrUnderflow}, nil, 0, false
-	case v > 0:
-		return nil, nil, 0, false
+		k.err = &MisuseError{Op: "Kill", Count: v + 1, Err: ErrUnderflow}
+	case v == 0:
+		r.cells.State.Or(stReleased)
+		k.release, k.life = r.claimedLocked()
+		k.claimed = true
 	}
-	r.cells.State.Or(stReleased)
-	release, life = r.claimedLocked()
-	return nil, release, life, true
+	return k
 }
 
 // dropInitial drops the initial reference for Kill, which has switched the

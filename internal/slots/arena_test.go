@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -635,13 +636,7 @@ func TestArenaPendingPerSlot(t *testing.T) {
 	DropSlot(x) // x's owner's cleanup
 	assert.Zero(t, pendingOf(x))
 	assert.Zero(t, freeCount(x), "x waits for its grace period")
-	var rest []*atomic.Int64
-	for _, b := range bases {
-		if b != x && b != y {
-			rest = append(rest, b)
-		}
-	}
-	giveBack(rest...)
+	giveBack(slices.DeleteFunc(bases, func(b *atomic.Int64) bool { return b == x || b == y })...)
 	drainGrace(t)
 	assert.Equal(t, 1, freeCount(x))
 	assert.Equal(t, before.Live, Stats().Live)
@@ -700,13 +695,7 @@ func TestArenaCountersAtFirstRetirement(t *testing.T) {
 	assert.Zero(t, pendingOf(x))
 	assert.Zero(t, freeCount(x), "x waits for its grace period")
 
-	var rest []*atomic.Int64
-	for _, b := range bases {
-		if b != x && b != y {
-			rest = append(rest, b)
-		}
-	}
-	giveBack(rest...)
+	giveBack(slices.DeleteFunc(bases, func(b *atomic.Int64) bool { return b == x || b == y })...)
 	runtime.GOMAXPROCS(old)
 	drainGrace(t)
 	assert.Equal(t, 1, freeCount(x))
