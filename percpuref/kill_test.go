@@ -231,3 +231,36 @@ func TestConcurrentTrafficWithKillReleasesOnceAfterLastPut(t *testing.T) {
 		assert.True(t, r.IsZero())
 	}
 }
+
+// An InitAtomic Ref's owner drops its reference with Put, and a Kill comes
+// between that Put's add, which took the count to zero, and its claim of
+// release (testHookZero): Kill's drop of the initial reference finds the
+// count below zero. It poisons the count before it lets go of the Ref's
+// lock, and reports the underflow with the count it found; the Put then
+// runs release, once. Kill and KillAll share the drop.
+func TestKillDropBelowZeroPoisonsAndReports(t *testing.T) {
+	for name, kill := range map[string]func(*Ref){
+		"Kill":    (*Ref).Kill,
+		"KillAll": func(r *Ref) { KillAll(r) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			var rel semRel
+			var log semLog
+			var r *Ref
+			poisonedAtReport := false
+			r = New(rel.fn(), InitAtomic(), WithMisuseHandler(func(err error) {
+				poisonedAtReport = isPoisoned(r)
+				log.handle(err)
+			}))
+			testHookZero = func() { testHookZero = nil; kill(r) }
+			defer func() { testHookZero = nil }()
+			assert.True(t, r.Put(), "the owner's Put took the count to zero and released")
+			require.Len(t, log.all(), 1)
+			semRequireMisuse(t, log.all()[0], ErrUnderflow, "Kill", 0)
+			assert.True(t, poisonedAtReport, "poisoned before the report")
+			assert.True(t, isPoisoned(r))
+			assert.Equal(t, 1, rel.calls())
+			assert.True(t, r.IsZero())
+		})
+	}
+}
