@@ -109,11 +109,10 @@ func killBatch(refs []*Ref, out []killedRef) {
 			out[i].err = r.killRefusalLocked(r.cells.State.Load())
 			continue
 		case folding:
-			if out[i].err = r.foldLocked("Kill"); out[i].err != nil {
-				continue // a count poisoned at the fold keeps every reference
-			}
+			r.foldDropLocked(&out[i])
+		case dying:
+			r.dropInitialHeld(&out[i])
 		}
-		out[i] = r.dropInitialHeld()
 	}
 	forStripes(&held, func(s int) { refLocks[s].Unlock() })
 }

@@ -27,7 +27,8 @@ func (r *Ref) toAtomicLocked(op string, bits uint32) *MisuseError {
 	if r.needsQuiesce() {
 		fastpath.Quiesce()
 	}
-	return r.foldLocked(op)
+	_, err := r.foldLocked(op, 0)
+	return err
 }
 
 // markAtomicLocked is step 1 of toAtomicLocked: it sets stAtomic and bits,
@@ -47,8 +48,19 @@ func (r *Ref) needsQuiesce() bool {
 }
 
 // foldLocked is steps 2 and 3 of toAtomicLocked, after markAtomicLocked
-// and, if needsQuiesce, after a fastpath.Quiesce that began after it.
-func (r *Ref) foldLocked(op string) *MisuseError {
+// and, if needsQuiesce, after a fastpath.Quiesce that began after it. Step
+// 3's add also takes away initial, 1 if the caller drops the initial
+// reference in it (Kill without confirm, KillAll) and 0 otherwise. It
+// returns the count after the add, and the misuse found in the folded count
+// before the drop.
+//
+// One add for the fold and the drop is the same as the fold's add followed
+// at once by the drop's, with the lock held throughout: an operation on C
+// that would have come between them comes before or after the one add, and
+// finds a count that the pair would have left at some point. What differs
+// is only the count that the misuse at the fold names, which is the count
+// before the drop, as before.
+func (r *Ref) foldLocked(op string, initial int64) (int64, *MisuseError) {
 	var sum int64
 	if fastpath.Exclusive() {
 		// Step 2, exclusive protocol: fastpath.Quiesce waits for a
@@ -100,19 +112,19 @@ func (r *Ref) foldLocked(op string) *MisuseError {
 		}
 	}
 	// Step 3: one add. Before it C still carries the bias.
-	v := r.count.Add(sum - bias)
+	v := r.count.Add(sum - bias - initial)
 	if r.cells.Flags&optAllowReinit == 0 {
 		r.freeCells()
 	}
-	switch {
-	case v <= 0:
+	switch folded := v + initial; {
+	case folded <= 0:
 		r.poisonLocked()
-		return &MisuseError{Op: op, Count: v, Err: ErrUnderflow}
-	case v > MaxCount:
+		return v, &MisuseError{Op: op, Count: folded, Err: ErrUnderflow}
+	case folded > MaxCount:
 		r.saturateLocked()
-		return &MisuseError{Op: op, Count: v, Err: ErrSaturated}
+		return v, &MisuseError{Op: op, Count: folded, Err: ErrSaturated}
 	}
-	return nil
+	return v, nil
 }
 
 // toPercpuLocked switches an atomic Ref back to per-CPU mode, with the
@@ -202,11 +214,14 @@ func (r *Ref) KillAndConfirm(confirm func()) {
 		r.unlockReport(m, err)
 		return
 	}
-	err := r.toAtomicLocked("Kill", stDying)
-	if err == nil && confirm == nil {
-		r.dropInitialLocked(m)
+	if confirm == nil {
+		k := killedRef{r: r}
+		r.killHeld(&k)
+		m.Unlock()
+		k.finish()
 		return
 	}
+	err := r.toAtomicLocked("Kill", stDying)
 	r.unlockReport(m, err)
 	if err == nil { // a count poisoned at the fold keeps every reference
 		defer r.dropInitial() // after confirm, even if confirm panics
@@ -236,18 +251,44 @@ func (r *Ref) killRefusalLocked(st uint32) *MisuseError {
 	return nil
 }
 
-// dropInitialLocked is dropInitial for a Kill without confirm, made before
-// it lets go of m, the Ref's lock, which it holds since the switch
-// (dropInitialHeld).
-func (r *Ref) dropInitialLocked(m *sync.Mutex) {
-	k := r.dropInitialHeld()
-	m.Unlock()
-	k.finish()
+// killHeld is a Kill without confirm, with the Ref's lock held: the
+// switch of toAtomicLocked with stDying, and the drop of the initial
+// reference in the same critical section, in step 3's add if the Ref was
+// per-CPU (foldDropLocked), else alone (dropInitialHeld). The caller lets
+// go of the lock and then calls k.finish.
+func (r *Ref) killHeld(k *killedRef) {
+	if !r.markAtomicLocked(stDying) {
+		r.dropInitialHeld(k)
+		return
+	}
+	if r.needsQuiesce() {
+		fastpath.Quiesce()
+	}
+	r.foldDropLocked(k)
+}
+
+// foldDropLocked is steps 2 and 3 of the switch with the drop of the
+// initial reference in step 3's add, for Kill and KillAll, with the Ref's
+// lock held since step 1 (and a fastpath.Quiesce after it, if
+// needsQuiesce). A count that the fold finds poisoned keeps every
+// reference; a drop to zero claims the release, as in dropInitialHeld.
+func (r *Ref) foldDropLocked(k *killedRef) {
+	v, err := r.foldLocked("Kill", 1)
+	switch {
+	case err != nil:
+		k.err = err
+	case v == 0:
+		k.claimLocked()
+	}
 }
 
 // killedRef is what a Kill (or KillAll, for each Ref) has left to do once
 // it has let go of the Ref's lock: run the release it claimed, or make a
-// misuse report.
+// misuse report. The functions that fill one take a pointer to it rather
+// than return it: a returned killedRef is copied with 16-byte loads of
+// fields stored a moment before one word at a time, which store forwarding
+// cannot serve, and that stall was a fifth of a default Ref's life
+// (BenchmarkLifecycle).
 type killedRef struct {
 	r       *Ref
 	release func()
@@ -276,18 +317,23 @@ func (k *killedRef) finish() {
 // is a Put too many: it is poisoned here, under the same lock (so no Get
 // or Put can find it unpoisoned and misjudge it), and recorded as err for
 // the caller to report without the lock, as putChecked would.
-func (r *Ref) dropInitialHeld() killedRef {
-	k := killedRef{r: r}
+func (r *Ref) dropInitialHeld(k *killedRef) {
 	switch v := r.count.Add(-1); {
 	case v < 0:
 		r.poisonLocked()
 		k.err = &MisuseError{Op: "Kill", Count: v + 1, Err: ErrUnderflow}
 	case v == 0:
-		r.cells.State.Or(stReleased)
-		k.release, k.life = r.claimedLocked()
-		k.claimed = true
+		k.claimLocked()
 	}
-	return k
+}
+
+// claimLocked claims the release for k's Ref, whose count a Kill's drop
+// took to zero, with the Ref's lock held: nothing else can have claimed it
+// (see dropInitialHeld).
+func (k *killedRef) claimLocked() {
+	k.r.cells.State.Or(stReleased)
+	k.release, k.life = k.r.claimedLocked()
+	k.claimed = true
 }
 
 // dropInitial drops the initial reference for Kill, which has switched the
