@@ -83,6 +83,8 @@ RUNS=(
 	"done-mutant-nolife|violation|-DMUTANT_NOLIFE"
 	"done-mutant-nobump|violation|-DMUTANT_NOBUMP"
 	"done-mutant-closedwhilerunning|violation|-DMUTANT_CLOSEDWHILERUNNING"
+	"done-mutant-donenoslow|violation|-DMUTANT_DONENOSLOW"
+	"done-mutant-claimnoslow|violation|-DMUTANT_CLAIMNOSLOW"
 	"barrier-two|ok|-DNK=2 -DUOPS=1"
 	"barrier-two-uops2|ok|-DNK=2 -DUOPS=2"
 	"barrier-three|ok|-DNK=3 -DNU=2 -DUOPS=1"

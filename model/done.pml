@@ -24,10 +24,23 @@
  * closed channel only for a life whose release returned; at the end, every
  * channel Done made is closed.
  *
+ * The return step has a fast path without the lock (returned in
+ * release.go): one atomic step that clears running if running is set and
+ * slow is clear. running and slow are bits of the state word: the steps
+ * under the lock that read or write them do so atomically too, since the
+ * fast path may run between any two of them. The claim sets slow if the life
+ * has a channel or the Ref has orphaned lives; Done, finding running set,
+ * sets slow before it makes a channel, and reads in the same step whether
+ * running was still set.
+ *
  * Mutants (each must fail): MUTANT_NOLIFE, the return step trusts the
  * running bit and ignores the life number; MUTANT_NOBUMP, a life that ends
  * while its release runs does not bump the number; MUTANT_CLOSEDWHILERUNNING,
- * Done returns the closed channel once the life is claimed.
+ * Done returns the closed channel once the life is claimed;
+ * MUTANT_DONENOSLOW, Done makes a channel for a running release without
+ * setting slow; MUTANT_CLAIMNOSLOW, the claim does not set slow for a Ref
+ * with orphaned lives, so an orphaned release's fast path can clear a later
+ * life's running bit.
  */
 
 #ifndef L
@@ -43,7 +56,8 @@
 
 bit mu;              /* the Ref's lock */
 bool released;       /* stReleased: this life's release was claimed */
-bool running;        /* optRunning: ...and has not returned */
+bool running;        /* stRunning: ...and has not returned */
+bool slow;           /* stSlowReturn: the return takes the lock */
 byte curDone;        /* x.done: channel id + 1, 0 if none */
 byte lifeNum;        /* x.orph.life: lives orphaned so far */
 byte orphanChan[L];  /* x.orph.list: by life number, channel id + 1, 0 if none */
@@ -56,15 +70,17 @@ byte nch;            /* channels made */
 inline lock() { atomic { mu == 0 -> mu = 1 } }
 inline unlock() { mu = 0 }
 
-/* endLifeLocked */
+/* endLifeLocked: the And that clears stRunning returns whether it was set */
 inline endLife() {
+	bool wasRunning;
+	atomic { wasRunning = running; running = false };
 	if
-	:: running ->
+	:: wasRunning ->
 		orphanChan[lifeNum] = curDone;
 #ifndef MUTANT_NOBUMP
 		lifeNum++;
 #endif
-		running = false
+		skip
 	:: else
 	fi;
 	curDone = 0
@@ -86,7 +102,19 @@ active proctype end() {
 
 proctype releaser(byte k; byte n) {
 	byte d = 0;
+	bool fast = false;
 	returned[k] = true; /* release has returned */
+	/* the fast path: one compare-and-swap on the state word */
+	atomic {
+		if
+		:: running && !slow -> running = false; fast = true
+		:: else
+		fi
+	}
+	if
+	:: fast -> goto out
+	:: else
+	fi;
 	lock();
 #ifdef MUTANT_NOLIFE
 	if
@@ -106,7 +134,9 @@ proctype releaser(byte k; byte n) {
 		assert(!closed[d - 1]);
 		closed[d - 1] = true
 	:: else
-	fi
+	fi;
+out:
+	skip
 }
 
 active proctype claimer() {
@@ -114,8 +144,16 @@ active proctype claimer() {
 	do
 	:: k < L ->
 		atomic { mu == 0 && !released && life == k -> mu = 1 }
-		released = true;
-		running = true;
+		/* one Or (or compare-and-swap) on the state word sets the three */
+		atomic {
+			released = true;
+			running = true;
+#ifdef MUTANT_CLAIMNOSLOW
+			slow = curDone != 0
+#else
+			slow = curDone != 0 || lifeNum != 0
+#endif
+		}
 		run releaser(k, lifeNum);
 		unlock();
 		k++
@@ -130,6 +168,7 @@ active proctype reiniter() {
 		atomic { mu == 0 && released -> mu = 1 }
 		endLife();
 		released = false;
+		slow = false;
 		life++;
 		unlock();
 		i++
@@ -139,16 +178,27 @@ active proctype reiniter() {
 
 active [NDONE] proctype doner() {
 	byte i = 0;
+	bool isRunning;
 	do
 	:: i < DONES ->
 		lock();
+		isRunning = running;
+		if
+		:: curDone == 0 && isRunning ->
+#ifdef MUTANT_DONENOSLOW
+			isRunning = running
+#else
+			atomic { isRunning = running; slow = true }
+#endif
+		:: else
+		fi;
 		if
 		:: curDone != 0 ->
 			assert(chanLife[curDone - 1] == life)
 #ifdef MUTANT_CLOSEDWHILERUNNING
 		:: curDone == 0 && released ->
 #else
-		:: curDone == 0 && released && !running ->
+		:: curDone == 0 && released && !isRunning ->
 #endif
 			assert(returned[life]) /* the shared closed channel */
 		:: else ->

@@ -419,3 +419,32 @@ func TestDoneStress(t *testing.T) {
 	require.Zero(t, early.Load(), "Done channels closed before their life's release returned")
 	require.False(t, semClosed(r.Done()), "the last life is live")
 }
+
+// TestDoneOrphanedReturnLeavesNextLife: a release whose life was orphaned
+// returns while the next life's release runs. That return must not record
+// the next life's release as returned: its Done, asked for only then (so
+// that nothing but the claim could have marked the next life's return for
+// the lock), stays open until the next release returns.
+func TestDoneOrphanedReturnLeavesNextLife(t *testing.T) {
+	var lives atomic.Int32
+	entered := [2]chan struct{}{make(chan struct{}), make(chan struct{})}
+	leave := [2]chan struct{}{make(chan struct{}), make(chan struct{})}
+	r := New(func() {
+		l := lives.Add(1) - 1
+		close(entered[l])
+		<-leave[l]
+	}, InitAtomic())
+	put := make(chan bool)
+	go func() { put <- r.Put() }()
+	<-entered[0]
+	r.Reinit() // life 0's release still runs: orphaned
+	go func() { put <- r.Put() }()
+	<-entered[1]
+	close(leave[0])
+	require.True(t, <-put, "life 0's Put released")
+	d := r.Done()
+	require.False(t, semClosed(d), "life 1's Done closed while its release runs")
+	close(leave[1])
+	require.True(t, <-put, "life 1's Put released")
+	require.True(t, semClosed(d))
+}

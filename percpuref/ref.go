@@ -98,13 +98,15 @@ func (r *Ref) releaseLocked() func() {
 // State bits. The fast path counts on the cells only when state == stPercpu
 // (cells.Live).
 const (
-	stInit      = 1 << iota // set up by New or Init
-	stAtomic                // C is the count (see protocol.go)
-	stDying                 // killed, or made with InitDead
-	stExited                // Exit has run
-	stReleased              // release has started in this life; Reinit clears it
-	stPoisoned              // the count was corrupted by misuse and is pinned
-	stSaturated             // stPoisoned by saturation (else by release misuse or underflow)
+	stInit       = 1 << iota // set up by New or Init
+	stAtomic                 // C is the count (see protocol.go)
+	stDying                  // killed, or made with InitDead
+	stExited                 // Exit has run
+	stReleased               // release has started in this life; Reinit clears it
+	stPoisoned               // the count was corrupted by misuse and is pinned
+	stSaturated              // stPoisoned by saturation (else by release misuse or underflow)
+	stRunning                // this life's release was claimed and has not returned
+	stSlowReturn             // that release's return takes the lock (see runRelease)
 
 	stPercpu = stInit
 )
@@ -116,6 +118,5 @@ const (
 	optFreshDead               // made with InitDead and not yet Reinit
 	optFreed                   // the cells were given back: no per-CPU mode again
 	optExtra                   // hook is an *extra, not release
-	optRunning                 // this life's release was claimed and has not returned
 	optLazy                    // without cells, go per-CPU as Lazy does, not with a slot
 )

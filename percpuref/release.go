@@ -34,55 +34,82 @@ var closedDone = func() chan struct{} {
 // when that life's release returns, though Done may be called before the
 // release, while it runs or after it, and a new life may begin (Reinit, or
 // Init) while it runs, from inside it or from another goroutine, and may
-// itself be released while the old release still runs. The argument, with
-// every step below under the Ref's lock:
+// itself be released while the old release still runs. The argument: every
+// step below takes the Ref's lock, except the return's fast path, an
+// atomic step on the state word S that the others make atomic steps on too.
 //
-//   - The claim (stReleased) sets optRunning and reads the life's number,
-//     n: 0, or the orphans' count if the Ref has one. optRunning is cleared
+//   - The claim (stReleased) sets stRunning and reads the life's number,
+//     n: 0, or the orphans' count if the Ref has one. stRunning is cleared
 //     only by the same life's return, or by endLifeLocked when the life
 //     ends while its release runs; endLifeLocked then adds 1 to the number,
 //     which never goes down (Init keeps the orphans record), and moves the
 //     life's channel, if Done made one, to the orphans list under n.
-//   - So at its return the releaser finds the number still n exactly when
-//     its life is the current one: no life ended since its claim, since a
-//     life that ends while its release runs bumps the number, and a later
-//     life can end only after this one did. It then clears optRunning and
-//     closes the life's channel, if Done made one (before the return or
-//     during the release). Otherwise its life was orphaned, and it closes
-//     the channel filed under n, if any; it touches nothing of the current
-//     life, which may be running a release of its own.
+//   - The claim also sets stSlowReturn if the life has a Done channel or
+//     the Ref has an orphans record, and Done, when it finds stRunning set,
+//     sets it before it makes a channel, with an Or whose old value says
+//     whether stRunning was still set.
+//   - The return's fast path clears stRunning, without the lock, in a
+//     compare-and-swap that requires stRunning set and stSlowReturn clear,
+//     and does nothing else. It can succeed only for the current life with
+//     no channel to close: for a channel made before the claim, the claim
+//     set stSlowReturn; for one made after it, Done set stSlowReturn first,
+//     while stRunning was still set (else Done saw the release returned,
+//     and made none). And an orphaned release cannot clear a later life's
+//     stRunning: its life's end cleared stRunning and made the orphans
+//     record, so every later claim sets stSlowReturn, which Reinit clears
+//     only when that life ends in turn; a compare-and-swap from the value
+//     the orphaned release loaded, without stSlowReturn, then fails.
+//   - Otherwise the return takes the lock and finds the number still n
+//     exactly when its life is the current one: no life ended since its
+//     claim, since a life that ends while its release runs bumps the
+//     number, and a later life can end only after this one did. It then
+//     clears stRunning and closes the life's channel, if Done made one
+//     (before the return or during the release). Otherwise its life was
+//     orphaned, and it closes the channel filed under n, if any; it touches
+//     nothing of the current life, which may be running a release of its own.
 //   - Done returns the current life's channel if there is one; else, if
-//     the life's release was claimed and optRunning is clear, that release
-//     has returned (the claim sets both in one step; only the return or
-//     the life's end clears optRunning, and the end starts a life that has
-//     not claimed), so it returns the closed closedDone; else it makes the
-//     channel, which the life's return closes as above.
+//     the life's release was claimed and stRunning is clear (in the Or's
+//     old value, if it made one), that release has returned (the claim sets
+//     both in one step; only the return or the life's end clears
+//     stRunning, and the end starts a life that has not claimed), so it
+//     returns the closed closedDone; else it makes the channel, which the
+//     life's return closes as above.
 //
 // A release that panics never returns: its life's channel stays open, and a
 // later Reinit orphans the life as if its release still ran. model/done.pml
 // checks this argument with spin, and done_test.go forces its interleavings.
 func (r *Ref) runRelease(op string) bool {
 	m := r.lock()
-	if r.cells.State.Or(stReleased)&stReleased != 0 {
-		// A second zero: a Get on the released count (reported, and about
-		// to poison it) was matched by this Put before the poison landed.
-		// This Put is misuse too.
-		m.Unlock()
-		r.corrupt(op, 1, ErrReleased)
-		return false
+	claim := r.claimBitsLocked()
+	for {
+		st := r.cells.State.Load()
+		if st&stReleased != 0 {
+			// A second zero: a Get on the released count (reported, and
+			// about to poison it) was matched by this Put before the poison
+			// landed. This Put is misuse too.
+			m.Unlock()
+			r.corrupt(op, 1, ErrReleased)
+			return false
+		}
+		if r.cells.State.CompareAndSwap(st, st|claim) {
+			break
+		}
 	}
-	release, life := r.claimedLocked()
+	release, life := r.releaseLocked(), r.lifeLocked()
 	m.Unlock()
 	r.runClaimed(release, life)
 	return true
 }
 
-// claimedLocked records, with the Ref's lock held, that the current life's
-// release was just claimed (stReleased set by the caller), and returns the
-// release to run and the life's number, for runClaimed.
-func (r *Ref) claimedLocked() (release func(), life uint64) {
-	r.cells.Flags |= optRunning
-	return r.releaseLocked(), r.lifeLocked()
+// claimBitsLocked returns the state bits that claim the current life's
+// release, with the Ref's lock held: stReleased and stRunning, and
+// stSlowReturn if the life has a Done channel or the Ref has orphaned
+// lives, which the release's return must see to (see runRelease).
+func (r *Ref) claimBitsLocked() uint32 {
+	if x := r.extraLocked(false); x != nil && (x.done != nil || x.orph != nil) {
+		return stReleased | stRunning | stSlowReturn
+	}
+	return stReleased | stRunning
 }
 
 // runClaimed runs a claimed release, without the Ref's lock, and then wakes
@@ -102,10 +129,19 @@ func (r *Ref) returned(life uint64) {
 	if testHookReturn != nil {
 		testHookReturn()
 	}
+	for {
+		st := r.cells.State.Load()
+		if st&(stRunning|stSlowReturn) != stRunning {
+			break
+		}
+		if r.cells.State.CompareAndSwap(st, st&^stRunning) {
+			return
+		}
+	}
 	m := r.lock()
 	var done chan struct{}
 	if x := r.extraLocked(false); r.lifeLocked() == life {
-		r.cells.Flags &^= optRunning
+		r.cells.State.And(^uint32(stRunning))
 		if x != nil {
 			done = x.done // kept: Done returns it for the rest of the life
 		}
@@ -138,7 +174,9 @@ func (r *Ref) lifeLocked() uint64 {
 // no channel yet. It returns the Ref's orphans record, nil if it has none.
 func (r *Ref) endLifeLocked() *orphans {
 	x := r.extraLocked(false)
-	if r.cells.Flags&optRunning != 0 {
+	// A release that is not running cannot start without the lock; one that
+	// runs may return, without it, until the And.
+	if r.cells.State.Load()&stRunning != 0 && r.cells.State.And(^uint32(stRunning))&stRunning != 0 {
 		x = r.extraLocked(true)
 		if x.orph == nil {
 			x.orph = new(orphans)
@@ -147,7 +185,6 @@ func (r *Ref) endLifeLocked() *orphans {
 			x.orph.list = append(x.orph.list, orphan{x.orph.life, x.done})
 		}
 		x.orph.life++
-		r.cells.Flags &^= optRunning
 	}
 	if x == nil {
 		return nil
@@ -192,7 +229,14 @@ func (r *Ref) doneLocked() chan struct{} {
 	if x != nil && x.done != nil {
 		return x.done
 	}
-	if r.cells.State.Load()&stReleased != 0 && r.cells.Flags&(optRunning|optFreshDead) == 0 {
+	st := r.cells.State.Load()
+	if st&stRunning != 0 {
+		// The release may return at any moment, without the lock: from the
+		// Or on, it takes the lock and closes the channel made below, unless
+		// it had returned already.
+		st = r.cells.State.Or(stSlowReturn)
+	}
+	if st&(stReleased|stRunning) == stReleased && r.cells.Flags&optFreshDead == 0 {
 		return closedDone // this life's release has returned
 	}
 	x = r.extraLocked(true)

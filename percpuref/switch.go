@@ -331,8 +331,8 @@ func (r *Ref) dropInitialHeld(k *killedRef) {
 // took to zero, with the Ref's lock held: nothing else can have claimed it
 // (see dropInitialHeld).
 func (k *killedRef) claimLocked() {
-	k.r.cells.State.Or(stReleased)
-	k.release, k.life = k.r.claimedLocked()
+	k.r.cells.State.Or(k.r.claimBitsLocked())
+	k.release, k.life = k.r.releaseLocked(), k.r.lifeLocked()
 	k.claimed = true
 }
 
@@ -504,7 +504,7 @@ func (r *Ref) Reinit() {
 		r.endLifeLocked() // the old life's channel is closed, or will be when its release returns
 	}
 	r.cells.Flags &^= optFreshDead
-	r.cells.State.And(^uint32(stDying | stReleased | stPoisoned | stSaturated))
+	r.cells.State.And(^uint32(stDying | stReleased | stPoisoned | stSaturated | stSlowReturn))
 	var err *MisuseError
 	if percpuNext {
 		r.cellsLocked()
