@@ -85,6 +85,7 @@ RUNS=(
 	"done-mutant-closedwhilerunning|violation|-DMUTANT_CLOSEDWHILERUNNING"
 	"done-mutant-donenoslow|violation|-DMUTANT_DONENOSLOW"
 	"done-mutant-claimnoslow|violation|-DMUTANT_CLAIMNOSLOW"
+	"done-mutant-claimnodone|violation|-DMUTANT_CLAIMNODONE"
 	"barrier-two|ok|-DNK=2 -DUOPS=1"
 	"barrier-two-uops2|ok|-DNK=2 -DUOPS=2"
 	"barrier-three|ok|-DNK=3 -DNU=2 -DUOPS=1"

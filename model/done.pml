@@ -40,7 +40,8 @@
  * MUTANT_DONENOSLOW, Done makes a channel for a running release without
  * setting slow; MUTANT_CLAIMNOSLOW, the claim does not set slow for a Ref
  * with orphaned lives, so an orphaned release's fast path can clear a later
- * life's running bit.
+ * life's running bit; MUTANT_CLAIMNODONE, the claim does not set slow for a
+ * life whose Done made a channel before it.
  */
 
 #ifndef L
@@ -148,8 +149,10 @@ active proctype claimer() {
 		atomic {
 			released = true;
 			running = true;
-#ifdef MUTANT_CLAIMNOSLOW
+#if defined(MUTANT_CLAIMNOSLOW)
 			slow = curDone != 0
+#elif defined(MUTANT_CLAIMNODONE)
+			slow = lifeNum != 0
 #else
 			slow = curDone != 0 || lifeNum != 0
 #endif

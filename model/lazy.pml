@@ -4,7 +4,7 @@
  * Ref without cells counts with (fetchAddOrLazy's lazy half, and LAZY in
  * fast_amd64.s), spread (lazy.go: the slot taken, its leftovers settled,
  * Base published), the central path (getCentral/putCentral), and Kill
- * (toAtomicLocked and dropInitialLocked in one critical section).
+ * (killHeld: the switch and the drop in one critical section).
  *
  * The Ref: S is the state (PERCPU, or ATOMIC once killed); base says
  * whether the Ref has cells (Base != nil); C is the central count, which
@@ -161,7 +161,12 @@ proctype user() {
 	finished++
 }
 
-/* Kill: toAtomicLocked and dropInitialLocked in one critical section. */
+/*
+ * Kill: killHeld, the switch and the drop of the initial reference in one
+ * critical section. Go takes the initial reference away in the fold's add
+ * (foldDropLocked); the model keeps the fold and the drop as two steps,
+ * which only adds interleavings (an operation on C between them).
+ */
 proctype owner() {
 	short nv;
 	lock();

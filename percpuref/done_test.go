@@ -448,3 +448,29 @@ func TestDoneOrphanedReturnLeavesNextLife(t *testing.T) {
 	require.True(t, <-put, "life 1's Put released")
 	require.True(t, semClosed(d))
 }
+
+// TestDoneSeesTheFastReturnBetweenItsSteps: Done finds the release
+// running, and the release then returns by the fast path (without the
+// lock, which Done holds) before Done marks the return for the lock
+// (testHookDone). Done must see that in its Or and hand out the shared
+// closed channel, and the stSlowReturn it leaves behind must go with the
+// life: after Reinit the Ref is back in plain per-CPU mode.
+func TestDoneSeesTheFastReturnBetweenItsSteps(t *testing.T) {
+	entered, leave := make(chan struct{}), make(chan struct{})
+	r := New(func() { close(entered); <-leave }, AllowReinit())
+	killed := make(chan struct{})
+	go func() { r.Kill(); close(killed) }()
+	<-entered
+	testHookDone = func() {
+		close(leave)
+		<-killed // the release returned and recorded it without the lock
+	}
+	defer func() { testHookDone = nil }()
+	d := r.Done()
+	testHookDone = nil
+	require.True(t, semClosed(d), "Done after the release returned")
+	require.Equal(t, uint32(stSlowReturn), r.cells.State.Load()&(stRunning|stSlowReturn))
+	r.Reinit()
+	require.Equal(t, uint32(stPercpu), r.cells.State.Load(), "the new life's state")
+	require.False(t, semClosed(r.Done()), "the new life's Done")
+}

@@ -41,7 +41,9 @@ var closedDone = func() chan struct{} {
 //   - The claim (stReleased) sets stRunning and reads the life's number,
 //     n: 0, or the orphans' count if the Ref has one. stRunning is cleared
 //     only by the same life's return, or by endLifeLocked when the life
-//     ends while its release runs; endLifeLocked then adds 1 to the number,
+//     ends while its release runs (Init's store of a fresh state, which
+//     clears every bit, comes after endLifeLocked under the same lock);
+//     endLifeLocked then adds 1 to the number,
 //     which never goes down (Init keeps the orphans record), and moves the
 //     life's channel, if Done made one, to the orphans list under n.
 //   - The claim also sets stSlowReturn if the life has a Done channel or
@@ -56,9 +58,10 @@ var closedDone = func() chan struct{} {
 //     while stRunning was still set (else Done saw the release returned,
 //     and made none). And an orphaned release cannot clear a later life's
 //     stRunning: its life's end cleared stRunning and made the orphans
-//     record, so every later claim sets stSlowReturn, which Reinit clears
-//     only when that life ends in turn; a compare-and-swap from the value
-//     the orphaned release loaded, without stSlowReturn, then fails.
+//     record, so every later claim sets stSlowReturn, which Reinit (or
+//     Init) clears only when that life ends in turn; a compare-and-swap
+//     from the value the orphaned release loaded, without stSlowReturn,
+//     then fails.
 //   - Otherwise the return takes the lock and finds the number still n
 //     exactly when its life is the current one: no life ended since its
 //     claim, since a life that ends while its release runs bumps the
@@ -158,6 +161,10 @@ func (r *Ref) returned(life uint64) {
 // the step that records it.
 var testHookReturn func()
 
+// testHookDone, set only by tests, runs in Done between its load of a state
+// with stRunning set and its Or of stSlowReturn, with the Ref's lock held.
+var testHookDone func()
+
 // lifeLocked returns the current life's number (see runRelease). The Ref's
 // lock must be held.
 func (r *Ref) lifeLocked() uint64 {
@@ -231,6 +238,9 @@ func (r *Ref) doneLocked() chan struct{} {
 	}
 	st := r.cells.State.Load()
 	if st&stRunning != 0 {
+		if testHookDone != nil {
+			testHookDone()
+		}
 		// The release may return at any moment, without the lock: from the
 		// Or on, it takes the lock and closes the channel made below, unless
 		// it had returned already.

@@ -54,12 +54,15 @@ func (r *Ref) needsQuiesce() bool {
 // returns the count after the add, and the misuse found in the folded count
 // before the drop.
 //
-// One add for the fold and the drop is the same as the fold's add followed
-// at once by the drop's, with the lock held throughout: an operation on C
-// that would have come between them comes before or after the one add, and
-// finds a count that the pair would have left at some point. What differs
-// is only the count that the misuse at the fold names, which is the count
-// before the drop, as before.
+// When the fold is valid, one add for the fold and the drop is the same as
+// the fold's add followed at once by the drop's, with the lock held
+// throughout: an operation on C that would have come between them comes
+// before or after the one add, and finds a count that the pair would have
+// left at some point. The misuse at the fold still names the count before
+// the drop. When the fold finds misuse, the pair made no drop; here C holds
+// one less until poisonLocked stores the poison, so an operation on C in
+// that moment (misuse itself: the count was already broken) may report a
+// count one lower than it would have.
 func (r *Ref) foldLocked(op string, initial int64) (int64, *MisuseError) {
 	var sum int64
 	if fastpath.Exclusive() {
