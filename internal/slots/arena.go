@@ -106,17 +106,12 @@ type pool struct {
 
 var arena struct {
 	mu      sync.Mutex
-	chunks  []*chunk      // all chunks, sorted by base
-	pools   []*pool       // by procs, grown as needed (procs <= MaxCells)
-	retired []retiredSlot // in order of retirement, so of freeAt
-	takes   int           // TakeSlot calls since the last reclaim
+	chunks  []*chunk     // all chunks, sorted by base
+	pools   []*pool      // by procs, grown as needed (procs <= MaxCells)
+	retired retiredQueue // in order of retirement, so of freeAt
+	takes   int          // TakeSlot calls since the last reclaim
 	gc      []metrics.Sample
 	stats   ArenaStats
-}
-
-type retiredSlot struct {
-	base   *atomic.Int64
-	freeAt uint64 // GC cycles completed when the slot may be reused; 0: not yet stamped
 }
 
 // reclaimEvery bounds how often TakeSlot reads the GC cycle count (about
@@ -136,23 +131,23 @@ func gcCycles() uint64 {
 // arena.mu held.
 func reclaim() {
 	arena.takes = 0
-	if len(arena.retired) == 0 {
+	if arena.retired.len() == 0 {
 		return
 	}
 	n := gcCycles()
-	i := 0
-	for ; i < len(arena.retired) && arena.retired[i].freeAt != 0 && arena.retired[i].freeAt <= n; i++ {
-		b := arena.retired[i].base
+	for {
+		b, ok := arena.retired.popFreeable(n)
+		if !ok {
+			break
+		}
 		freeSlot(chunkOf(b), b)
 		arena.stats.Retired--
 	}
-	arena.retired = append(arena.retired[:0], arena.retired[i:]...)
 	// Stamp the slots retired since the last reclaim. n is at least the
 	// count at their retirement, so n+2 is a safe, if late, bound; it
 	// spares RetireSlot reading the count (about 100 ns) on every Kill.
-	for j := len(arena.retired) - 1; j >= 0 && arena.retired[j].freeAt == 0; j-- {
-		arena.retired[j].freeAt = n + 2
-	}
+	// n never decreases, so neither do the stamps.
+	arena.retired.stamp(n + 2)
 }
 
 // ArenaStats describes the slot arena.
@@ -196,7 +191,7 @@ func TakeSlot() (base *atomic.Int64, last uint16, shift uint8) {
 	}
 	arena.stats.Live++
 	arena.takes++
-	if len(pl.free) == 0 && len(arena.retired) > 0 {
+	if len(pl.free) == 0 && arena.retired.len() > 0 {
 		k := len(pl.chunks)
 		if arena.takes >= reclaimEvery || k == 0 || pl.chunks[k-1].used == pl.chunks[k-1].slots {
 			reclaim()
@@ -299,7 +294,7 @@ func RetireSlot(base *atomic.Int64) bool {
 		c.pending = make([]uint64, c.slots)
 	}
 	c.pending[c.index(base)]++
-	arena.retired = append(arena.retired, retiredSlot{base: base}) // reclaim stamps it
+	arena.retired.push(base) // reclaim stamps it
 	arena.stats.Live--
 	arena.stats.Retired++
 	return true

@@ -166,7 +166,8 @@ func checkArena(t *testing.T) {
 		}
 	}
 	retired := 0
-	for _, rs := range arena.retired {
+	checkQueue(t, &arena.retired)
+	for rs := range arena.retired.all() {
 		b := rs.base
 		require.Empty(t, seen[b], "slot %p waits for a grace period but is %s", b, seen[b])
 		seen[b] = "waiting"
