@@ -25,11 +25,14 @@ const retiredBlockBytes = 8192
 // platforms).
 const retiredBlockLen = (retiredBlockBytes - int(unsafe.Sizeof(uintptr(0)))) / int(unsafe.Sizeof(retiredSlot{}))
 
-// maxSpareBlocks bounds the emptied blocks a retiredQueue keeps for reuse.
-// Up to about that many blocks' worth of retirements per GC cycle, a steady
-// state allocates nothing; past it, one block per retiredBlockLen
-// retirements, and after a burst all but these few blocks (and the one the
-// queue keeps) go back to the garbage collector.
+// maxSpareBlocks is the fewest emptied blocks a retiredQueue keeps for
+// reuse. It keeps more while the queue itself holds more blocks: as many
+// spares as blocks in the queue. A steady state, in which each reclaim
+// frees the head of a backlog while Kills add to its tail, then allocates
+// nothing however long the backlog (a grace period is two GC cycles, and
+// a burst of Kills fills many blocks in that time); once the backlog
+// drains, all but maxSpareBlocks spares (and the block the queue keeps) go
+// back to the garbage collector.
 const maxSpareBlocks = 4
 
 // retiredBlock is one link of a retiredQueue: a fixed array of entries
@@ -61,6 +64,8 @@ type retiredQueue struct {
 	tail  *retiredBlock // holds the newest entry; nil until the first push
 	end   int           // index in tail after the newest entry
 	n     int           // entries held
+	// linked counts the blocks from head to tail, for the spares' bound.
+	linked int
 
 	// The stamp cursor: the first unstamped entry is stampBlock.slots[stampAt],
 	// or, if stampAt == retiredBlockLen, the first entry of the next block.
@@ -82,10 +87,12 @@ func (q *retiredQueue) push(base *atomic.Int64) {
 		b := q.newBlock()
 		q.head, q.tail = b, b
 		q.stampBlock = b
+		q.linked = 1
 	case q.end == retiredBlockLen:
 		b := q.newBlock()
 		q.tail.next = b
 		q.tail, q.end = b, 0
+		q.linked++
 	}
 	q.tail.slots[q.end] = retiredSlot{base: base}
 	q.end++
@@ -148,6 +155,7 @@ func (q *retiredQueue) dropOldest() {
 	}
 	old := q.head
 	q.head, q.first = old.next, 0
+	q.linked--
 	if q.stampBlock == old {
 		// The cursor is not before the entry removed, the last of old:
 		// it is after it, the first entry of the new head.
@@ -177,12 +185,19 @@ func (q *retiredQueue) newBlock() *retiredBlock {
 	return b
 }
 
-// recycle keeps b, emptied and unlinked from the queue, as a spare, unless
-// maxSpareBlocks are kept already; then the garbage collector takes it. Its
-// entries are left as they are: they point into chunks, which are never
-// freed, so they keep nothing alive, and push overwrites them.
+// recycle keeps b, emptied and unlinked from the queue, as a spare, while
+// the spares are fewer than the blocks still in the queue, or than
+// maxSpareBlocks; otherwise the garbage collector takes it, and the spares
+// beyond that bound too. Its entries are left as they are: they point into
+// chunks, which are never freed, so they keep nothing alive, and push
+// overwrites them.
 func (q *retiredQueue) recycle(b *retiredBlock) {
-	if q.spares == maxSpareBlocks {
+	keep := max(maxSpareBlocks, q.linked)
+	for q.spares > keep {
+		q.spare = q.spare.next
+		q.spares--
+	}
+	if q.spares == keep {
 		return
 	}
 	b.next = q.spare

@@ -107,7 +107,8 @@ func checkQueue(t *testing.T, q *retiredQueue) {
 		spares++
 	}
 	require.Equal(t, spares, q.spares, "spares counts the spare blocks")
-	require.LessOrEqual(t, spares, maxSpareBlocks)
+	require.Equal(t, q.blocks(), q.linked, "linked counts the blocks of the queue")
+	require.LessOrEqual(t, spares, max(maxSpareBlocks, q.linked+1), "spares are bounded by the blocks in use")
 }
 
 // fakeSlots returns n distinct stand-ins for slot bases.
@@ -362,4 +363,43 @@ func TestRetiredQueueMatchesSlice(t *testing.T) {
 			i++
 		}
 	}
+}
+
+func TestRetiredQueueSteadyBacklogAllocatesNothing(t *testing.T) {
+	// A backlog of many blocks whose head is freed while its tail grows, as
+	// in a burst of Kills across GC cycles, reuses the blocks it frees:
+	// the spares may outnumber maxSpareBlocks while the queue is that long.
+	// Once it drains, maxSpareBlocks remain.
+	B := retiredBlockLen
+	const backlog = 4 * maxSpareBlocks // blocks
+	var q retiredQueue
+	stamp := uint64(1)
+	pushAll(&q, fakeSlots(backlog*B))
+	q.stamp(stamp)
+	half := fakeSlots(backlog / 2 * B)
+	turn := func() {
+		pushAll(&q, half)
+		stamp++
+		q.stamp(stamp)
+		for range half {
+			if _, ok := q.popFreeable(stamp); !ok {
+				panic("a stamped entry was not freed")
+			}
+		}
+	}
+	turn()
+	checkQueue(t, &q)
+	assert.Zero(t, testing.AllocsPerRun(10, turn), "allocations per turn of a steady backlog")
+	checkQueue(t, &q)
+	require.Equal(t, backlog*B, q.len())
+	require.Greater(t, q.spares, maxSpareBlocks, "the spares follow the backlog")
+
+	stamp++
+	q.stamp(stamp)
+	for q.len() > 0 {
+		_, ok := q.popFreeable(stamp)
+		require.True(t, ok)
+	}
+	checkQueue(t, &q)
+	require.Equal(t, maxSpareBlocks, q.spares, "after the drain")
 }
