@@ -268,18 +268,8 @@ func TestRetiredQueueRefillAllocatesNothing(t *testing.T) {
 	}
 	for _, c := range cases {
 		var q retiredQueue
-		bases := fakeSlots(c.size)
 		stamp := uint64(0)
-		cycle := func() {
-			pushAll(&q, bases)
-			stamp++
-			q.stamp(stamp)
-			for range bases {
-				if _, ok := q.popFreeable(stamp); !ok {
-					panic("a stamped entry was not freed")
-				}
-			}
-		}
+		cycle := turnOf(&q, &stamp, fakeSlots(c.size))
 		cycle()
 		checkQueue(t, &q)
 		assert.Equal(t, float64(c.allocs), testing.AllocsPerRun(10, cycle), "size %d: allocations per refill", c.size)
@@ -376,17 +366,7 @@ func TestRetiredQueueSteadyBacklogAllocatesNothing(t *testing.T) {
 	stamp := uint64(1)
 	pushAll(&q, fakeSlots(backlog*B))
 	q.stamp(stamp)
-	half := fakeSlots(backlog / 2 * B)
-	turn := func() {
-		pushAll(&q, half)
-		stamp++
-		q.stamp(stamp)
-		for range half {
-			if _, ok := q.popFreeable(stamp); !ok {
-				panic("a stamped entry was not freed")
-			}
-		}
-	}
+	turn := turnOf(&q, &stamp, fakeSlots(backlog/2*B))
 	turn()
 	checkQueue(t, &q)
 	assert.Zero(t, testing.AllocsPerRun(10, turn), "allocations per turn of a steady backlog")
@@ -402,4 +382,20 @@ func TestRetiredQueueSteadyBacklogAllocatesNothing(t *testing.T) {
 	}
 	checkQueue(t, &q)
 	require.Equal(t, maxSpareBlocks, q.spares, "after the drain")
+}
+
+// turnOf returns one turn of q as reclaim makes it: push bases, stamp them
+// with the next *stamp, and free as many entries as were pushed, which must
+// all be freeable by then.
+func turnOf(q *retiredQueue, stamp *uint64, bases []*atomic.Int64) func() {
+	return func() {
+		pushAll(q, bases)
+		*stamp++
+		q.stamp(*stamp)
+		for range bases {
+			if _, ok := q.popFreeable(*stamp); !ok {
+				panic("a stamped entry was not freed")
+			}
+		}
+	}
 }
