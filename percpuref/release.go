@@ -83,36 +83,39 @@ var closedDone = func() chan struct{} {
 // checks this argument with spin, and done_test.go forces its interleavings.
 func (r *Ref) runRelease(op string) bool {
 	m := r.lock()
-	claim := r.claimBitsLocked()
-	for {
-		st := r.cells.State.Load()
-		if st&stReleased != 0 {
-			// A second zero: a Get on the released count (reported, and
-			// about to poison it) was matched by this Put before the poison
-			// landed. This Put is misuse too.
-			m.Unlock()
-			r.corrupt(op, 1, ErrReleased)
-			return false
-		}
-		if r.cells.State.CompareAndSwap(st, st|claim) {
-			break
-		}
-	}
-	release, life := r.releaseLocked(), r.lifeLocked()
+	release, life, ok := r.claimLocked()
 	m.Unlock()
+	if !ok {
+		// A second zero: a Get on the released count (reported, and about
+		// to poison it) was matched by this Put before the poison landed.
+		// This Put is misuse too.
+		r.corrupt(op, 1, ErrReleased)
+		return false
+	}
 	r.runClaimed(release, life)
 	return true
 }
 
-// claimBitsLocked returns the state bits that claim the current life's
-// release, with the Ref's lock held: stReleased and stRunning, and
-// stSlowReturn if the life has a Done channel or the Ref has orphaned
+// claimLocked claims the current life's release, with the Ref's lock held,
+// and returns the release to run and the life's number, for runClaimed; ok
+// is false, and nothing changes, if the release was claimed already. The
+// claim is one atomic step on the state word: stReleased and stRunning,
+// and stSlowReturn if the life has a Done channel or the Ref has orphaned
 // lives, which the release's return must see to (see runRelease).
-func (r *Ref) claimBitsLocked() uint32 {
+func (r *Ref) claimLocked() (release func(), life uint64, ok bool) {
+	claim := uint32(stReleased | stRunning)
 	if x := r.extraLocked(false); x != nil && (x.done != nil || x.orph != nil) {
-		return stReleased | stRunning | stSlowReturn
+		claim |= stSlowReturn
 	}
-	return stReleased | stRunning
+	for {
+		st := r.cells.State.Load()
+		if st&stReleased != 0 {
+			return nil, 0, false
+		}
+		if r.cells.State.CompareAndSwap(st, st|claim) {
+			return r.releaseLocked(), r.lifeLocked(), true
+		}
+	}
 }
 
 // runClaimed runs a claimed release, without the Ref's lock, and then wakes

@@ -332,11 +332,9 @@ func (r *Ref) dropInitialHeld(k *killedRef) {
 
 // claimLocked claims the release for k's Ref, whose count a Kill's drop
 // took to zero, with the Ref's lock held: nothing else can have claimed it
-// (see dropInitialHeld).
+// (see dropInitialHeld), so the claim always succeeds here.
 func (k *killedRef) claimLocked() {
-	k.r.cells.State.Or(k.r.claimBitsLocked())
-	k.release, k.life = k.r.releaseLocked(), k.r.lifeLocked()
-	k.claimed = true
+	k.release, k.life, k.claimed = k.r.claimLocked()
 }
 
 // dropInitial drops the initial reference for Kill, which has switched the
