@@ -583,6 +583,26 @@ func TestMisuseTryGetLiveAfterRelease(t *testing.T) {
 	assert.False(t, r.IsDying(), "a refused Kill changes nothing")
 }
 
+// A second zero in one life: the count comes back to 0 after the release
+// was claimed (a Get that loaded the state before the claim adds 0 to 1,
+// and a Put takes it back to 0 before the Get's poison lands). The Put
+// that finds it must not claim the release again: it is reported as
+// ErrReleased, naming the count it found (1), and the count is poisoned.
+// The interleaving is forced by calling runRelease, the step the Put takes
+// on reaching 0, a second time.
+func TestMisuseSecondZeroDoesNotReleaseAgain(t *testing.T) {
+	var rel semRel
+	var log semLog
+	r := New(rel.fn(), InitAtomic(), log.option())
+	require.True(t, r.Put())
+	require.Equal(t, 1, rel.calls())
+	require.False(t, r.runRelease("Put"), "a second zero releases nothing")
+	assert.Equal(t, 1, rel.calls(), "release ran once")
+	require.Len(t, log.all(), 1)
+	semRequireMisuse(t, log.all()[0], ErrReleased, "Put", 1)
+	assert.True(t, isPoisoned(r))
+}
+
 // Gets and Puts on a released Ref at once are each reported: none of them
 // moves the count before it holds the Ref's lock, so none can find a count
 // of 1 that another's add left there before its poison landed (usable in
