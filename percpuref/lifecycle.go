@@ -3,6 +3,7 @@ package percpuref
 import (
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/percpuref/percpu/internal/cells"
@@ -124,12 +125,20 @@ func (r *Ref) Init(release func(), opts ...Option) {
 // takeSlot takes a slot of the arena for r and describes it in c, which
 // must not be published yet: slot j of each P's slab, whose neighbours
 // belong to other Refs but are written, in the fast path, only by the
-// slab's P. If r is lost without Exit, the slot goes back when the garbage
-// collector finds r unreachable: no update can be running on an
-// unreachable Ref, since every update holds a pointer to it.
+// slab's P. If r is lost without Kill or Exit, the slot goes back when the
+// garbage collector finds r unreachable (watchRef): no update can be
+// running on an unreachable Ref, since every update holds a pointer to it.
+// The arena registers that cleanup only if r still has the slot a few
+// milliseconds later, which spares a Ref killed before then its cost (see
+// "Deferred watches" in package slots).
 func (r *Ref) takeSlot(c *cells.Cells) {
-	c.Base, c.Last, c.Shift = slots.TakeSlot()
-	runtime.AddCleanup(r, slots.DropSlot, c.Base)
+	c.Base, c.Last, c.Shift = slots.TakeOwnedSlot(unsafe.Pointer(r), watchRef)
+}
+
+// watchRef is the slots.Watch of a Ref: a cleanup that gives the Ref's slot
+// back once the Ref is unreachable.
+func watchRef(owner unsafe.Pointer, base *atomic.Int64) {
+	runtime.AddCleanup((*Ref)(owner), slots.DropSlot, base)
 }
 
 // cellsLocked gives an atomic Ref that is about to go per-CPU, with its lock

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"github.com/percpuref/percpu"
@@ -44,15 +45,18 @@ import (
 // cannot have an update in progress, as every update holds a pointer to its
 // owner, so its slot is free at once.
 //
-// Every owner registers that cleanup, and it runs one day whether or not
-// the owner retired its slot, perhaps long after the slot has passed to
-// other owners, and in any order relative to their cleanups; its argument
-// is the slot's base, which names the slot but not the ownership. So each
-// chunk counts, for each of its slots j, the retirements of slot j whose
-// owners' cleanups have not run yet (chunk.pending[j]). RetireSlot adds
-// one; DropSlot takes one off if there is one, and frees the slot only if
-// there is none. See DropSlot for why that frees a slot only when its
-// current owner retired it or is unreachable.
+// An owner registers that cleanup (TakeSlot), or the arena registers it
+// for the owner a little later unless the owner has retired its slot by
+// then (TakeOwnedSlot; see "Deferred watches" in watch.go). A registered
+// cleanup runs one day whether or not the owner retired its slot, perhaps
+// long after the slot has passed to other owners, and in any order
+// relative to their cleanups; its argument is the slot's base, which names
+// the slot but not the ownership. So each chunk counts, for each of its
+// slots j, the retirements of slot j whose owners' cleanups have not run
+// yet (chunk.pending[j]). RetireSlot adds one for an owner whose cleanup is
+// registered; DropSlot takes one off if there is one, and frees the slot
+// only if there is none. See DropSlot for why that frees a slot only when
+// its current owner retired it or is unreachable.
 //
 // The arena never clears a slot: a new owner finds whatever counts the last
 // one left and must account for them itself (percpuref absorbs them into its
@@ -87,6 +91,11 @@ type chunk struct {
 	// (nil) every counter is 0, and a chunk none of whose slots has been
 	// retired costs its slabs only; after it, 8 bytes more per slot.
 	pending []uint64
+
+	// unwatched[j] is 1 + the index in arena.record of slot j's owner, or
+	// 0 if the owner is not on the record (watch.go). TakeOwnedSlot
+	// allocates it, 4 bytes per slot, at the chunk's first such take.
+	unwatched []int32
 }
 
 func (c *chunk) slot(j int) *atomic.Int64 {
@@ -112,6 +121,13 @@ var arena struct {
 	takes   int          // TakeSlot calls since the last reclaim
 	gc      []metrics.Sample
 	stats   ArenaStats
+
+	// The owners whose cleanups are not registered yet, and the timer of
+	// the pass that registers them (watch.go); passDue is set while the
+	// timer is armed.
+	record    []recorded
+	passDue   bool
+	passTimer *time.Timer
 }
 
 // reclaimEvery bounds how often TakeSlot reads the GC cycle count (about
@@ -157,6 +173,10 @@ type ArenaStats struct {
 	Slots   int // slots handed out at least once
 	Live    int // slots owned now
 	Retired int // slots retired and waiting for a grace period
+
+	// Unwatched counts the owners (TakeOwnedSlot) that own a slot now and
+	// whose cleanup is not registered yet.
+	Unwatched int
 }
 
 // Stats returns the arena's current figures, after freeing the retired
@@ -178,9 +198,14 @@ func slabAlign() int { return max(percpu.CacheLinePad, percpu.CacheLineSize()) }
 // whatever their last owner left (see above). Give the slot back with
 // RetireSlot, or let DropSlot do it when the owner is unreachable.
 func TakeSlot() (base *atomic.Int64, last uint16, shift uint8) {
-	procs := min(runtime.GOMAXPROCS(0), MaxCells)
 	arena.mu.Lock()
 	defer arena.mu.Unlock()
+	return takeLocked()
+}
+
+// takeLocked is TakeSlot with arena.mu held.
+func takeLocked() (base *atomic.Int64, last uint16, shift uint8) {
+	procs := min(runtime.GOMAXPROCS(0), MaxCells)
 	if procs >= len(arena.pools) {
 		arena.pools = append(arena.pools, make([]*pool, procs+1-len(arena.pools))...)
 	}
@@ -288,12 +313,15 @@ func RetireSlot(base *atomic.Int64) bool {
 	if c == nil {
 		return false
 	}
-	// The owner's cleanup, registered when it took the slot, will still run
-	// one day and must then not free the slot from under its next owner.
-	if c.pending == nil {
-		c.pending = make([]uint64, c.slots)
+	// The owner's cleanup, if it was registered, will still run one day
+	// and must then not free the slot from under its next owner. An owner
+	// still on the record has none, and never will.
+	if j := c.index(base); !strikeLocked(c, j) {
+		if c.pending == nil {
+			c.pending = make([]uint64, c.slots)
+		}
+		c.pending[j]++
 	}
-	c.pending[c.index(base)]++
 	arena.retired.push(base) // reclaim stamps it
 	arena.stats.Live--
 	arena.stats.Retired++

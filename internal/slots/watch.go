@@ -1,0 +1,131 @@
+package slots
+
+import (
+	"sync/atomic"
+	"time"
+	"unsafe"
+)
+
+// Deferred watches.
+//
+// An owner lost without retiring its slot gives the slot back through a
+// cleanup on the owner, DropSlot (see the top of arena.go). Registering it
+// with runtime.AddCleanup costs more than the rest of a short life with a
+// slot: the runtime walks the list of cleanups and finalizers of the
+// owner's span to insert the record in order, and a span of small owners
+// that all took slots holds one per owner. Most owners that take a slot for
+// a short while retire it (Kill, Exit) and never need the cleanup, so
+// TakeOwnedSlot does not register it at once: it records the owner, and a
+// pass (WatchPending) registers the cleanups of the owners still recorded,
+// watchDelay after the first owner recorded since the last pass. An owner
+// that retires its slot before that is struck off the record, and no
+// cleanup is ever registered for it.
+//
+// Until the pass the record holds the owner, so it cannot become
+// unreachable: an owner dropped without retiring its slot stays in memory
+// at most watchDelay longer than it would have, and its slot comes back at
+// the first garbage collection after the pass rather than before it.
+//
+// The accounting of DropSlot stays exact because pending[j] counts the
+// retirements by watched owners only, those whose cleanup is registered or
+// about to be. All changes of the record are made with arena.mu held:
+//
+//   - TakeOwnedSlot records the owner of slot j (chunk.unwatched[j] != 0).
+//   - RetireSlot of a recorded owner's slot strikes it off and counts no
+//     pending retirement: no cleanup will ever come for it.
+//   - The pass takes every recorded owner off the record, which makes them
+//     watched, and registers their cleanups after letting arena.mu go (a
+//     slow runtime call, not to be made under the lock that Kill takes). A
+//     RetireSlot in between counts a pending retirement, which the cleanup
+//     takes off when it runs. It cannot run before it is registered: the
+//     pass holds the owner until then.
+//
+// So every slot taken with TakeOwnedSlot is at each moment either recorded,
+// and given back only by its retirement, or watched, with exactly one
+// cleanup to come whose retirement, if any, pending[j] counts: the two
+// cases of DropSlot's argument.
+
+// watchDelay is how long after the first owner recorded since the last
+// pass the next pass runs: long enough that a life of a few microseconds
+// almost never meets one, short beside the garbage collector's cycles.
+const watchDelay = 10 * time.Millisecond
+
+// A Watch registers the cleanup that gives a lost owner's slot back:
+// runtime.AddCleanup((*T)(owner), DropSlot, base) for the owner's type T.
+type Watch func(owner unsafe.Pointer, base *atomic.Int64)
+
+// recorded is an owner whose cleanup is not registered yet.
+type recorded struct {
+	owner unsafe.Pointer // holds the owner in memory until the pass
+	watch Watch
+	base  *atomic.Int64 // its slot
+	c     *chunk        // the slot's chunk
+}
+
+// TakeOwnedSlot is TakeSlot for an owner whose slot the arena gives back
+// by itself if the owner becomes unreachable without retiring it: the
+// arena calls watch for the owner, unless the owner retires its slot
+// first, within watchDelay (see "Deferred watches" above).
+func TakeOwnedSlot(owner unsafe.Pointer, watch Watch) (base *atomic.Int64, last uint16, shift uint8) {
+	arena.mu.Lock()
+	defer arena.mu.Unlock()
+	base, last, shift = takeLocked()
+	c := chunkOf(base)
+	if c.unwatched == nil {
+		c.unwatched = make([]int32, c.slots)
+	}
+	arena.record = append(arena.record, recorded{owner: owner, watch: watch, base: base, c: c})
+	c.unwatched[c.index(base)] = int32(len(arena.record))
+	arena.stats.Unwatched++
+	if !arena.passDue {
+		arena.passDue = true
+		if arena.passTimer == nil {
+			arena.passTimer = time.AfterFunc(watchDelay, WatchPending)
+		} else {
+			arena.passTimer.Reset(watchDelay)
+		}
+	}
+	return base, last, shift
+}
+
+// strikeLocked strikes the owner of slot j of c off the record, if it is
+// there, and reports whether it was; arena.mu must be held. The last entry
+// moves into its place, so that the record holds the recorded owners and
+// nothing else.
+func strikeLocked(c *chunk, j int) bool {
+	if c.unwatched == nil || c.unwatched[j] == 0 {
+		return false
+	}
+	i := int(c.unwatched[j]) - 1
+	c.unwatched[j] = 0
+	last := len(arena.record) - 1
+	if i != last {
+		moved := arena.record[last]
+		arena.record[i] = moved
+		moved.c.unwatched[moved.c.index(moved.base)] = int32(i + 1)
+	}
+	arena.record[last] = recorded{}
+	arena.record = arena.record[:last]
+	arena.stats.Unwatched--
+	return true
+}
+
+// WatchPending registers the cleanups of the owners on the record, and
+// empties it. A timer runs it watchDelay after the first owner recorded
+// since the last pass; call it to register them at once (tests, and a
+// measurement of the memory that live owners cost).
+func WatchPending() {
+	arena.mu.Lock()
+	batch := arena.record
+	arena.record = nil
+	arena.passDue = false
+	for _, u := range batch {
+		u.c.unwatched[u.c.index(u.base)] = 0
+	}
+	arena.stats.Unwatched = 0
+	arena.mu.Unlock()
+	for i := range batch {
+		batch[i].watch(batch[i].owner, batch[i].base)
+		batch[i] = recorded{} // the owner's reachability is its own again
+	}
+}
