@@ -289,6 +289,7 @@ func newMemoryObjects(impl string, keep []any) error {
 		for i := range keep {
 			keep[i] = percpuref.New(noRelease, percpuref.Eager())
 		}
+		slots.WatchPending() // the cleanups a Ref that keeps its slot has
 	case "percpuref-padded":
 		for i := range keep {
 			keep[i] = percpuref.New(noRelease, percpuref.WithShards(0))

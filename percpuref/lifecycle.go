@@ -32,10 +32,12 @@ func New(release func(), opts ...Option) *Ref {
 // A Ref starts without per-CPU counts and takes them at its first
 // contention (Lazy, the default), or at Init (Eager). They are 8-byte slots
 // in per-P slabs shared with other Refs (package slots' arena), so that a
-// Ref that has them costs its 32 bytes, 8 per P, and the 24 bytes of heap
-// that runtime.AddCleanup allocates. The slots go back to the arena when the
-// Ref is killed (unless AllowReinit keeps them), when it is Exited, or, if
-// neither happens, when it becomes unreachable. WithShards gives the Ref
+// Ref that has them costs its 32 bytes, 8 per P, and, once it has kept them
+// for about 10 ms, the 24 bytes of heap of the runtime.AddCleanup that gives
+// them back if it is lost. The slots go back to the arena when the Ref is
+// killed (unless AllowReinit keeps them), when it is Exited, or, if neither
+// happens, when it becomes unreachable (until that cleanup is registered,
+// the arena keeps the Ref reachable). WithShards gives the Ref
 // padded shards of its own, at Init. A Ref that starts in atomic mode
 // (InitAtomic, InitDead) takes its slot only when it first goes per-CPU
 // (Eager), or at the first contention after that. Until it takes a slot a

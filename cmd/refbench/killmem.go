@@ -242,6 +242,7 @@ func bytesPerObject(impl string, n int) (heap, offHeap float64, cells int, err e
 		for i := range keep {
 			keep[i] = percpuref.New(noRelease, percpuref.Eager())
 		}
+		slots.WatchPending()                               // the cleanups a Ref that keeps its slot has
 		cells = min(runtime.GOMAXPROCS(0), shard.MaxCells) // a slot has a cell per P
 	case iPercpurefPadded:
 		for i := range keep {
