@@ -6,7 +6,6 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
-	"time"
 	"unsafe"
 
 	"github.com/percpuref/percpu"
@@ -122,12 +121,17 @@ var arena struct {
 	gc      []metrics.Sample
 	stats   ArenaStats
 
-	// The owners whose cleanups are not registered yet, and the timer of
-	// the pass that registers them (watch.go); passDue is set while the
-	// timer is armed.
-	record    []recorded
-	passDue   bool
-	passTimer *time.Timer
+	// The owners whose cleanups are not registered yet (watch.go).
+	// passDue is set while a sentinel waits to run the pass that registers
+	// them, made when passArmed GC cycles had completed; ownedTakes counts
+	// TakeOwnedSlot calls meanwhile, passes the passes run. passMu is held
+	// through a pass, registrations included, and taken before mu.
+	record     []recorded
+	passDue    bool
+	passArmed  uint64
+	ownedTakes int
+	passes     int
+	passMu     sync.Mutex
 }
 
 // reclaimEvery bounds how often TakeSlot reads the GC cycle count (about

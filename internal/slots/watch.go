@@ -1,8 +1,8 @@
 package slots
 
 import (
+	"runtime"
 	"sync/atomic"
-	"time"
 	"unsafe"
 )
 
@@ -16,15 +16,26 @@ import (
 // that all took slots holds one per owner. Most owners that take a slot for
 // a short while retire it (Kill, Exit) and never need the cleanup, so
 // TakeOwnedSlot does not register it at once: it records the owner, and a
-// pass (WatchPending) registers the cleanups of the owners still recorded,
-// watchDelay after the first owner recorded since the last pass. An owner
-// that retires its slot before that is struck off the record, and no
-// cleanup is ever registered for it.
+// pass (WatchPending) registers the cleanups of the owners still recorded
+// once the next garbage collection cycle has completed. An owner that
+// retires its slot before that is struck off the record, and no cleanup is
+// ever registered for it.
 //
 // Until the pass the record holds the owner, so it cannot become
 // unreachable: an owner dropped without retiring its slot stays in memory
-// at most watchDelay longer than it would have, and its slot comes back at
-// the first garbage collection after the pass rather than before it.
+// one garbage collection cycle longer than it would have (as an object with
+// a finalizer does), and its slot comes back one cycle later.
+//
+// The pass is run by the cleanup of a sentinel, an object allocated and
+// dropped when the first owner since the last pass is recorded, which the
+// runtime runs after the first cycle that finds the sentinel unreachable. A
+// timer would be simpler, but a timer that a goroutine inside a
+// testing/synctest bubble creates or resets belongs to the bubble: reset
+// from outside it, the program dies; left armed when the bubble ends, it
+// never fires. Cleanups run outside every bubble. In go1.26 a cleanup can be
+// held back for as long as a GOMAXPROCS decrease lasts (arena.go), so
+// TakeOwnedSlot also runs the pass itself if the sentinel's is overdue
+// (passOverdue).
 //
 // The accounting of DropSlot stays exact because pending[j] counts the
 // retirements by watched owners only, those whose cleanup is registered or
@@ -43,12 +54,7 @@ import (
 // So every slot taken with TakeOwnedSlot is at each moment either recorded,
 // and given back only by its retirement, or watched, with exactly one
 // cleanup to come whose retirement, if any, pending[j] counts: the two
-// cases of DropSlot's argument.
-
-// watchDelay is how long after the first owner recorded since the last
-// pass the next pass runs: long enough that a life of a few microseconds
-// almost never meets one, short beside the garbage collector's cycles.
-const watchDelay = 10 * time.Millisecond
+// cases of DropSlot's argument. model/watch.pml checks this with spin.
 
 // A Watch registers the cleanup that gives a lost owner's slot back:
 // runtime.AddCleanup((*T)(owner), DropSlot, base) for the owner's type T.
@@ -62,13 +68,28 @@ type recorded struct {
 	c     *chunk        // the slot's chunk
 }
 
+// passSentinel is the sentinel's type: it holds a pointer, so that it is
+// not a tiny allocation, whose cleanup could wait for its neighbours.
+type passSentinel struct{ _ *byte }
+
+// passOverdue is how many GC cycles after the sentinel was made its pass is
+// overdue: the cycle under way when it was made may keep it (a new object
+// survives the cycle it was allocated in), the next finds it unreachable and
+// is swept before the one after begins, and its cleanup then runs at once
+// unless it is held back.
+const passOverdue = 3
+
+// overdueCheckEvery bounds how often TakeOwnedSlot reads the GC cycle count
+// (about 100 ns) to see whether the pass is overdue.
+const overdueCheckEvery = 32
+
 // TakeOwnedSlot is TakeSlot for an owner whose slot the arena gives back
 // by itself if the owner becomes unreachable without retiring it: the
 // arena calls watch for the owner, unless the owner retires its slot
-// first, within watchDelay (see "Deferred watches" above).
+// first, after the next garbage collection cycle (see "Deferred watches"
+// above).
 func TakeOwnedSlot(owner unsafe.Pointer, watch Watch) (base *atomic.Int64, last uint16, shift uint8) {
 	arena.mu.Lock()
-	defer arena.mu.Unlock()
 	base, last, shift = takeLocked()
 	c := chunkOf(base)
 	if c.unwatched == nil {
@@ -77,16 +98,24 @@ func TakeOwnedSlot(owner unsafe.Pointer, watch Watch) (base *atomic.Int64, last 
 	arena.record = append(arena.record, recorded{owner: owner, watch: watch, base: base, c: c})
 	c.unwatched[c.index(base)] = int32(len(arena.record))
 	arena.stats.Unwatched++
+	overdue := false
 	if !arena.passDue {
 		arena.passDue = true
-		if arena.passTimer == nil {
-			arena.passTimer = time.AfterFunc(watchDelay, WatchPending)
-		} else {
-			arena.passTimer.Reset(watchDelay)
-		}
+		arena.passArmed = gcCycles()
+		runtime.AddCleanup(new(passSentinel), runPass, struct{}{})
+	} else {
+		arena.ownedTakes++
+		overdue = arena.ownedTakes%overdueCheckEvery == 0 && gcCycles() >= arena.passArmed+passOverdue
+	}
+	arena.mu.Unlock()
+	if overdue {
+		WatchPending()
 	}
 	return base, last, shift
 }
+
+// runPass is the sentinel's cleanup.
+func runPass(struct{}) { WatchPending() }
 
 // strikeLocked strikes the owner of slot j of c off the record, if it is
 // there, and reports whether it was; arena.mu must be held. The last entry
@@ -111,14 +140,19 @@ func strikeLocked(c *chunk, j int) bool {
 }
 
 // WatchPending registers the cleanups of the owners on the record, and
-// empties it. A timer runs it watchDelay after the first owner recorded
-// since the last pass; call it to register them at once (tests, and a
-// measurement of the memory that live owners cost).
+// empties it; it returns once they are registered, and once any pass
+// already under way has registered its own. The sentinel's cleanup runs
+// it after a garbage collection (see "Deferred watches" above); call it to
+// register them at once (tests, and a measurement of the memory that live
+// owners cost).
 func WatchPending() {
+	arena.passMu.Lock()
+	defer arena.passMu.Unlock()
 	arena.mu.Lock()
 	batch := arena.record
 	arena.record = nil
 	arena.passDue = false
+	arena.passes++
 	for _, u := range batch {
 		u.c.unwatched[u.c.index(u.base)] = 0
 	}

@@ -7,7 +7,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 	"unsafe"
 
 	"github.com/stretchr/testify/assert"
@@ -145,8 +144,8 @@ func TestWatchThePassWatchesTheOwnersThatKeepTheirSlots(t *testing.T) {
 	runtime.KeepAlive(owners)
 }
 
-// The timer runs the pass without being asked, and a lost owner's slot
-// then comes back through its real cleanup.
+// A garbage collection runs the pass, and a lost owner's slot then comes
+// back through its real cleanup.
 func TestWatchLostOwnerGivesItsSlotBack(t *testing.T) {
 	drainGrace(t)
 	before := Stats()
@@ -155,9 +154,8 @@ func TestWatchLostOwnerGivesItsSlotBack(t *testing.T) {
 		watched.Add(1)
 		runtime.AddCleanup((*[2]int64)(owner), DropSlot, base)
 	})
-	// The owner is lost at once; the record keeps it until the pass.
 	gcUntil(t, "the lost owner's slot came back", func() bool { return freeCount(base) == 1 })
-	assert.Equal(t, int32(1), watched.Load(), "the timer's pass watched the owner once")
+	assert.Equal(t, int32(1), watched.Load(), "the pass watched the owner once")
 	assert.Equal(t, before.Live, Stats().Live)
 	assert.Zero(t, pendingOf(base))
 	drainGrace(t)
@@ -252,10 +250,10 @@ func testWatchRacingPasses(t *testing.T) {
 	bases := make([][]*atomic.Int64, goroutines)
 	owners := make([][]unsafe.Pointer, goroutines)
 	stop := make(chan struct{})
-	var passes sync.WaitGroup
-	passes.Add(1)
+	var passer sync.WaitGroup
+	passer.Add(1)
 	go func() {
-		defer passes.Done()
+		defer passer.Done()
 		for {
 			select {
 			case <-stop:
@@ -284,7 +282,8 @@ func testWatchRacingPasses(t *testing.T) {
 	}
 	wg.Wait()
 	close(stop)
-	passes.Wait()
+	passer.Wait()
+	WatchPending() // waits for a sentinel's pass under way
 	checkRecord(t)
 	assert.Zero(t, Stats().Unwatched, "every owner retired its slot")
 	// The cleanups of the watched owners run now.
@@ -304,11 +303,20 @@ func testWatchRacingPasses(t *testing.T) {
 	checkArena(t)
 }
 
-// The timer runs the pass watchDelay after the first owner recorded since
-// the last pass, and it watches the owners recorded after that one too.
-func TestWatchTimerWatchesABurst(t *testing.T) {
+// passes returns how many passes have run.
+func passes() int {
+	arena.mu.Lock()
+	defer arena.mu.Unlock()
+	return arena.passes
+}
+
+// No pass runs until a garbage collection cycle has completed, and then
+// one pass watches every owner recorded since the last.
+func TestWatchGCRunsOnePassForABurst(t *testing.T) {
 	drainGrace(t)
+	noAutoGC(t)
 	WatchPending()
+	p0 := passes()
 	w := newWatchLog()
 	var bases []*atomic.Int64
 	var owners []unsafe.Pointer
@@ -318,11 +326,15 @@ func TestWatchTimerWatchesABurst(t *testing.T) {
 		bases = append(bases, b)
 		owners = append(owners, o)
 	}
-	deadline := time.Now().Add(gcDeadline)
-	for w.count() < len(owners) {
-		require.False(t, time.Now().After(deadline), "the timer's pass never watched the owners (%d of %d)", w.count(), len(owners))
-		time.Sleep(time.Millisecond)
+	for range 10 {
+		runtime.Gosched()
 	}
+	assert.Equal(t, p0, passes(), "a pass ran without a garbage collection")
+	assert.Equal(t, 10, Stats().Unwatched)
+	gcUntil(t, "the sentinel's pass", func() bool { return passes() > p0 })
+	WatchPending() // waits for the sentinel's pass to finish its registrations
+	assert.Equal(t, 10, w.count(), "the pass watched the whole burst")
+	assert.Equal(t, p0+2, passes(), "one pass for the burst, and ours, which found nothing")
 	assert.Zero(t, Stats().Unwatched)
 	for _, b := range bases {
 		RetireSlot(b)
@@ -331,4 +343,42 @@ func TestWatchTimerWatchesABurst(t *testing.T) {
 	drainGrace(t)
 	checkArena(t)
 	runtime.KeepAlive(owners)
+}
+
+// If the sentinel's cleanup does not run (go1.26 can hold a cleanup back
+// while GOMAXPROCS is lower), TakeOwnedSlot runs the pass itself once it is
+// passOverdue cycles late, looking every overdueCheckEvery takes.
+func TestWatchOverduePassRunsAtATake(t *testing.T) {
+	drainGrace(t)
+	noAutoGC(t)
+	WatchPending()
+	w := newWatchLog()
+	var bases []*atomic.Int64
+	take := func() {
+		b, _, _ := TakeOwnedSlot(newBareOwner(), w.watch)
+		bases = append(bases, b)
+	}
+	take() // makes the sentinel, which no collection will find
+	arena.mu.Lock()
+	require.True(t, arena.passDue)
+	require.GreaterOrEqual(t, arena.passArmed, uint64(passOverdue), "drainGrace ran collections")
+	arena.passArmed -= passOverdue // as if passOverdue cycles had completed since
+	arena.ownedTakes = 0
+	arena.mu.Unlock()
+	p0 := passes()
+	for range overdueCheckEvery - 1 {
+		take()
+	}
+	assert.Equal(t, p0, passes(), "the overdue pass ran before the take that looks for it")
+	assert.Zero(t, w.count())
+	take()
+	assert.Equal(t, p0+1, passes(), "the take that looks ran the overdue pass")
+	assert.Equal(t, overdueCheckEvery+1, w.count(), "the pass watched every owner recorded")
+	assert.Zero(t, Stats().Unwatched)
+	for _, b := range bases {
+		RetireSlot(b)
+		DropSlot(b)
+	}
+	drainGrace(t)
+	checkArena(t)
 }
