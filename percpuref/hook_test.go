@@ -55,7 +55,9 @@ func MustFinish(t testing.TB, d time.Duration, what string, f func()) {
 
 // A Ref is four words: the 32-byte size class, below 48. A Ref with slots
 // then costs 32 + 24 (runtime.AddCleanup's allocations) + 8 bytes per P,
-// within the slot arena's target of 64 + 8 per P; a 48-byte Ref missed it.
+// and the arena's 4 bytes per slot that mark a recorded owner
+// (chunk.unwatched), within the slot arena's target of 64 + 8 per P; a
+// 48-byte Ref missed it.
 func TestRefSize(t *testing.T) {
 	if unsafe.Sizeof(uintptr(0)) == 8 {
 		assert.Equal(t, uintptr(32), unsafe.Sizeof(Ref{}))

@@ -32,12 +32,13 @@ func New(release func(), opts ...Option) *Ref {
 // A Ref starts without per-CPU counts and takes them at its first
 // contention (Lazy, the default), or at Init (Eager). They are 8-byte slots
 // in per-P slabs shared with other Refs (package slots' arena), so that a
-// Ref that has them costs its 32 bytes, 8 per P, and, once it has kept them
-// for about 10 ms, the 24 bytes of heap of the runtime.AddCleanup that gives
-// them back if it is lost. The slots go back to the arena when the Ref is
-// killed (unless AllowReinit keeps them), when it is Exited, or, if neither
-// happens, when it becomes unreachable (until that cleanup is registered,
-// the arena keeps the Ref reachable). WithShards gives the Ref
+// Ref that has them costs its 32 bytes, 8 per P, and, if it still has them
+// when the next garbage collection cycle completes, the 24 bytes of heap of
+// the runtime.AddCleanup that gives them back if it is lost. The slots go
+// back to the arena when the Ref is killed (unless AllowReinit keeps them),
+// when it is Exited, or, if neither happens, when it becomes unreachable;
+// until its cleanup is registered the arena keeps the Ref reachable, so a
+// Ref lost with its slots stays in memory one cycle longer. WithShards gives the Ref
 // padded shards of its own, at Init. A Ref that starts in atomic mode
 // (InitAtomic, InitDead) takes its slot only when it first goes per-CPU
 // (Eager), or at the first contention after that. Until it takes a slot a
@@ -130,9 +131,9 @@ func (r *Ref) Init(release func(), opts ...Option) {
 // slab's P. If r is lost without Kill or Exit, the slot goes back when the
 // garbage collector finds r unreachable (watchRef): no update can be
 // running on an unreachable Ref, since every update holds a pointer to it.
-// The arena registers that cleanup only if r still has the slot a few
-// milliseconds later, which spares a Ref killed before then its cost (see
-// "Deferred watches" in package slots).
+// The arena registers that cleanup only if r still has the slot when the
+// next garbage collection cycle completes, which spares a Ref killed before
+// then its cost (see "Deferred watches" in package slots).
 func (r *Ref) takeSlot(c *cells.Cells) {
 	c.Base, c.Last, c.Shift = slots.TakeOwnedSlot(unsafe.Pointer(r), watchRef)
 }

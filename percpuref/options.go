@@ -105,7 +105,8 @@ func Lazy() Option { return Option{kind: optionLazy} }
 // from its first Get, and a single goroutine's Get and Put are the per-CPU
 // fast path (about twice as fast as an atomic add) rather than the central
 // compare-and-swap. It costs what a spread Ref costs from the start: a slot
-// of 8 bytes per P, a cleanup of 24 bytes, and a membarrier at Kill. Eager
+// of 8 bytes per P, a cleanup of 24 bytes if the Ref lives past the next
+// garbage collection (see Init), and a membarrier at Kill. Eager
 // undoes an earlier Lazy in the same call; WithShards implies it.
 func Eager() Option { return Option{kind: optionEager} }
 

@@ -44,9 +44,10 @@ import (
 // cannot have an update in progress, as every update holds a pointer to its
 // owner, so its slot is free at once.
 //
-// An owner registers that cleanup (TakeSlot), or the arena registers it
-// for the owner a little later unless the owner has retired its slot by
-// then (TakeOwnedSlot; see "Deferred watches" in watch.go). A registered
+// The caller of TakeSlot registers that cleanup; for an owner that takes
+// its slot with TakeOwnedSlot the arena registers it after the next GC
+// cycle, unless the owner has retired its slot by then (see "Deferred
+// watches" in watch.go). A registered
 // cleanup runs one day whether or not the owner retired its slot, perhaps
 // long after the slot has passed to other owners, and in any order
 // relative to their cleanups; its argument is the slot's base, which names
@@ -117,7 +118,7 @@ var arena struct {
 	chunks  []*chunk     // all chunks, sorted by base
 	pools   []*pool      // by procs, grown as needed (procs <= MaxCells)
 	retired retiredQueue // in order of retirement, so of freeAt
-	takes   int          // TakeSlot calls since the last reclaim
+	takes   int          // TakeSlot and TakeOwnedSlot calls since the last reclaim
 	gc      []metrics.Sample
 	stats   ArenaStats
 
@@ -333,9 +334,10 @@ func RetireSlot(base *atomic.Int64) bool {
 }
 
 // DropSlot is the cleanup for an owner that became unreachable: it frees
-// the owner's slot, base, unless the owner retired it already. Pass it to
-// runtime.AddCleanup with the owner as ptr and base as arg when taking a
-// slot. It does nothing if base is not a slot of the arena.
+// the owner's slot, base, unless the owner retired it already. The caller
+// of TakeSlot passes it to runtime.AddCleanup with the owner as ptr and
+// base as arg (a Watch does the same for TakeOwnedSlot). It does nothing if
+// base is not a slot of the arena.
 func DropSlot(base *atomic.Int64) {
 	arena.mu.Lock()
 	defer arena.mu.Unlock()
