@@ -41,7 +41,8 @@ MEMLIM=${MEMLIM:-3500}
 # and KillAll's one barrier for a batch),
 # lease-* lease.pml (the one-shot Lease's tokens), misuse-* misuse.pml (use
 # after release), lazy-* lazy.pml (a default Ref's compare-and-swap on C,
-# its spread, and Kill), the others percpuref.pml (the fetchadd protocol). The list is in the order the runs start: the long ones
+# its spread, and Kill), watch-* watch.pml (the slot arena's deferred
+# watches), the others percpuref.pml (the fetchadd protocol). The list is in the order the runs start: the long ones
 # first, so that the many short ones fill in at the end. The largest
 # (threeusers, about 2.1 GB) is normally done before the next largest
 # (excl-harvest-stale, 1.6 GB) starts; if not, the two need 3.7 GB.
@@ -118,6 +119,16 @@ RUNS=(
 	"lazy-mutant-norange|violation|-DNU=2 -DMUTANT_NORANGE"
 	"lazy-mutant-nosettle|violation|-DNU=2 -DLEFTOVER -DMUTANT_NOSETTLE"
 	"lazy-mutant-nostate|violation|-DNU=2 -DLEFTOVER -DMUTANT_NOSTATE"
+	"watch-two|ok|-DNOWN=2"
+	"watch-three|ok|-DNOWN=3 -DNPASS=2"
+	"watch-four|ok|-DNOWN=4 -DNPASS=2"
+	"watch-witness-window|violation|-DNOWN=2 -DWITNESS_WINDOW"
+	"watch-witness-stale|violation|-DNOWN=2 -DWITNESS_STALE"
+	"watch-mutant-countunwatched|violation|-DNOWN=2 -DMUTANT_COUNTUNWATCHED"
+	"watch-mutant-latemark|violation|-DNOWN=2 -DMUTANT_LATEMARK"
+	"watch-mutant-latemark-free|violation|-DNOWN=2 -DMUTANT_LATEMARK -DNOSTRUCK_ASSERT"
+	"watch-mutant-dropearly|violation|-DNOWN=2 -DMUTANT_DROPEARLY"
+	"watch-mutant-dropearly-leak|violation|-DNOWN=2 -DMUTANT_DROPEARLY -DNOREACH_ASSERT"
 )
 if [ "${1:-}" = "--deep" ]; then
 	RUNS+=("deep|ok|-DNUSER=2 -DUOPS=2 -DCOPS=2"
@@ -152,7 +163,7 @@ fi
 # $work/NAME/summary (one line) and $work/NAME/status (0 = as expected).
 run() {
 	local name=$1 expect=$2 flags=$3 d="$work/$1" model=percpuref.pml
-	case $name in excl-*) model=exclusive.pml ;; done-*) model=done.pml ;; barrier-*) model=barrier.pml ;; lease-*) model=lease.pml ;; misuse-*) model=misuse.pml ;; lazy-*) model=lazy.pml ;; esac
+	case $name in excl-*) model=exclusive.pml ;; done-*) model=done.pml ;; barrier-*) model=barrier.pml ;; lease-*) model=lease.pml ;; misuse-*) model=misuse.pml ;; lazy-*) model=lazy.pml ;; watch-*) model=watch.pml ;; esac
 	mkdir -p "$d"
 	cp "$model" "$d/"
 	(

@@ -54,7 +54,8 @@ import (
 // So every slot taken with TakeOwnedSlot is at each moment either recorded,
 // and given back only by its retirement, or watched, with exactly one
 // cleanup to come whose retirement, if any, pending[j] counts: the two
-// cases of DropSlot's argument. model/watch.pml checks this with spin.
+// cases of DropSlot's argument. model/watch.pml checks this with spin, for
+// one slot and its successive owners, against mutants that break each rule.
 
 // A Watch registers the cleanup that gives a lost owner's slot back:
 // runtime.AddCleanup((*T)(owner), DropSlot, base) for the owner's type T.
