@@ -124,8 +124,9 @@ var arena struct {
 
 	// The owners whose cleanups are not registered yet (watch.go).
 	// passDue is set while a sentinel waits to run the pass that registers
-	// them, made when passArmed GC cycles had completed; ownedTakes counts
-	// TakeOwnedSlot calls meanwhile, passes the passes run. passMu is held
+	// them; ownedTakes counts TakeOwnedSlot calls meanwhile, and passArmed
+	// is the GC cycle count at the first look whether the pass is overdue
+	// (0 before it); passes counts the passes run. passMu is held
 	// through a pass, registrations included, and taken before mu.
 	record     []recorded
 	passDue    bool

@@ -77,7 +77,8 @@ type passSentinel struct{ _ *byte }
 // overdue: the cycle under way when it was made may keep it (a new object
 // survives the cycle it was allocated in), the next finds it unreachable and
 // is swept before the one after begins, and its cleanup then runs at once
-// unless it is held back.
+// unless it is held back. TakeOwnedSlot counts them from its first look at
+// the count (passArmed), which comes after the sentinel was made.
 const passOverdue = 3
 
 // overdueCheckEvery bounds how often TakeOwnedSlot reads the GC cycle count
@@ -102,11 +103,19 @@ func TakeOwnedSlot(owner unsafe.Pointer, watch Watch) (base *atomic.Int64, last 
 	overdue := false
 	if !arena.passDue {
 		arena.passDue = true
-		arena.passArmed = gcCycles()
+		arena.passArmed = 0
+		arena.ownedTakes = 0
 		runtime.AddCleanup(new(passSentinel), runPass, struct{}{})
-	} else {
-		arena.ownedTakes++
-		overdue = arena.ownedTakes%overdueCheckEvery == 0 && gcCycles() >= arena.passArmed+passOverdue
+	} else if arena.ownedTakes++; arena.ownedTakes%overdueCheckEvery == 0 {
+		// The count is read at the first look, not when the sentinel was
+		// made: a later count only makes the pass overdue later, and a
+		// process whose owners rarely meet a due pass never pays for the
+		// first read of runtime/metrics (about 14 KiB of its tables).
+		n := gcCycles()
+		if arena.passArmed == 0 {
+			arena.passArmed = n
+		}
+		overdue = n >= arena.passArmed+passOverdue
 	}
 	arena.mu.Unlock()
 	if overdue {

@@ -347,7 +347,8 @@ func TestWatchGCRunsOnePassForABurst(t *testing.T) {
 
 // If the sentinel's cleanup does not run (go1.26 can hold a cleanup back
 // while GOMAXPROCS is lower), TakeOwnedSlot runs the pass itself once it is
-// passOverdue cycles late, looking every overdueCheckEvery takes.
+// passOverdue cycles late, counted from its first look at the GC cycle
+// count, which it takes every overdueCheckEvery takes.
 func TestWatchOverduePassRunsAtATake(t *testing.T) {
 	drainGrace(t)
 	noAutoGC(t)
@@ -358,14 +359,25 @@ func TestWatchOverduePassRunsAtATake(t *testing.T) {
 		b, _, _ := TakeOwnedSlot(newBareOwner(), w.watch)
 		bases = append(bases, b)
 	}
-	take() // makes the sentinel, which no collection will find
-	arena.mu.Lock()
-	require.True(t, arena.passDue)
-	require.GreaterOrEqual(t, arena.passArmed, uint64(passOverdue), "drainGrace ran collections")
-	arena.passArmed -= passOverdue // as if passOverdue cycles had completed since
-	arena.ownedTakes = 0
-	arena.mu.Unlock()
+	armed := func() uint64 {
+		arena.mu.Lock()
+		defer arena.mu.Unlock()
+		return arena.passArmed
+	}
 	p0 := passes()
+	take() // makes the sentinel, which no collection will find
+	for range overdueCheckEvery - 1 {
+		take()
+	}
+	assert.Zero(t, armed(), "the count was read before the first look")
+	take()
+	n := armed()
+	require.GreaterOrEqual(t, n, uint64(passOverdue), "the first look reads the count (drainGrace ran collections)")
+	assert.Equal(t, p0, passes(), "the first look found the pass overdue with no cycle since")
+
+	arena.mu.Lock()
+	arena.passArmed -= passOverdue // as if passOverdue cycles had completed since the first look
+	arena.mu.Unlock()
 	for range overdueCheckEvery - 1 {
 		take()
 	}
@@ -373,7 +385,7 @@ func TestWatchOverduePassRunsAtATake(t *testing.T) {
 	assert.Zero(t, w.count())
 	take()
 	assert.Equal(t, p0+1, passes(), "the take that looks ran the overdue pass")
-	assert.Equal(t, overdueCheckEvery+1, w.count(), "the pass watched every owner recorded")
+	assert.Equal(t, 2*overdueCheckEvery+1, w.count(), "the pass watched every owner recorded")
 	assert.Zero(t, Stats().Unwatched)
 	for _, b := range bases {
 		RetireSlot(b)
