@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
+	"time"
 	"unsafe"
 
 	"github.com/stretchr/testify/assert"
@@ -388,6 +390,37 @@ func TestWatchOverduePassRunsAtATake(t *testing.T) {
 	assert.Equal(t, 2*overdueCheckEvery+1, w.count(), "the pass watched every owner recorded")
 	assert.Zero(t, Stats().Unwatched)
 	for _, b := range bases {
+		RetireSlot(b)
+		DropSlot(b)
+	}
+	drainGrace(t)
+	checkArena(t)
+}
+
+// An owner recorded inside a testing/synctest bubble, where a timer would
+// belong to the bubble (and a reset from outside it would kill the
+// program), is watched by a pass that runs outside it, and so are the
+// owners recorded after the bubble has ended.
+func TestWatchOwnerRecordedInASynctestBubble(t *testing.T) {
+	drainGrace(t)
+	WatchPending()
+	w := newWatchLog()
+	var inside *atomic.Int64
+	insideOwner := newBareOwner()
+	synctest.Test(t, func(t *testing.T) {
+		inside, _, _ = TakeOwnedSlot(insideOwner, w.watch) // makes the sentinel in the bubble
+		time.Sleep(time.Minute)                            // the bubble's clock
+	})
+	outsideOwner := newBareOwner()
+	outside, _, _ := TakeOwnedSlot(outsideOwner, w.watch)
+	gcUntil(t, "both owners watched", func() bool { return w.count() == 2 })
+	b, ok := w.watched(insideOwner)
+	require.True(t, ok)
+	assert.Same(t, inside, b)
+	b, ok = w.watched(outsideOwner)
+	require.True(t, ok)
+	assert.Same(t, outside, b)
+	for _, b := range []*atomic.Int64{inside, outside} {
 		RetireSlot(b)
 		DropSlot(b)
 	}
