@@ -50,6 +50,15 @@ func (w *watchLog) watched(owner unsafe.Pointer) (*atomic.Int64, bool) {
 	return b, ok
 }
 
+// startWatchTest waits for the arena to settle, empties the record, and
+// returns a new log of watches.
+func startWatchTest(t *testing.T) *watchLog {
+	t.Helper()
+	drainGrace(t)
+	WatchPending()
+	return newWatchLog()
+}
+
 // newBareOwner is an owner for a slot: any heap object will do.
 func newBareOwner() unsafe.Pointer { return unsafe.Pointer(new([2]int64)) }
 
@@ -78,11 +87,9 @@ func checkRecord(t *testing.T) {
 }
 
 func TestWatchRetiredBeforeThePassIsNeverWatched(t *testing.T) {
-	drainGrace(t)
+	w := startWatchTest(t)
 	noAutoGC(t)
-	WatchPending()
 	before := Stats()
-	w := newWatchLog()
 	owner := newBareOwner()
 	base, _, _ := TakeOwnedSlot(owner, w.watch)
 	assert.Equal(t, before.Unwatched+1, Stats().Unwatched, "the owner is on the record")
@@ -100,10 +107,8 @@ func TestWatchRetiredBeforeThePassIsNeverWatched(t *testing.T) {
 }
 
 func TestWatchThePassWatchesTheOwnersThatKeepTheirSlots(t *testing.T) {
-	drainGrace(t)
+	w := startWatchTest(t)
 	noAutoGC(t)
-	WatchPending()
-	w := newWatchLog()
 	owners := []unsafe.Pointer{newBareOwner(), newBareOwner(), newBareOwner(), newBareOwner()}
 	bases := make([]*atomic.Int64, len(owners))
 	for i, o := range owners {
@@ -167,11 +172,9 @@ func TestWatchLostOwnerGivesItsSlotBack(t *testing.T) {
 // Random takes, retirements, passes and cleanups against a plain model of
 // who owes what, with the record checked after every step.
 func TestWatchRandomAgainstModel(t *testing.T) {
-	drainGrace(t)
+	w := startWatchTest(t)
 	noAutoGC(t)
-	WatchPending()
 	pending := totalPending() // cleanups of earlier tests' owners held back, if any
-	w := newWatchLog()
 	rng := rand.New(rand.NewPCG(1, 2))
 	type own struct {
 		owner   unsafe.Pointer
@@ -243,10 +246,8 @@ func TestWatchRacingPasses(t *testing.T) {
 }
 
 func testWatchRacingPasses(t *testing.T) {
-	drainGrace(t)
-	WatchPending()
+	w := startWatchTest(t)
 	pending := totalPending() // cleanups of earlier tests' owners held back, if any
-	w := newWatchLog()
 	const goroutines, each = 4, 4000
 	var wg sync.WaitGroup
 	bases := make([][]*atomic.Int64, goroutines)
@@ -315,11 +316,9 @@ func passes() int {
 // No pass runs until a garbage collection cycle has completed, and then
 // one pass watches every owner recorded since the last.
 func TestWatchGCRunsOnePassForABurst(t *testing.T) {
-	drainGrace(t)
+	w := startWatchTest(t)
 	noAutoGC(t)
-	WatchPending()
 	p0 := passes()
-	w := newWatchLog()
 	var bases []*atomic.Int64
 	var owners []unsafe.Pointer
 	for range 10 {
@@ -338,10 +337,7 @@ func TestWatchGCRunsOnePassForABurst(t *testing.T) {
 	assert.Equal(t, 10, w.count(), "the pass watched the whole burst")
 	assert.Equal(t, p0+2, passes(), "one pass for the burst, and ours, which found nothing")
 	assert.Zero(t, Stats().Unwatched)
-	for _, b := range bases {
-		RetireSlot(b)
-		DropSlot(b)
-	}
+	giveBack(bases...)
 	drainGrace(t)
 	checkArena(t)
 	runtime.KeepAlive(owners)
@@ -352,10 +348,8 @@ func TestWatchGCRunsOnePassForABurst(t *testing.T) {
 // passOverdue cycles late, counted from its first look at the GC cycle
 // count, which it takes every overdueCheckEvery takes.
 func TestWatchOverduePassRunsAtATake(t *testing.T) {
-	drainGrace(t)
+	w := startWatchTest(t)
 	noAutoGC(t)
-	WatchPending()
-	w := newWatchLog()
 	var bases []*atomic.Int64
 	take := func() {
 		b, _, _ := TakeOwnedSlot(newBareOwner(), w.watch)
@@ -389,10 +383,7 @@ func TestWatchOverduePassRunsAtATake(t *testing.T) {
 	assert.Equal(t, p0+1, passes(), "the take that looks ran the overdue pass")
 	assert.Equal(t, 2*overdueCheckEvery+1, w.count(), "the pass watched every owner recorded")
 	assert.Zero(t, Stats().Unwatched)
-	for _, b := range bases {
-		RetireSlot(b)
-		DropSlot(b)
-	}
+	giveBack(bases...)
 	drainGrace(t)
 	checkArena(t)
 }
@@ -402,9 +393,7 @@ func TestWatchOverduePassRunsAtATake(t *testing.T) {
 // program), is watched by a pass that runs outside it, and so are the
 // owners recorded after the bubble has ended.
 func TestWatchOwnerRecordedInASynctestBubble(t *testing.T) {
-	drainGrace(t)
-	WatchPending()
-	w := newWatchLog()
+	w := startWatchTest(t)
 	var inside *atomic.Int64
 	insideOwner := newBareOwner()
 	synctest.Test(t, func(t *testing.T) {
@@ -420,10 +409,7 @@ func TestWatchOwnerRecordedInASynctestBubble(t *testing.T) {
 	b, ok = w.watched(outsideOwner)
 	require.True(t, ok)
 	assert.Same(t, outside, b)
-	for _, b := range []*atomic.Int64{inside, outside} {
-		RetireSlot(b)
-		DropSlot(b)
-	}
+	giveBack(inside, outside)
 	drainGrace(t)
 	checkArena(t)
 }
