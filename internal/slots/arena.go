@@ -47,11 +47,10 @@ import (
 // The caller of TakeSlot registers that cleanup; for an owner that takes
 // its slot with TakeOwnedSlot the arena registers it after the next GC
 // cycle, unless the owner has retired its slot by then (see "Deferred
-// watches" in watch.go). A registered
-// cleanup runs one day whether or not the owner retired its slot, perhaps
-// long after the slot has passed to other owners, and in any order
-// relative to their cleanups; its argument is the slot's base, which names
-// the slot but not the ownership. So each chunk counts, for each of its
+// watches" in watch.go). A registered cleanup runs one day whether or not
+// the owner retired its slot, perhaps long after the slot has passed to
+// other owners, and in any order relative to their cleanups; its argument
+// is the slot's base, which names the slot but not the ownership. So each chunk counts, for each of its
 // slots j, the retirements of slot j whose owners' cleanups have not run
 // yet (chunk.pending[j]). RetireSlot adds one for an owner whose cleanup is
 // registered; DropSlot takes one off if there is one, and frees the slot
@@ -181,7 +180,8 @@ type ArenaStats struct {
 	Retired int // slots retired and waiting for a grace period
 
 	// Unwatched counts the owners (TakeOwnedSlot) that own a slot now and
-	// whose cleanup is not registered yet.
+	// whose cleanup is not registered yet: the record's length, which
+	// Stats reads.
 	Unwatched int
 }
 
@@ -191,7 +191,9 @@ func Stats() ArenaStats {
 	arena.mu.Lock()
 	defer arena.mu.Unlock()
 	reclaim()
-	return arena.stats
+	s := arena.stats
+	s.Unwatched = len(arena.record)
+	return s
 }
 
 // slabAlign is the alignment of slabs: a cache-line pair, or the detected
@@ -206,11 +208,13 @@ func slabAlign() int { return max(percpu.CacheLinePad, percpu.CacheLineSize()) }
 func TakeSlot() (base *atomic.Int64, last uint16, shift uint8) {
 	arena.mu.Lock()
 	defer arena.mu.Unlock()
-	return takeLocked()
+	c, base := takeLocked()
+	return base, uint16(c.procs - 1), c.shift
 }
 
-// takeLocked is TakeSlot with arena.mu held.
-func takeLocked() (base *atomic.Int64, last uint16, shift uint8) {
+// takeLocked is TakeSlot with arena.mu held: it returns the slot's base and
+// its chunk, whose procs and shift are the slot's layout.
+func takeLocked() (c *chunk, base *atomic.Int64) {
 	procs := min(runtime.GOMAXPROCS(0), MaxCells)
 	if procs >= len(arena.pools) {
 		arena.pools = append(arena.pools, make([]*pool, procs+1-len(arena.pools))...)
@@ -231,10 +235,8 @@ func takeLocked() (base *atomic.Int64, last uint16, shift uint8) {
 	if n := len(pl.free); n > 0 {
 		base = pl.free[n-1]
 		pl.free = pl.free[:n-1]
-		c := chunkOf(base)
-		return base, uint16(procs - 1), c.shift
+		return chunkOf(base), base
 	}
-	var c *chunk
 	if k := len(pl.chunks); k > 0 && pl.chunks[k-1].used < pl.chunks[k-1].slots {
 		c = pl.chunks[k-1]
 	} else {
@@ -248,7 +250,7 @@ func takeLocked() (base *atomic.Int64, last uint16, shift uint8) {
 	base = c.slot(c.used)
 	c.used++
 	arena.stats.Slots++
-	return base, uint16(procs - 1), c.shift
+	return c, base
 }
 
 func newChunk(pl *pool, procs, slots int) *chunk {

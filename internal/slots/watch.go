@@ -92,14 +92,12 @@ const overdueCheckEvery = 32
 // above).
 func TakeOwnedSlot(owner unsafe.Pointer, watch Watch) (base *atomic.Int64, last uint16, shift uint8) {
 	arena.mu.Lock()
-	base, last, shift = takeLocked()
-	c := chunkOf(base)
+	c, base := takeLocked()
 	if c.unwatched == nil {
 		c.unwatched = make([]int32, c.slots)
 	}
 	arena.record = append(arena.record, recorded{owner: owner, watch: watch, base: base, c: c})
 	c.unwatched[c.index(base)] = int32(len(arena.record))
-	arena.stats.Unwatched++
 	overdue := false
 	if !arena.passDue {
 		arena.passDue = true
@@ -121,7 +119,7 @@ func TakeOwnedSlot(owner unsafe.Pointer, watch Watch) (base *atomic.Int64, last 
 	if overdue {
 		WatchPending()
 	}
-	return base, last, shift
+	return base, uint16(c.procs - 1), c.shift
 }
 
 // runPass is the sentinel's cleanup.
@@ -145,7 +143,6 @@ func strikeLocked(c *chunk, j int) bool {
 	}
 	arena.record[last] = recorded{}
 	arena.record = arena.record[:last]
-	arena.stats.Unwatched--
 	return true
 }
 
@@ -166,7 +163,6 @@ func WatchPending() {
 	for _, u := range batch {
 		u.c.unwatched[u.c.index(u.base)] = 0
 	}
-	arena.stats.Unwatched = 0
 	arena.mu.Unlock()
 	for i := range batch {
 		batch[i].watch(batch[i].owner, batch[i].base)
