@@ -38,11 +38,11 @@ func New(release func(), opts ...Option) *Ref {
 // back to the arena when the Ref is killed (unless AllowReinit keeps them),
 // when it is Exited, or, if neither happens, when it becomes unreachable;
 // until its cleanup is registered the arena keeps the Ref reachable, so a
-// Ref lost with its slots stays in memory one cycle longer. WithShards gives the Ref
-// padded shards of its own, at Init. A Ref that starts in atomic mode
-// (InitAtomic, InitDead) takes its slot only when it first goes per-CPU
-// (Eager), or at the first contention after that. Until it takes a slot a
-// Ref costs its 32 bytes, with no cleanup, as an atomic count does.
+// Ref lost with its slots stays in memory one cycle longer. WithShards
+// gives the Ref padded shards of its own, at Init. A Ref that starts in
+// atomic mode (InitAtomic, InitDead) takes its slot only when it first goes
+// per-CPU (Eager), or at the first contention after that. Until it takes a
+// slot a Ref costs its 32 bytes, with no cleanup, as an atomic count does.
 func (r *Ref) Init(release func(), opts ...Option) {
 	// A Ref that was set up before may have a release still running (Init
 	// from release, or after it in another goroutine), which takes the lock

@@ -106,8 +106,8 @@ func Lazy() Option { return Option{kind: optionLazy} }
 // fast path (about twice as fast as an atomic add) rather than the central
 // compare-and-swap. It costs what a spread Ref costs from the start: a slot
 // of 8 bytes per P, a cleanup of 24 bytes if the Ref lives past the next
-// garbage collection (see Init), and a membarrier at Kill. Eager
-// undoes an earlier Lazy in the same call; WithShards implies it.
+// garbage collection (see Init), and a membarrier at Kill. Eager undoes an
+// earlier Lazy in the same call; WithShards implies it.
 func Eager() Option { return Option{kind: optionEager} }
 
 // WithMisuseHandler makes the Ref report misuse to h instead of panicking.
