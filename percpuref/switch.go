@@ -21,14 +21,26 @@ import (
 // every harvested update is in C, so C is the logical count itself; the add
 // that takes it to 0 is the last Put.
 func (r *Ref) toAtomicLocked(op string, bits uint32) *MisuseError {
-	if !r.markAtomicLocked(bits) {
+	if !r.markQuiescedLocked(bits) {
 		return nil
+	}
+	_, err := r.foldLocked(op, 0)
+	return err
+}
+
+// markQuiescedLocked is step 1 of the switch (markAtomicLocked) and, if the
+// Ref was per-CPU, the wait for the updates that loaded S before it
+// (fastpath.Quiesce, where needsQuiesce): all that must precede step 3's
+// fold for one Ref. It reports whether the Ref was per-CPU, and so needs
+// the fold. KillAll makes the same steps for a batch, with one wait.
+func (r *Ref) markQuiescedLocked(bits uint32) bool {
+	if !r.markAtomicLocked(bits) {
+		return false
 	}
 	if r.needsQuiesce() {
 		fastpath.Quiesce()
 	}
-	_, err := r.foldLocked(op, 0)
-	return err
+	return true
 }
 
 // markAtomicLocked is step 1 of toAtomicLocked: it sets stAtomic and bits,
@@ -260,12 +272,9 @@ func (r *Ref) killRefusalLocked(st uint32) *MisuseError {
 // per-CPU (foldDropLocked), else alone (dropInitialHeld). The caller lets
 // go of the lock and then calls k.finish.
 func (r *Ref) killHeld(k *killedRef) {
-	if !r.markAtomicLocked(stDying) {
+	if !r.markQuiescedLocked(stDying) {
 		r.dropInitialHeld(k)
 		return
-	}
-	if r.needsQuiesce() {
-		fastpath.Quiesce()
 	}
 	r.foldDropLocked(k)
 }
