@@ -267,6 +267,14 @@ func TestKillAllOfNilPanicsFirst(t *testing.T) {
 // once (every other attempt is reported as ErrKilled), released once,
 // and only after its last Put.
 func TestKillAllUnderTraffic(t *testing.T) {
+	killUnderTraffic(t, func(refs []*Ref) { KillAll(refs...) })
+}
+
+// killUnderTraffic is TestKillAllUnderTraffic with kill in KillAll's
+// place: two goroutines each kill a set of Refs with it, the two sets
+// overlapping by a third. Once kill has returned, every release it left to
+// another goroutine (KillAsync's) must run without any more calls.
+func killUnderTraffic(t *testing.T, kill func(refs []*Ref)) {
 	old := runtime.GOMAXPROCS(4)
 	t.Cleanup(func() { runtime.GOMAXPROCS(old) })
 	var kinds = [][]Option{nil, {Eager()}, {WithShards(2)}, {InitAtomic()}, {Eager(), AllowReinit()}}
@@ -334,8 +342,8 @@ func TestKillAllUnderTraffic(t *testing.T) {
 		}
 		var kw sync.WaitGroup
 		kw.Add(3)
-		go func() { defer kw.Done(); KillAll(first...) }()
-		go func() { defer kw.Done(); KillAll(second...) }()
+		go func() { defer kw.Done(); kill(first) }()
+		go func() { defer kw.Done(); kill(second) }()
 		go func() {
 			defer kw.Done()
 			for _, p := range []int{1, 3, 2, 4} {
@@ -345,6 +353,7 @@ func TestKillAllUnderTraffic(t *testing.T) {
 		}()
 		kw.Wait()
 		wg.Wait()
+		asyncKills.running.Wait()
 		overlap := len(first) + len(second) - nrefs
 		assert.Equal(t, int64(overlap), killed.Load(), "each Ref killed once, every other Kill reported")
 		for i, r := range refs {

@@ -1,0 +1,170 @@
+package percpuref
+
+import (
+	"sync"
+
+	"github.com/percpuref/percpu/internal/fastpath"
+)
+
+// KillAsync kills the Ref as Kill does, but returns without waiting for
+// the switch of a Ref that has cells: the wait for the membarrier, the fold
+// of the cells and the drop of the initial reference are left to a
+// goroutine of this package, which does them for every Ref that KillAsync
+// left it since it last ran, under one membarrier. A process that kills
+// Refs with cells one at a time, at any rate, then pays for one membarrier
+// per batch rather than one per Ref, and the goroutine that kills does not
+// wait for it.
+//
+// When KillAsync returns the Ref is dying: every TryGetLive that starts
+// afterwards fails, as after Kill. Get, Put and TryGet go on working, on the
+// central count. What differs from Kill, for a Ref that had cells:
+//
+//   - The count becomes exact, and the initial reference is dropped, a
+//     moment later. Until then no Put reaches zero: the Put that drops the
+//     last of the other references returns false, and release runs in the
+//     package's goroutine when it drops the initial reference. A Put that
+//     comes after it behaves as after Kill.
+//   - Every call that takes the Ref's lock (Read, Done, Kill, the switches,
+//     Resurrect, Reinit, Exit and misuse reports on this Ref, and the same
+//     calls on the few other Refs whose lock is the same stripe, lock.go)
+//     waits until the switch is done: microseconds, one membarrier and the
+//     folds of one batch.
+//   - Release and any misuse that the fold finds (a Put too many, reported
+//     as Kill reports it) run in the package's goroutine: a panic there,
+//     from release or from the default misuse handler, ends the program, as
+//     a panic in any goroutine does. Use Done to wait for the release.
+//
+// A Ref without cells (a Lazy Ref that never spread, one in atomic mode) has
+// nothing to wait for: KillAsync kills it as Kill does, and if that drops
+// the last reference, release runs inside KillAsync. A KillAsync that Kill
+// would refuse is reported as Kill reports it (a Ref dying already is
+// ErrKilled), in the calling goroutine.
+//
+// Everything the caller did before KillAsync happens before release runs,
+// as for Kill.
+func (r *Ref) KillAsync() {
+	m := r.lock()
+	if err := r.killRefusalLocked(r.cells.State.Load()); err != nil {
+		r.unlockReport(m, err)
+		return
+	}
+	hasCells := r.cells.Len() > 0
+	k := killedRef{r: r}
+	switch {
+	case !r.markAtomicLocked(stDying):
+		r.dropInitialHeld(&k) // atomic already: dying now, nothing to fold
+	case !hasCells:
+		r.foldDropLocked(&k) // per-CPU without cells: no update to wait for
+	default:
+		// Step 1 is made; the lock stays held, and the goroutine that
+		// folds lets go of it (asyncKills, below).
+		asyncKills.add(r, m)
+		return
+	}
+	m.Unlock()
+	k.finish()
+}
+
+// asyncKills takes the Refs that KillAsync leaves switched to atomic mode
+// (step 1 of toAtomicLocked, markAtomicLocked) with their lock held, and
+// finishes their Kills in batches: one fastpath.Quiesce, then each Ref's
+// steps 2 and 3 with the drop of its initial reference (foldDropLocked),
+// the unlock of its lock, and only then the releases and misuse reports.
+//
+// Why each fold is exact: a Ref is added after its step 1, and the batch
+// that holds it is taken from the queue after the add, under q.mu; the
+// Quiesce follows the take, so it began after the Ref's step 1, which is
+// all that step 2 asks of it (foldLocked), as for KillAll's batches. The
+// lock is held from step 1 to step 3, by the killer and then by the folder
+// (a sync.Mutex may be unlocked by a goroutine other than the one that
+// locked it), so every path that takes the lock sees the Ref either before
+// Kill or after the whole switch, as with Kill.
+//
+// Why nothing waits for good (lock.go's rule, kept across the hand-off):
+//
+//   - Every Ref in q.refs holds its lock, and is released only by a folder.
+//     So q.refs is never left without one: add starts a folder when none is
+//     taking batches (folding false), and a folder that finishes its folds
+//     starts the next one if Refs came meanwhile, before it runs user code.
+//   - A folder, from its take to its last unlock, waits for nothing but
+//     q.mu, which is held only for a few appends and moves, and for the
+//     arena's lock inside foldDropLocked, which never takes a Ref's. So a
+//     goroutine blocked on the lock of a Ref in the queue, even a release
+//     that a folder runs, goes on once the next folder has run.
+//   - A Ref's lock is held by at most one entry: a second KillAsync of a Ref
+//     on the same stripe waits in lock for the first to be folded. So a
+//     batch holds at most refLockStripes Refs.
+//
+// model/killasync.pml checks the hand-off, the order of each Quiesce after
+// its Refs' step 1, and the three mutants that break them.
+var asyncKills asyncQueue
+
+// asyncQueue is the queue of Refs whose Kill a folder goroutine finishes.
+type asyncQueue struct {
+	mu      sync.Mutex
+	refs    []asyncKill    // added since the last take, each with its lock held
+	spare   []asyncKill    // a taken batch's slice, for reuse once folded
+	folding bool           // a folder has been started and has not handed on
+	running sync.WaitGroup // folders started and not returned, for tests
+}
+
+// asyncKill is a Ref whose step 1 is made, and the lock it holds.
+type asyncKill struct {
+	r *Ref
+	m *sync.Mutex
+}
+
+// add queues r, holding m, and starts a folder if none is running.
+func (q *asyncQueue) add(r *Ref, m *sync.Mutex) {
+	q.mu.Lock()
+	q.refs = append(q.refs, asyncKill{r, m})
+	start := !q.folding
+	q.folding = true
+	q.mu.Unlock()
+	if start {
+		q.start()
+	}
+}
+
+// start starts a folder.
+func (q *asyncQueue) start() {
+	q.running.Add(1)
+	go q.fold()
+}
+
+// fold finishes the Kills of one batch: everything added before its take.
+func (q *asyncQueue) fold() {
+	defer q.running.Done()
+	if testHookAsyncFold != nil {
+		testHookAsyncFold()
+	}
+	q.mu.Lock()
+	batch := q.refs
+	q.refs, q.spare = q.spare[:0], nil
+	q.mu.Unlock()
+
+	fastpath.Quiesce() // began after every step 1 of the batch: see asyncKills
+	killed := make([]killedRef, len(batch))
+	for i, a := range batch {
+		killed[i].r = a.r
+		a.r.foldDropLocked(&killed[i])
+		a.m.Unlock()
+	}
+	clear(batch) // drop the pointers: a reused slice must not keep Refs alive
+
+	q.mu.Lock()
+	if q.spare == nil {
+		q.spare = batch
+	}
+	next := len(q.refs) > 0
+	q.folding = next
+	q.mu.Unlock()
+	if next {
+		q.start()
+	}
+	finishKills(killed)
+}
+
+// testHookAsyncFold, if not nil, runs as a folder starts, before its take:
+// a test holds the folds back with it.
+var testHookAsyncFold func()
