@@ -7,11 +7,14 @@ package percpuref_test
 import (
 	"fmt"
 	"os"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/percpuref/percpu/internal/baseline"
 	"github.com/percpuref/percpu/internal/benchkit"
+	"github.com/percpuref/percpu/internal/cpumeter"
 	"github.com/percpuref/percpu/internal/fastpath"
 	"github.com/percpuref/percpu/internal/heapmeter"
 	"github.com/percpuref/percpu/internal/slots"
@@ -26,7 +29,11 @@ import (
 // shared slabs (a Ref that spread costs the same), whose slot goes back to
 // the arena after the next GC; percpuref-eager-killall the same Refs made
 // killAllBatch at a time and killed together by KillAll, which shares one
-// membarrier among them (a cache's shutdown); percpuref-padded the same with padded
+// membarrier among them (a cache's shutdown); percpuref-eager-async the
+// same Refs killed one by one with KillAsync, whose folder goroutine
+// releases them in batches under one membarrier each, timed until the last
+// release has run, with the CPU time of every goroutine per life
+// (cpu-ns/op: the folder's work as well as the caller's); percpuref-padded the same with padded
 // shards; percpuref-atomic is New with InitAtomic and the Put that takes the
 // count to zero. The GC work that the allocations cause is part of the
 // cost, as it is for a user.
@@ -84,6 +91,21 @@ func BenchmarkLifecycle(b *testing.B) {
 			b.Fatalf("released %d of %d", released, b.N)
 		}
 	})
+	b.Run("impl=percpuref-eager-async", func(b *testing.B) {
+		var released sync.WaitGroup
+		release := released.Done
+		var cpu cpumeter.Meter
+		b.ReportAllocs()
+		released.Add(b.N)
+		cpu.Begin()
+		for i := 0; i < b.N; i++ {
+			r := percpuref.New(release, percpuref.Eager())
+			r.KillAsync()
+		}
+		released.Wait() // a life ends at its release, in a folder goroutine
+		b.StopTimer()
+		cpu.End(b)
+	})
 	b.Run("impl=percpuref-padded", func(b *testing.B) {
 		run(b, func(release func()) {
 			r := percpuref.New(release, percpuref.WithShards(0))
@@ -101,7 +123,9 @@ func BenchmarkLifecycle(b *testing.B) {
 // BenchmarkKillConcurrent is the whole life of a Ref killed while other
 // goroutines kill theirs: New, a Get and a Put, and Kill, which drops the
 // owner's reference and releases; percpuref is a default Ref, which never
-// took cells, percpuref-eager one that has them. Serially, one goroutine lives the lives
+// took cells, percpuref-eager one that has them, percpuref-eager-async the
+// same killed with KillAsync, whose lives end when a folder goroutine
+// releases them (the timer stops after the last release). Serially, one goroutine lives the lives
 // one after another; in parallel, GOMAXPROCS goroutines (b.RunParallel)
 // live their own at once, and with goroutines=4xP four times as many, so
 // that several wait on each P. A Kill in the exclusive protocol waits for a
@@ -110,7 +134,8 @@ func BenchmarkLifecycle(b *testing.B) {
 // many the process issued per life (0 where quiesce makes none: the generic
 // build, the fetchadd protocol, and atomic). atomic is the same life of the kref struct
 // (baseline.NewKref, a Get and a Put, and the Put that releases). Every
-// life must release exactly once.
+// life must release exactly once. cpu-ns/op is the process's CPU time per
+// life, every goroutine's (cpumeter.Meter).
 //
 //	go test -run='^$' -bench=KillConcurrent -count=8 ./percpuref/ > new.txt
 //	benchstat -col /impl new.txt
@@ -121,6 +146,7 @@ func BenchmarkKillConcurrent(b *testing.B) {
 			{Name: "atomic", Run: func(b *testing.B, parallel bool) { killLives(b, parallel, 1, krefLife) }},
 			{Name: "percpuref", Run: func(b *testing.B, parallel bool) { killLives(b, parallel, 1, refLife) }},
 			{Name: "percpuref-eager", Run: func(b *testing.B, parallel bool) { killLives(b, parallel, 1, eagerLife) }},
+			{Name: "percpuref-eager-async", Run: func(b *testing.B, parallel bool) { killLives(b, parallel, 1, eagerAsyncLife) }},
 		})
 	})
 	b.Run("goroutines=4xP", func(b *testing.B) {
@@ -128,6 +154,7 @@ func BenchmarkKillConcurrent(b *testing.B) {
 			{Name: "atomic", Run: func(b *testing.B, parallel bool) { killLives(b, parallel, 4, krefLife) }},
 			{Name: "percpuref", Run: func(b *testing.B, parallel bool) { killLives(b, parallel, 4, refLife) }},
 			{Name: "percpuref-eager", Run: func(b *testing.B, parallel bool) { killLives(b, parallel, 4, eagerLife) }},
+			{Name: "percpuref-eager-async", Run: func(b *testing.B, parallel bool) { killLives(b, parallel, 4, eagerAsyncLife) }},
 		})
 	})
 }
@@ -159,11 +186,24 @@ func eagerLife(release func()) {
 // killLives runs b.N lives, serially or on RunParallel's goroutines (par
 // per P), checks that every one released exactly once, and reports the
 // membarriers issued per life as barriers/Kill.
+func eagerAsyncLife(release func()) {
+	r := percpuref.New(release, percpuref.Eager())
+	r.Get()
+	r.Put()
+	r.KillAsync()
+}
 func killLives(b *testing.B, parallel bool, par int, life func(release func())) {
 	var released atomic.Int64
-	release := func() { released.Add(1) }
+	all := make(chan struct{})
+	release := func() {
+		if released.Add(1) == int64(b.N) {
+			close(all)
+		}
+	}
 	b.ReportAllocs()
 	barriers := fastpath.Barriers()
+	var cpu cpumeter.Meter
+	cpu.Begin()
 	if !parallel {
 		for i := 0; i < b.N; i++ {
 			life(release)
@@ -176,7 +216,12 @@ func killLives(b *testing.B, parallel bool, par int, life func(release func())) 
 			}
 		})
 	}
+	select { // a life ends at its release, which KillAsync leaves to a folder
+	case <-all:
+	case <-time.After(time.Minute):
+	}
 	b.StopTimer()
+	cpu.End(b)
 	if n := released.Load(); n != int64(b.N) {
 		b.Fatalf("released %d of %d", n, b.N)
 	}

@@ -45,6 +45,7 @@ const (
 	fzIsDying
 	fzIsPercpu
 	fzKillAllTwice
+	fzKillAsync
 	fzNumOps
 )
 
@@ -53,6 +54,7 @@ var fuzzOpNames = [fzNumOps]string{
 	"GetUnlessZero", "PutLocked", "Kill", "KillAndConfirm", "SwitchToAtomic",
 	"SwitchToAtomicSync", "SwitchToPercpu", "Resurrect", "Reinit", "Exit",
 	"Read", "IsZero", "IsDying", "IsPercpu", "KillAllTwice",
+	"KillAsync",
 }
 
 // maxDeltaPlusOne is MaxDelta+1: too large on 64-bit platforms, wrapped to
@@ -639,6 +641,14 @@ func fuzzRun(data []byte, trace bool) (log string, failure string) {
 			}
 		case fzKill:
 			ref.Kill()
+			model.kill(func() {})
+			cmp = false
+		case fzKillAsync:
+			// Once the folder has finished (WaitAsyncKills), a KillAsync
+			// has done what Kill does: the release and reports that it
+			// left to the folder are the ones Kill would have made.
+			ref.KillAsync()
+			percpuref.WaitAsyncKills()
 			model.kill(func() {})
 			cmp = false
 		case fzKillAllTwice:

@@ -25,6 +25,12 @@ func (r *Ref) setMisuseHandlerForTest(h func(error)) {
 	r.extraLocked(true).onMisuse = h
 }
 
+// WaitAsyncKills waits until every folder goroutine that KillAsync
+// started has returned: every switch it left is done, and every release
+// and misuse report that came due has run. No KillAsync may run meanwhile
+// but from those releases.
+func WaitAsyncKills() { asyncKills.running.Wait() }
+
 // OneLockStripe puts every Ref on one stripe of refLocks, from now to the
 // test's end: one lock for all. The stripe is computed at every lock, so
 // no Ref may be in use when it is called or when the test ends.

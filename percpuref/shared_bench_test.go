@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/percpuref/percpu/internal/cpumeter"
 )
 
 // benchValue is what every variant shares: a small struct, released by
@@ -15,37 +17,20 @@ type benchValue struct{ n int }
 // benchSink keeps the readers' loads from being optimised away.
 var benchSink atomic.Int64
 
-// cpuMeter reports, as cpu-ns/op, the CPU time the process used between
-// start and stop, per operation: every thread's, so the writer's and the
-// garbage collector's too, and with b.RunParallel the sum over the readers
-// (about GOMAXPROCS times ns/op when they all run). On a shared machine,
-// where other processes take turns on the CPUs, wall time per operation
-// (ns/op) counts the turns too, and CPU time does not: it is the figure to
-// compare there.
-type cpuMeter struct{ start int64 }
-
-func (m *cpuMeter) begin() { m.start = sharedCPUTime() }
-
-func (m *cpuMeter) end(b *testing.B) {
-	if t := sharedCPUTime(); m.start >= 0 && t >= 0 && b.N > 0 {
-		b.ReportMetric(float64(t-m.start)/float64(b.N), "cpu-ns/op")
-	}
-}
-
 // readWhileSwapping runs read in b.RunParallel, timed and with its CPU
-// time metered (cpuMeter), while a writer calls swap once a millisecond,
+// time metered (cpumeter.Meter), while a writer calls swap once a millisecond,
 // and stops the writer after it.
 func readWhileSwapping(b *testing.B, swap func(i int), read func(pb *testing.PB)) {
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go swapEveryMs(stop, &wg, swap)
-	var cpu cpuMeter
+	var cpu cpumeter.Meter
 	b.ResetTimer()
-	cpu.begin()
+	cpu.Begin()
 	b.RunParallel(read)
 	b.StopTimer()
-	cpu.end(b)
+	cpu.End(b)
 	close(stop)
 	wg.Wait()
 }
@@ -101,7 +86,7 @@ func (b *rcBox) put() {
 //   - RWMutex: a value under sync.RWMutex, read with RLock/RUnlock (which
 //     also writes a shared reader count).
 //
-// Each reports cpu-ns/op besides ns/op (see cpuMeter).
+// Each reports cpu-ns/op besides ns/op (see cpumeter.Meter).
 func BenchmarkShared(b *testing.B) {
 	b.Run("Shared", func(b *testing.B) {
 		s := NewShared(benchValue{0}, nil)

@@ -1,6 +1,6 @@
 // Command reftorture tortures percpuref.Ref, in the spirit of Linux's
 // rcutorture: many goroutines take, hand over and drop references to many
-// Refs at random while a controller kills (alone and in KillAll
+// Refs at random while a controller kills (alone, with KillAsync and in KillAll
 // batches), resurrects, reinits and switches them and changes GOMAXPROCS,
 // and every step is checked against bookkeeping kept outside the Refs.
 //
@@ -93,7 +93,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 reftorture runs random operations on many percpuref.Refs from many
 goroutines (Get, Put, GetMany, PutMany, PutLocked, TryGet, TryGetMany,
 TryGetLive, references handed between goroutines) while a controller
-kills (alone and in KillAll batches), resurrects, reinits and switches the
+kills (alone, with KillAsync and in KillAll batches), resurrects, reinits and switches the
 Refs and changes GOMAXPROCS. It checks
 that release never runs while a reference is held or twice in one life,
 that TryGetLive fails after Kill, that no misuse is reported and that the

@@ -28,7 +28,7 @@ type tortureRun struct {
 	killedAt []int
 
 	// Controller totals.
-	kills, batches, resurrects, reinits, replaced, switches, procChanges int64
+	kills, batches, asyncs, resurrects, reinits, replaced, switches, procChanges int64
 
 	// The misuser's (misuse.go).
 	misuserWG                  sync.WaitGroup
@@ -44,6 +44,7 @@ type result struct {
 	releases   int64
 	kills      int64
 	batches    int64 // KillAll calls, each killing one to four of the kills
+	asyncs     int64 // kills made with KillAsync
 	resurrects int64
 	reinits    int64
 	replaced   int64
@@ -62,8 +63,8 @@ func (r result) print(w io.Writer) {
 	}
 	fmt.Fprintf(w, "reftorture: seed %d, %d Refs, %d goroutines, %v\n", r.seed, r.refs, r.goroutines, r.elapsed.Round(time.Millisecond))
 	fmt.Fprintf(w, "operations: %d total, %.0f/s\n", r.ops, float64(r.ops)/secs)
-	fmt.Fprintf(w, "controller: %d kills (%d KillAll batches among them), %d resurrects, %d reinits, %d Refs replaced, %d switches, %d GOMAXPROCS changes; %d releases\n",
-		r.kills, r.batches, r.resurrects, r.reinits, r.replaced, r.switches, r.procs, r.releases)
+	fmt.Fprintf(w, "controller: %d kills (%d KillAll batches and %d KillAsyncs among them), %d resurrects, %d reinits, %d Refs replaced, %d switches, %d GOMAXPROCS changes; %d releases\n",
+		r.kills, r.batches, r.asyncs, r.resurrects, r.reinits, r.replaced, r.switches, r.procs, r.releases)
 	fmt.Fprintf(w, "misuse: %d Refs misused after release, %d misuse reports\n", r.misused, r.reports)
 	fmt.Fprintf(w, "violations: %d\n", r.violations)
 	if r.violations == 0 {
@@ -142,6 +143,11 @@ func (t *tortureRun) controller(rng *rand.Rand, deadline time.Time) {
 			refcheck.KillAll(group)
 			t.kills += int64(len(group))
 			t.batches++
+		case k < 5: // KillAsync; the folder or the last Put releases
+			o.KillAsync()
+			t.killedAt[i] = step
+			t.kills++
+			t.asyncs++
 		case k < 8 && o.Revivable: // Kill and Resurrect, holding a reference across
 			o.KillResurrect(rng)
 			t.kills++
@@ -201,7 +207,7 @@ func torture(cfg config, stdout, stderr io.Writer) result {
 	t.total.Check(&t.log, "in all")
 	return result{
 		seed: cfg.seed, elapsed: elapsed, ops: t.pool.Ops(), violations: t.log.Count(),
-		releases: t.total.Releases.Load(), kills: t.kills, batches: t.batches, resurrects: t.resurrects, reinits: t.reinits,
+		releases: t.total.Releases.Load(), kills: t.kills, batches: t.batches, asyncs: t.asyncs, resurrects: t.resurrects, reinits: t.reinits,
 		replaced: t.replaced, switches: t.switches, procs: t.procChanges,
 		refs: cfg.refs, goroutines: cfg.goroutines,
 		misused: t.misusedRefs.Load(), reports: t.misuseReports.Load(),

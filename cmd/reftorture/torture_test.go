@@ -100,7 +100,7 @@ func TestTortureRuns(t *testing.T) {
 	if res.violations != 0 {
 		t.Errorf("%d violations", res.violations)
 	}
-	if res.ops == 0 || res.kills == 0 || res.batches == 0 || res.switches == 0 {
+	if res.ops == 0 || res.kills == 0 || res.batches == 0 || res.asyncs == 0 || res.switches == 0 {
 		t.Errorf("the run did too little: %+v", res)
 	}
 	t.Logf("%+v", res)

@@ -86,7 +86,7 @@ func (l *Log) First() []string {
 // them.
 type Counts struct {
 	Releases atomic.Int64 // releases that ran
-	InKill   atomic.Int64 // releases that ran inside Kill
+	InKill   atomic.Int64 // releases that ran inside Kill, KillAll, KillAsync or its folder
 	PutTrue  atomic.Int64 // Puts that returned true
 }
 
@@ -168,14 +168,16 @@ func (t *Tracked) count(c *Counts, inKill bool) {
 	}
 }
 
-// calledFromKill reports whether the caller runs inside Ref.KillAndConfirm
-// or percpuref.KillAll.
+// calledFromKill reports whether the caller runs inside Ref.KillAndConfirm,
+// percpuref.KillAll, Ref.KillAsync (a Ref without cells) or the folder
+// goroutine that finishes KillAsync's switches.
 func calledFromKill() bool {
 	pc := make([]uintptr, 32)
 	frames := runtime.CallersFrames(pc[:runtime.Callers(2, pc)])
 	for {
 		f, more := frames.Next()
-		if strings.HasSuffix(f.Function, ".(*Ref).KillAndConfirm") || strings.HasSuffix(f.Function, "/percpuref.KillAll") {
+		if strings.HasSuffix(f.Function, ".(*Ref).KillAndConfirm") || strings.HasSuffix(f.Function, "/percpuref.KillAll") ||
+			strings.HasSuffix(f.Function, ".(*Ref).KillAsync") || strings.HasSuffix(f.Function, "/percpuref.(*asyncQueue).fold") {
 			return true
 		}
 		if !more {
@@ -281,6 +283,13 @@ func (t *Tracked) Confirm(dying bool) func() {
 // Kill kills the Ref and marks it dead for the TryGetLive check.
 func (t *Tracked) Kill() {
 	t.Ref.KillAndConfirm(t.Confirm(true))
+	t.deadGen.Add(1)
+}
+
+// KillAsync kills the Ref with KillAsync and marks it dead for the
+// TryGetLive check, which must fail from KillAsync's return on.
+func (t *Tracked) KillAsync() {
+	t.Ref.KillAsync()
 	t.deadGen.Add(1)
 }
 

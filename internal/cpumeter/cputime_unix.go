@@ -1,12 +1,12 @@
 //go:build unix
 
-package percpuref
+package cpumeter
 
 import "syscall"
 
-// sharedCPUTime returns the CPU time the process has used so far, in
+// processCPUTime returns the CPU time the process has used so far, in
 // nanoseconds (user and system, every thread), or -1 where unknown.
-func sharedCPUTime() int64 {
+func processCPUTime() int64 {
 	var ru syscall.Rusage
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
 		return -1
