@@ -162,3 +162,40 @@ func ExampleKillAll() {
 	// released by KillAll: 2
 	// released after the last Put: 3
 }
+
+// KillAsync ends a Ref's life without waiting for the membarrier that the
+// Kill of a Ref with cells costs: a goroutine of the package finishes it,
+// for every Ref killed meanwhile under one membarrier. The Ref is dying at
+// once; release runs in that goroutine (or in the last Put after it), and
+// Done tells when it has.
+func ExampleRef_KillAsync() {
+	type reader struct {
+		ref  *percpuref.Ref
+		name string
+	}
+	closed := make(chan string, 2)
+	var readers []*reader
+	for _, name := range []string{"sst-1", "sst-2"} {
+		rd := &reader{name: name}
+		rd.ref = percpuref.New(func() { closed <- rd.name }, percpuref.Eager())
+		readers = append(readers, rd)
+	}
+	busy := readers[1]
+	busy.ref.Get() // a scan still reads sst-2
+
+	for _, rd := range readers {
+		rd.ref.KillAsync() // returns before the switch
+		fmt.Println(rd.name, "dying:", rd.ref.IsDying(), "new scans:", rd.ref.TryGetLive())
+	}
+	<-readers[0].ref.Done()
+	fmt.Println("closed:", <-closed)
+
+	busy.ref.Put() // the scan ends; this or the folder releases sst-2
+	<-busy.ref.Done()
+	fmt.Println("closed:", <-closed)
+	// Output:
+	// sst-1 dying: true new scans: false
+	// sst-2 dying: true new scans: false
+	// closed: sst-1
+	// closed: sst-2
+}
