@@ -33,6 +33,7 @@ const (
 	iPercpurefPadded  = "percpuref-padded"
 	iPercpurefEager   = "percpuref-eager"
 	iPercpurefKillAll = "percpuref-killall"
+	iPercpurefAsync   = "percpuref-async"
 	iAtomic           = "atomic"
 	iCAS              = "cas"
 	iXsync            = "xsync"
@@ -41,7 +42,7 @@ const (
 
 var (
 	allWorkloads = []string{wGetPut, wTryGetLive, wInitAtomic, wKilledGetPut, wKilled, wChurn, wSnapshot, wKillLatency, wKillLoad, wLifecycle, wMemory}
-	allImpls     = []string{iPercpuref, iPercpurefEager, iPercpurefKillAll, iPercpurefPadded, iAtomic, iCAS, iXsync, iRWMutex}
+	allImpls     = []string{iPercpuref, iPercpurefEager, iPercpurefKillAll, iPercpurefAsync, iPercpurefPadded, iAtomic, iCAS, iXsync, iRWMutex}
 )
 
 // config is what the flags ask for.
@@ -138,6 +139,11 @@ Implementations (-impl):
                percpuref-eager's Refs killed 64 at a time by
                percpuref.KillAll, which shares one membarrier among them;
                lifecycle only
+  percpuref-async
+               percpuref-eager's Refs killed one by one with
+               percpuref.(*Ref).KillAsync, whose folder goroutine finishes
+               the kills under one membarrier a batch; a loop's lives end
+               when the last of them is released; lifecycle only
   percpuref-padded
                percpuref.Ref with padded shards of its own
                (percpuref.WithShards(0)); getput, lifecycle and memory only

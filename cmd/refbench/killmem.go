@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -103,6 +104,24 @@ var lifecycles = map[string]func(n int, release func()){
 			}
 		}
 	},
+	iPercpurefAsync: func(n int, release func()) {
+		// release runs in folder goroutines, two of which may run
+		// releases at once: it is serialised here, and the loop ends
+		// when the last life has been released.
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		wg.Add(n)
+		released := func() {
+			mu.Lock()
+			release()
+			mu.Unlock()
+			wg.Done()
+		}
+		for range n {
+			percpuref.New(released, percpuref.Eager()).KillAsync()
+		}
+		wg.Wait()
+	},
 	iAtomic: func(n int, release func()) {
 		for range n {
 			k := baseline.NewKref(release)
@@ -113,7 +132,7 @@ var lifecycles = map[string]func(n int, release func()){
 
 // lifecycleImpls are the implementations of the lifecycle workload, in
 // report order.
-var lifecycleImpls = []string{iPercpuref, iPercpurefEager, iPercpurefKillAll, iPercpurefPadded, iAtomic}
+var lifecycleImpls = []string{iPercpuref, iPercpurefEager, iPercpurefKillAll, iPercpurefAsync, iPercpurefPadded, iAtomic}
 
 // lifecycle measures the mean time, in ns, of one life of impl on one
 // goroutine (see lifecycles), over about d, with the garbage collection

@@ -21,6 +21,7 @@ var styles = map[string]style{
 	iPercpuref:        {rgb(0x00, 0x72, 0xB2), draw.CircleGlyph{}, nil},                                                                 // blue
 	iPercpurefEager:   {rgb(0x56, 0xB4, 0xE9), draw.PyramidGlyph{}, []vg.Length{vg.Points(6), vg.Points(2)}},                            // sky blue
 	iPercpurefKillAll: {rgb(0xF0, 0xE4, 0x42), draw.PlusGlyph{}, []vg.Length{vg.Points(10), vg.Points(2), vg.Points(2), vg.Points(2)}},  // yellow
+	iPercpurefAsync:   {rgb(0x99, 0x99, 0x99), draw.PlusGlyph{}, []vg.Length{vg.Points(3), vg.Points(3)}},                               // grey
 	iPercpurefPadded:  {rgb(0x00, 0x9E, 0x73), draw.BoxGlyph{}, []vg.Length{vg.Points(2), vg.Points(2)}},                                // bluish green
 	iAtomic:           {rgb(0x00, 0x00, 0x00), draw.CrossGlyph{}, nil},                                                                  // black
 	iCAS:              {rgb(0xCC, 0x79, 0xA7), draw.TriangleGlyph{}, []vg.Length{vg.Points(8), vg.Points(3)}},                           // reddish purple
