@@ -152,8 +152,7 @@ if [ "${1:-}" = "--deep" ]; then
 		"excl-deepdead|ok|-DNUSER=2 -DUOPS=1 -DCOPS=3 -DSTART_DEAD -DNOFARCELL"
 		"excl-deepstale|ok|-DNUSER=1 -DUOPS=2 -DCOPS=2 -DNOFARCELL -DLEFTOVER -DSTALE"
 		"excl-initatomic-stale|ok|-DNUSER=1 -DUOPS=1 -DCOPS=2 -DSTART_ATOMIC -DNOFARCELL -DLEFTOVER -DSTALE"
-		"barrier-three-users|ok|-DNK=3 -DUOPS=1"
-		"killasync-three-holder|ok|-DCONF=3 -DHOLDER=0")
+		"barrier-three-users|ok|-DNK=3 -DUOPS=1")
 elif [ $# -gt 0 ]; then
 	echo "usage: $0 [--deep]" >&2
 	exit 2
