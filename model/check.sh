@@ -3,8 +3,9 @@
 #
 # Runs spin exhaustively on each configuration of percpuref.pml (the fetchadd
 # protocol), exclusive.pml (the exclusive protocol under x86-TSO, with
-# reused cells and stale updates in some configurations) and barrier.pml
-# (concurrent switches sharing membarriers) (expecting "errors: 0", a full
+# reused cells and stale updates in some configurations), barrier.pml
+# (concurrent switches sharing membarriers) and the others listed at RUNS
+# below (expecting "errors: 0", a full
 # state-space search, no depth truncation) and on each mutant (expecting an
 # assertion violation), prints one line per run, and exits non-zero if any
 # expectation fails.
@@ -42,7 +43,8 @@ MEMLIM=${MEMLIM:-3500}
 # lease-* lease.pml (the one-shot Lease's tokens), misuse-* misuse.pml (use
 # after release), lazy-* lazy.pml (a default Ref's compare-and-swap on C,
 # its spread, and Kill), watch-* watch.pml (the slot arena's deferred
-# watches), the others percpuref.pml (the fetchadd protocol). The list is in the order the runs start: the long ones
+# watches), killasync-* killasync.pml (KillAsync's queue of pending
+# folds, its folders and the stripes they hold), the others percpuref.pml (the fetchadd protocol). The list is in the order the runs start: the long ones
 # first, so that the many short ones fill in at the end. The largest
 # (threeusers, about 2.1 GB) is normally done before the next largest
 # (excl-harvest-stale, 1.6 GB) starts; if not, the two need 3.7 GB.
@@ -129,6 +131,19 @@ RUNS=(
 	"watch-mutant-latemark-free|violation|-DNOWN=2 -DMUTANT_LATEMARK -DNOSTRUCK_ASSERT"
 	"watch-mutant-dropearly|violation|-DNOWN=2 -DMUTANT_DROPEARLY"
 	"watch-mutant-dropearly-leak|violation|-DNOWN=2 -DMUTANT_DROPEARLY -DNOREACH_ASSERT"
+	"killasync-onestripe|ok|-DCONF=1"
+	"killasync-onestripe-holder|ok|-DCONF=1 -DHOLDER=0"
+	"killasync-twostripes-holder|ok|-DCONF=2 -DHOLDER=1"
+	"killasync-twoops-holder|ok|-DCONF=4 -DHOLDER=0"
+	"killasync-three|ok|-DCONF=3"
+	"killasync-donewait-each|ok|-DCONF=5 -DRELEASE_EACH"
+	"killasync-witness-donewait|violation|-DCONF=5"
+	"killasync-mutant-userfirst|violation|-DCONF=1 -DMUTANT_USERFIRST"
+	"killasync-mutant-nostart|violation|-DCONF=2 -DMUTANT_NOSTART"
+	"killasync-mutant-nostart-lost|violation|-DCONF=4 -DMUTANT_NOSTART"
+	"killasync-mutant-nostartadd|violation|-DCONF=1 -DMUTANT_NOSTARTADD"
+	"killasync-mutant-earlysnap|violation|-DCONF=2 -DMUTANT_EARLYSNAP"
+	"killasync-mutant-nohold|violation|-DCONF=1 -DMUTANT_NOHOLD"
 )
 if [ "${1:-}" = "--deep" ]; then
 	RUNS+=("deep|ok|-DNUSER=2 -DUOPS=2 -DCOPS=2"
@@ -163,7 +178,7 @@ fi
 # $work/NAME/summary (one line) and $work/NAME/status (0 = as expected).
 run() {
 	local name=$1 expect=$2 flags=$3 d="$work/$1" model=percpuref.pml
-	case $name in excl-*) model=exclusive.pml ;; done-*) model=done.pml ;; barrier-*) model=barrier.pml ;; lease-*) model=lease.pml ;; misuse-*) model=misuse.pml ;; lazy-*) model=lazy.pml ;; watch-*) model=watch.pml ;; esac
+	case $name in excl-*) model=exclusive.pml ;; done-*) model=done.pml ;; barrier-*) model=barrier.pml ;; lease-*) model=lease.pml ;; misuse-*) model=misuse.pml ;; lazy-*) model=lazy.pml ;; watch-*) model=watch.pml ;; killasync-*) model=killasync.pml ;; esac
 	mkdir -p "$d"
 	cp "$model" "$d/"
 	(
