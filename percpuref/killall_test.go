@@ -351,9 +351,11 @@ func killUnderTraffic(t *testing.T, kill func(refs []*Ref)) {
 				runtime.Gosched()
 			}
 		}()
-		kw.Wait()
-		wg.Wait()
-		asyncKills.running.Wait()
+		MustFinish(t, 20*time.Second, "the kills, the traffic and the folders", func() {
+			kw.Wait()
+			wg.Wait()
+			asyncKills.running.Wait()
+		})
 		overlap := len(first) + len(second) - nrefs
 		assert.Equal(t, int64(overlap), killed.Load(), "each Ref killed once, every other Kill reported")
 		for i, r := range refs {

@@ -1,6 +1,7 @@
 package percpuref
 
 import (
+	"slices"
 	"sync"
 
 	"github.com/percpuref/percpu/internal/fastpath"
@@ -24,15 +25,31 @@ import (
 //     last of the other references returns false, and release runs in the
 //     package's goroutine when it drops the initial reference. A Put that
 //     comes after it behaves as after Kill.
-//   - Every call that takes the Ref's lock (Read, Done, Kill, the switches,
-//     Resurrect, Reinit, Exit and misuse reports on this Ref, and the same
-//     calls on the few other Refs whose lock is the same stripe, lock.go)
-//     waits until the switch is done: microseconds, one membarrier and the
-//     folds of one batch.
+//   - Every call that takes the Ref's lock waits until the switch is done,
+//     and then sees it done: Init, Read, Done, Kill, KillAsync, the switches,
+//     Resurrect, Reinit, Exit, a Put that takes a count to zero (its claim
+//     of the release), a Lazy Ref's spread and misuse reports, on this Ref
+//     and on the few other Refs whose lock is the same stripe (lock.go).
+//     The wait is one membarrier and the folds of one batch once the
+//     package's goroutine runs: microseconds where a CPU is free, up to a
+//     scheduler time slice (about 10 to 20 ms) where the caller's goroutines
+//     keep every P busy.
 //   - Release and any misuse that the fold finds (a Put too many, reported
 //     as Kill reports it) run in the package's goroutine: a panic there,
 //     from release or from the default misuse handler, ends the program, as
 //     a panic in any goroutine does. Use Done to wait for the release.
+//   - That goroutine runs the releases of a batch one after another, as the
+//     runtime runs finalizers: a release that waits for another Ref's
+//     release (its Done, or a lock that the other's release takes) may wait
+//     for one queued behind it, for good. A release that must wait should
+//     start a goroutine to do it. A release that takes long delays the
+//     releases after it in its batch, but no later fold.
+//   - In a testing/synctest bubble, use Kill: the package's goroutine may
+//     belong to another bubble, or none, and closing a Done channel made in
+//     a bubble from outside it is fatal. KillAsync is safe in a bubble only
+//     where no KillAsync runs outside it or in another bubble meanwhile.
+//   - Under the percpurefdebug build tag, ReleaseSite names the package's
+//     goroutine, not the KillAsync, for a Ref that it released.
 //
 // A Ref without cells (a Lazy Ref that never spread, one in atomic mode) has
 // nothing to wait for: KillAsync kills it as Kill does, and if that drops
@@ -48,6 +65,9 @@ func (r *Ref) KillAsync() {
 		r.unlockReport(m, err)
 		return
 	}
+	// Deferred whenever the Ref has cells, in both protocols: the fetchadd
+	// protocol's fold needs no membarrier, but KillAsync's contract is the
+	// same in every build, and -race runs the folder too.
 	hasCells := r.cells.Len() > 0
 	k := killedRef{r: r}
 	switch {
@@ -87,23 +107,28 @@ func (r *Ref) KillAsync() {
 //     taking batches (folding false), and a folder that finishes its folds
 //     starts the next one if Refs came meanwhile, before it runs user code.
 //   - A folder, from its take to its last unlock, waits for nothing but
-//     q.mu, which is held only for a few appends and moves, and for the
-//     arena's lock inside foldDropLocked, which never takes a Ref's. So a
-//     goroutine blocked on the lock of a Ref in the queue, even a release
-//     that a folder runs, goes on once the next folder has run.
+//     q.mu, which is held only for a few appends and moves; the mutex by
+//     which fastpath.Quiesce shares membarriers, held only for the system
+//     call; and the arena's lock inside foldDropLocked. None of them is
+//     held by a path that takes a Ref's lock. So a goroutine blocked on
+//     the lock of a Ref in the queue, even a release that a folder runs,
+//     goes on once the next folder has run. (Not so for a release that waits
+//     for another release of its own batch: see KillAsync.)
 //   - A Ref's lock is held by at most one entry: a second KillAsync of a Ref
-//     on the same stripe waits in lock for the first to be folded. So a
-//     batch holds at most refLockStripes Refs.
+//     on the same stripe waits in lock for the first to be folded. So the
+//     queue holds at most refLockStripes Refs; a folder takes up to
+//     killAllBatch of them.
 //
-// model/killasync.pml checks the hand-off, the order of each Quiesce after
-// its Refs' step 1, and the three mutants that break them.
+// model/killasync.pml checks the hand-off and the order of each Quiesce
+// after its Refs' step 1, with a mutant for each (user code before the
+// hand-on, a folder not started, the Quiesce before the take, the lock let
+// go before the add), and shows the wait on a batchmate's release.
 var asyncKills asyncQueue
 
 // asyncQueue is the queue of Refs whose Kill a folder goroutine finishes.
 type asyncQueue struct {
 	mu      sync.Mutex
-	refs    []asyncKill    // added since the last take, each with its lock held
-	spare   []asyncKill    // a taken batch's slice, for reuse once folded
+	refs    []asyncKill    // not yet taken, in the order added, each with its lock held
 	folding bool           // a folder has been started and has not handed on
 	running sync.WaitGroup // folders started and not returned, for tests
 }
@@ -132,15 +157,19 @@ func (q *asyncQueue) start() {
 	go q.fold()
 }
 
-// fold finishes the Kills of one batch: everything added before its take.
+// fold finishes the Kills of one batch: the first killAllBatch Refs in the
+// queue at its take, as KillAll bounds the Refs under one membarrier (and
+// the locks held through it). The rest wait for the next folder.
 func (q *asyncQueue) fold() {
 	defer q.running.Done()
 	if testHookAsyncFold != nil {
 		testHookAsyncFold()
 	}
 	q.mu.Lock()
-	batch := q.refs
-	q.refs, q.spare = q.spare[:0], nil
+	batch := slices.Clone(q.refs[:min(len(q.refs), killAllBatch)])
+	left := copy(q.refs, q.refs[len(batch):])
+	clear(q.refs[left:]) // a slot past the end must not keep a Ref alive
+	q.refs = q.refs[:left]
 	q.mu.Unlock()
 
 	fastpath.Quiesce() // began after every step 1 of the batch: see asyncKills
@@ -150,12 +179,11 @@ func (q *asyncQueue) fold() {
 		a.r.foldDropLocked(&killed[i])
 		a.m.Unlock()
 	}
-	clear(batch) // drop the pointers: a reused slice must not keep Refs alive
+	if testHookAsyncFolded != nil {
+		testHookAsyncFolded()
+	}
 
 	q.mu.Lock()
-	if q.spare == nil {
-		q.spare = batch
-	}
 	next := len(q.refs) > 0
 	q.folding = next
 	q.mu.Unlock()
@@ -168,3 +196,8 @@ func (q *asyncQueue) fold() {
 // testHookAsyncFold, if not nil, runs as a folder starts, before its take:
 // a test holds the folds back with it.
 var testHookAsyncFold func()
+
+// testHookAsyncFolded, if not nil, runs once a folder has folded and
+// unlocked its batch, before it looks for Refs added meanwhile: a test adds
+// one there, which only the hand-on can fold.
+var testHookAsyncFolded func()

@@ -92,12 +92,23 @@ func TestKillAsyncLeavesEachRefAsKillDoes(t *testing.T) {
 // last reference but the initial one returns false and releases nothing.
 // The folder then drops the initial reference and runs release; Done
 // closes; the count is exact. Refs without cells are killed inside
-// KillAsync, and all the Refs with cells that queued behind one held
-// folder share one membarrier.
+// KillAsync, and the Refs with cells that queued behind one held folder
+// share one membarrier for each killAllBatch of them.
 func TestKillAsyncReturnsBeforeTheSwitch(t *testing.T) {
 	started, let := holdFolds(t)
 	var rel semRel
-	r := New(rel.fn(), Eager())
+	// Every Ref below is killed while the folder is held, so none may share
+	// a stripe with a Ref already queued: its KillAsync would wait for good.
+	used := map[uint64]bool{}
+	fresh := func(opts ...Option) *Ref {
+		for {
+			if x := New(rel.fn(), opts...); !used[x.stripe()] {
+				used[x.stripe()] = true
+				return x
+			}
+		}
+	}
+	r := fresh(Eager())
 	r.Get() // another holder
 	r.KillAsync()
 	within(t, started, "a folder starts")
@@ -113,16 +124,16 @@ func TestKillAsyncReturnsBeforeTheSwitch(t *testing.T) {
 	assert.False(t, r.Put(), "the last reference but the initial one: no release before the fold")
 	assert.Equal(t, 0, rel.calls())
 
-	lazy := New(rel.fn()) // never spread: no cells
+	lazy := fresh() // never spread: no cells
 	lazy.KillAsync()
 	assert.Equal(t, 1, rel.calls(), "a Ref without cells is released inside KillAsync")
-	atomicRef := New(rel.fn(), InitAtomic())
+	atomicRef := fresh(InitAtomic())
 	atomicRef.KillAsync()
 	assert.Equal(t, 2, rel.calls())
 
-	var more []*Ref
-	for range 20 {
-		m := New(rel.fn(), Eager())
+	var more []*Ref // with r, one batch and 6 Refs more
+	for range killAllBatch + 5 {
+		m := fresh(Eager())
 		m.KillAsync()
 		more = append(more, m)
 	}
@@ -139,7 +150,7 @@ func TestKillAsyncReturnsBeforeTheSwitch(t *testing.T) {
 	}
 	barriers := fastpath.Barriers() - before
 	if strings.HasSuffix(percpu.FastPath(), "+membarrier") {
-		assert.Equal(t, uint64(1), barriers, "one membarrier for the %d Refs of the batch", 1+len(more))
+		assert.Equal(t, uint64(2), barriers, "one membarrier a batch for %d Refs, %d a batch", 1+len(more), killAllBatch)
 	} else {
 		assert.Zero(t, barriers)
 	}
@@ -176,11 +187,36 @@ func TestKillAsyncWaitsInLockedCalls(t *testing.T) {
 	assert.True(t, r.IsZero())
 }
 
+// TestKillAsyncThenInit: Init called during the switch waits for it, and
+// then judges the state the fold left (release begun), not the one it
+// loaded before its lock: Kill then Init is valid, and so is KillAsync then
+// Init.
+func TestKillAsyncThenInit(t *testing.T) {
+	started, let := holdFolds(t)
+	var log semLog
+	var rel, rel2 semRel
+	r := New(rel.fn(), Eager(), log.option())
+	r.KillAsync()
+	within(t, started, "a folder starts")
+	done := make(chan struct{})
+	go func() { r.Init(rel2.fn(), log.option()); close(done) }()
+	time.Sleep(20 * time.Millisecond) // Init waits in the lock, most runs
+	let()
+	within(t, done, "Init returns")
+	asyncKills.running.Wait()
+	assert.Empty(t, log.all())
+	assert.Equal(t, 1, rel.calls())
+	assert.Equal(t, int64(1), r.Read(), "a new life")
+	r.Kill()
+	assert.Equal(t, 1, rel2.calls())
+}
+
 // TestKillAsyncReleaseMayUseTheQueue: a folder hands the queue on before it
 // runs user code. A release that a folder runs kills another Ref on the
 // same lock stripe while a third Ref, queued after the folder's take,
-// holds that stripe: the third must be folded by another folder, or the
-// release waits for good. Every Ref is on one stripe here.
+// holds that stripe: the third must be folded by a folder that add starts
+// (the first has handed on), or the release waits for good. Every Ref is on
+// one stripe here.
 func TestKillAsyncReleaseMayUseTheQueue(t *testing.T) {
 	OneLockStripe(t)
 	var rel semRel
@@ -206,6 +242,33 @@ func TestKillAsyncReleaseMayUseTheQueue(t *testing.T) {
 	for _, r := range []*Ref{first, other, third} {
 		assert.True(t, r.IsZero())
 	}
+}
+
+// TestKillAsyncHandsOn: a Ref added while a folder folds, after its take,
+// is folded by the folder that the first one starts as it hands on (add
+// starts none: the first is still folding). Without the hand-on its
+// KillAsync is lost, and it is never released.
+func TestKillAsyncHandsOn(t *testing.T) {
+	var rel semRel
+	first := New(rel.fn(), Eager())
+	second := New(rel.fn(), Eager())
+	folded := make(chan struct{})
+	cont := make(chan struct{})
+	testHookAsyncFolded = func() {
+		testHookAsyncFolded = nil // the next folder does not stop
+		close(folded)
+		<-cont
+	}
+	t.Cleanup(func() { testHookAsyncFolded = nil })
+	MustFinish(t, 10*time.Second, "a Ref added during a fold", func() {
+		first.KillAsync()
+		<-folded // first is folded and unlocked; its folder has not looked at the queue
+		second.KillAsync()
+		close(cont)
+		<-second.Done()
+		asyncKills.running.Wait()
+	})
+	assert.Equal(t, 2, rel.calls())
 }
 
 // TestKillAsyncUnderTraffic: KillAllUnderTraffic's Refs and traffic, each

@@ -50,8 +50,9 @@ func (r *Ref) Init(release func(), opts ...Option) {
 	// under the lock (endLifeLocked), and the new one is set up under it.
 	var m *sync.Mutex
 	var orph *orphans
-	if st := r.cells.State.Load(); st&stInit != 0 {
+	if r.cells.State.Load()&stInit != 0 {
 		m = r.lock()
+		st := r.cells.State.Load() // after the lock: a pending KillAsync's fold may have changed it
 		if st&stExited == 0 {
 			switch {
 			case st&(stReleased|stPoisoned) == stPoisoned: // leaking: holders may remain

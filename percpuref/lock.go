@@ -25,6 +25,11 @@ import (
 //     user code (release, confirm, a misuse handler) with one held, or
 //     waits with one held for anything that takes one. The arena's lock
 //     (internal/slots), taken inside, never takes a Ref's.
+//   - KillAsync returns with its Ref's lock still held, and a folder
+//     goroutine unlocks it after the fold. That holder is no goroutine, and
+//     the folder that lets go of it needs no Ref's lock to get there
+//     (killasync.go argues it), so a goroutine that waits for it, whatever
+//     it holds, goes on once that folder has run.
 //
 // The stripes are as many as make a collision between two Refs' mode
 // changes rare, each padded as a shard is (percpu.CacheLinePad).
