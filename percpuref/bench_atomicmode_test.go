@@ -14,6 +14,7 @@ import (
 
 	"github.com/percpuref/percpu/internal/baseline"
 	"github.com/percpuref/percpu/internal/benchkit"
+	"github.com/percpuref/percpu/internal/callfloor"
 	"github.com/percpuref/percpu/internal/cells"
 	"github.com/percpuref/percpu/percpuref"
 )
@@ -129,5 +130,70 @@ func BenchmarkKilled(b *testing.B) {
 				{Name: "cas", Run: casGetPut},
 			})
 		})
+	})
+}
+
+// BenchmarkCallFloor measures the floor under an atomic-mode Get+Put: the
+// pair of locked adds of the baseline, inlined (atomic), then behind a Go
+// call that is not inlined (gocall) and behind a call into an assembly
+// function of no frame that makes only the add (asmcall: the Ref's call,
+// without its state check), and the Ref itself (percpuref, InitAtomic, as
+// in BenchmarkInitAtomic). A call costs its locked add the return address
+// it stores (and, into assembly, the argument): the add waits for them
+// to drain. asmcall's ratio to atomic is the best an atomic-mode Get+Put
+// behind an assembly call can reach on the machine; the percpuref row's
+// distance from asmcall is what its state check costs.
+func BenchmarkCallFloor(b *testing.B) {
+	benchkit.Header()
+	benchkit.Modes(b, func(b *testing.B, parallel bool) {
+		benchkit.RunImpls(b, parallel, []benchkit.Impl{
+			{Name: "atomic", Run: benchkit.AtomicAddAdd},
+			{Name: "gocall", Run: goCallPair},
+			{Name: "asmcall", Run: asmCallPair},
+			{Name: "percpuref", Run: func(b *testing.B, parallel bool) {
+				r := baseline.NewPaddedRef(nil, percpuref.InitAtomic())
+				benchkit.RefGetPut(b, r, parallel)
+				r.Kill()
+			}},
+		})
+	})
+}
+
+// goCallPair and asmCallPair are benchkit.AtomicAddAdd's loop with each add
+// behind callfloor's calls, written out so that each is a direct call (a
+// function value would reach the assembly through a wrapper).
+func goCallPair(b *testing.B, parallel bool) {
+	c := new(baseline.PaddedInt64)
+	c.Store(1)
+	if !parallel {
+		for i := 0; i < b.N; i++ {
+			callfloor.GoAdd(&c.Int64, 1)
+			callfloor.GoAdd(&c.Int64, -1)
+		}
+		return
+	}
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			callfloor.GoAdd(&c.Int64, 1)
+			callfloor.GoAdd(&c.Int64, -1)
+		}
+	})
+}
+
+func asmCallPair(b *testing.B, parallel bool) {
+	c := new(baseline.PaddedInt64)
+	c.Store(1)
+	if !parallel {
+		for i := 0; i < b.N; i++ {
+			callfloor.AsmAdd(&c.Int64, 1)
+			callfloor.AsmAdd(&c.Int64, -1)
+		}
+		return
+	}
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			callfloor.AsmAdd(&c.Int64, 1)
+			callfloor.AsmAdd(&c.Int64, -1)
+		}
 	})
 }
