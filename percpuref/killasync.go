@@ -1,7 +1,6 @@
 package percpuref
 
 import (
-	"slices"
 	"sync"
 
 	"github.com/percpuref/percpu/internal/fastpath"
@@ -116,8 +115,7 @@ func (r *Ref) KillAsync() {
 //     for another release of its own batch: see KillAsync.)
 //   - A Ref's lock is held by at most one entry: a second KillAsync of a Ref
 //     on the same stripe waits in lock for the first to be folded. So the
-//     queue holds at most refLockStripes Refs; a folder takes up to
-//     killAllBatch of them.
+//     queue, and a batch, hold at most refLockStripes Refs.
 //
 // model/killasync.pml checks the hand-off and the order of each Quiesce
 // after its Refs' step 1, with a mutant for each (user code before the
@@ -128,7 +126,8 @@ var asyncKills asyncQueue
 // asyncQueue is the queue of Refs whose Kill a folder goroutine finishes.
 type asyncQueue struct {
 	mu      sync.Mutex
-	refs    []asyncKill    // not yet taken, in the order added, each with its lock held
+	refs    []asyncKill    // added since the last take, each with its lock held
+	spare   []asyncKill    // a folded batch's slice, for the next take's adds
 	folding bool           // a folder has been started and has not handed on
 	running sync.WaitGroup // folders started and not returned, for tests
 }
@@ -157,19 +156,19 @@ func (q *asyncQueue) start() {
 	go q.fold()
 }
 
-// fold finishes the Kills of one batch: the first killAllBatch Refs in the
-// queue at its take, as KillAll bounds the Refs under one membarrier (and
-// the locks held through it). The rest wait for the next folder.
+// fold finishes the Kills of one batch: every Ref in the queue at its take.
+// Unlike KillAll's, its batch is not bounded by killAllBatch: each Ref of
+// the queue holds its lock from its KillAsync on, whether it is in this
+// batch or waits for the next, so a smaller batch would keep no lock for
+// less time; it would only make more membarriers. The stripes bound it.
 func (q *asyncQueue) fold() {
 	defer q.running.Done()
 	if testHookAsyncFold != nil {
 		testHookAsyncFold()
 	}
 	q.mu.Lock()
-	batch := slices.Clone(q.refs[:min(len(q.refs), killAllBatch)])
-	left := copy(q.refs, q.refs[len(batch):])
-	clear(q.refs[left:]) // a slot past the end must not keep a Ref alive
-	q.refs = q.refs[:left]
+	batch := q.refs
+	q.refs, q.spare = q.spare[:0], nil
 	q.mu.Unlock()
 
 	fastpath.Quiesce() // began after every step 1 of the batch: see asyncKills
@@ -179,11 +178,15 @@ func (q *asyncQueue) fold() {
 		a.r.foldDropLocked(&killed[i])
 		a.m.Unlock()
 	}
+	clear(batch) // the slice is kept for reuse: it must not keep the Refs alive
 	if testHookAsyncFolded != nil {
 		testHookAsyncFolded()
 	}
 
 	q.mu.Lock()
+	if q.spare == nil {
+		q.spare = batch
+	}
 	next := len(q.refs) > 0
 	q.folding = next
 	q.mu.Unlock()
