@@ -82,6 +82,28 @@ func newKillScene() *killScene {
 	return s
 }
 
+// killEach kills each Ref of refs with Kill, in turn.
+func killEach(refs []*Ref) {
+	for _, r := range refs {
+		r.Kill()
+	}
+}
+
+// killedScene makes a scene, with the process's misuse handler reporting
+// to it until the test ends, kills its Refs with kill, waits for every
+// folder that KillAsync started, and returns the state of each Ref, the
+// scene's events in the order they came, and the scene.
+func killedScene(t *testing.T, kill func(refs []*Ref)) (state, events []string, scene *killScene) {
+	SetMisuseHandler(func(err error) { scene.misuse(err) })
+	t.Cleanup(func() { SetMisuseHandler(nil) })
+	scene = newKillScene()
+	MustFinish(t, 10*time.Second, "the scene's kills", func() {
+		kill(scene.refs)
+		asyncKills.running.Wait()
+	})
+	return scene.state(), scene.events, scene
+}
+
 // misuse logs a report without the percpurefdebug build's attribution
 // ("; Ref released at file:line"), which names where each run released.
 func (s *killScene) misuse(err error) {
@@ -104,19 +126,8 @@ func (s *killScene) state() []string {
 // releases and misuse reports in the same order; and the figures a user
 // expects hold in both.
 func TestKillAllLeavesEachRefAsKillDoes(t *testing.T) {
-	var scene *killScene
-	SetMisuseHandler(func(err error) { scene.misuse(err) })
-	t.Cleanup(func() { SetMisuseHandler(nil) })
-
-	scene = newKillScene()
-	for _, r := range scene.refs {
-		r.Kill()
-	}
-	oneByOne, oneByOneEvents := scene.state(), scene.events
-
-	scene = newKillScene()
-	KillAll(scene.refs...)
-	all, allEvents := scene.state(), scene.events
+	oneByOne, oneByOneEvents, _ := killedScene(t, killEach)
+	all, allEvents, scene := killedScene(t, func(refs []*Ref) { KillAll(refs...) })
 
 	assert.Equal(t, oneByOne, all)
 	assert.Equal(t, oneByOneEvents, allEvents)
@@ -440,10 +451,19 @@ func TestKillAllReleaseSeesTheOthersKilled(t *testing.T) {
 // same stripe, in and out of refs: nothing deadlocks, every Ref is
 // released once.
 func TestKillAllOnOneLockStripe(t *testing.T) {
+	killOnOneStripe(t, 2*killAllBatch+3, func(refs []*Ref) { KillAll(refs...) }, (*Ref).Kill)
+}
+
+// killOnOneStripe puts every Ref on one lock stripe and kills n Refs with
+// kill while another goroutine Reads a Ref outside them, asks for Done of
+// one and kills the last with killOne, over and over: nothing deadlocks
+// (kill, that goroutine and the folders KillAsync started all finish), and
+// every Ref is released once.
+func killOnOneStripe(t *testing.T, n int, kill func(refs []*Ref), killOne func(r *Ref)) {
 	OneLockStripe(t)
 	var rel semRel
 	var refs []*Ref
-	for range 2*killAllBatch + 3 {
+	for range n {
 		refs = append(refs, New(rel.fn(), Eager(), WithMisuseHandler(func(error) {})))
 	}
 	other := New(nil, Eager())
@@ -459,12 +479,15 @@ func TestKillAllOnOneLockStripe(t *testing.T) {
 			}
 			other.Read()
 			refs[7].Done()
-			refs[len(refs)-1].Kill()
+			killOne(refs[len(refs)-1])
 		}
 	}()
-	MustFinish(t, 10*time.Second, "KillAll on one stripe", func() { KillAll(refs...) })
-	close(stop)
-	<-fin
+	MustFinish(t, 10*time.Second, "kills on one stripe", func() {
+		kill(refs)
+		close(stop)
+		<-fin
+		asyncKills.running.Wait()
+	})
 	assert.Equal(t, len(refs), rel.calls())
 	other.Kill()
 }

@@ -59,26 +59,12 @@ func within(t *testing.T, ch <-chan struct{}, what string) {
 // with cells is released, and a misuse that its fold finds reported, by a
 // folder goroutine.
 func TestKillAsyncLeavesEachRefAsKillDoes(t *testing.T) {
-	var scene *killScene
-	SetMisuseHandler(func(err error) { scene.misuse(err) })
-	t.Cleanup(func() { SetMisuseHandler(nil) })
-
-	scene = newKillScene()
-	for _, r := range scene.refs {
-		r.Kill()
-	}
-	oneByOne, oneByOneEvents := scene.state(), scene.events
-
-	scene = newKillScene()
-	var async, asyncEvents []string
-	MustFinish(t, 10*time.Second, "the scene's KillAsyncs", func() {
-		for _, r := range scene.refs {
+	oneByOne, oneByOneEvents, _ := killedScene(t, killEach)
+	async, asyncEvents, _ := killedScene(t, func(refs []*Ref) {
+		for _, r := range refs {
 			r.KillAsync()
 		}
-		asyncKills.running.Wait()
-		async, asyncEvents = scene.state(), scene.events
 	})
-
 	assert.Equal(t, oneByOne, async)
 	slices.Sort(oneByOneEvents)
 	slices.Sort(asyncEvents)
@@ -283,39 +269,12 @@ func TestKillAsyncUnderTraffic(t *testing.T) {
 
 // TestKillAsyncOnOneLockStripe: KillAsync with every Ref on one lock
 // stripe, so that each waits for the one before it to be folded, while
-// another goroutine Reads, Kills and asks for Done of Refs on the same
+// another goroutine Reads, KillAsyncs and asks for Done of Refs on the same
 // stripe: nothing deadlocks, every Ref is released once.
 func TestKillAsyncOnOneLockStripe(t *testing.T) {
-	OneLockStripe(t)
-	var rel semRel
-	var refs []*Ref
-	for range 100 {
-		refs = append(refs, New(rel.fn(), Eager(), WithMisuseHandler(func(error) {})))
-	}
-	other := New(nil, Eager())
-	stop := make(chan struct{})
-	fin := make(chan struct{})
-	go func() {
-		defer close(fin)
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			other.Read()
-			refs[7].Done()
-			refs[len(refs)-1].KillAsync()
-		}
-	}()
-	MustFinish(t, 10*time.Second, "KillAsync on one stripe", func() {
+	killOnOneStripe(t, 100, func(refs []*Ref) {
 		for _, r := range refs {
 			r.KillAsync()
 		}
-		close(stop)
-		<-fin
-		asyncKills.running.Wait()
-	})
-	assert.Equal(t, len(refs), rel.calls())
-	other.Kill()
+	}, (*Ref).KillAsync)
 }
