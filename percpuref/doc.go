@@ -35,8 +35,9 @@
 // mode, issues membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED), and then reads
 // each cell once it is not busy: an update either finished before the read
 // or saw the new mode and changed nothing. The membarrier is the costly part
-// of a Kill (microseconds); concurrent Kills share one, and KillAll shares
-// one among a batch of Refs.
+// of a Kill (microseconds); concurrent Kills share one, KillAll shares one
+// among a batch of Refs, and KillAsync returns before it, leaving it to a
+// goroutine that shares one among every Ref killed meanwhile.
 //
 // In the fetchadd protocol (the generic path: -tags purego, -race, other
 // architectures, no membarrier) each update is an atomic fetch-and-add whose returned
