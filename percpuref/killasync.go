@@ -171,7 +171,13 @@ func (q *asyncQueue) fold() {
 	q.refs, q.spare = q.spare[:0], nil
 	q.mu.Unlock()
 
-	fastpath.Quiesce() // began after every step 1 of the batch: see asyncKills
+	// Every Ref of the batch has cells, so each needs the Quiesce where the
+	// exclusive protocol runs (needsQuiesce), and none where the fetchadd
+	// protocol does. It began after every step 1 of the batch: see
+	// asyncKills.
+	if fastpath.Exclusive() {
+		fastpath.Quiesce()
+	}
 	killed := make([]killedRef, len(batch))
 	for i, a := range batch {
 		killed[i].r = a.r
