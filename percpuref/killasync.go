@@ -64,24 +64,16 @@ func (r *Ref) KillAsync() {
 		r.unlockReport(m, err)
 		return
 	}
-	// Deferred whenever the Ref has cells, in both protocols: the fetchadd
-	// protocol's fold needs no membarrier, but KillAsync's contract is the
-	// same in every build, and -race runs the folder too.
-	hasCells := r.cells.Len() > 0
-	k := killedRef{r: r}
-	switch {
-	case !r.markAtomicLocked(stDying):
-		r.dropInitialHeld(&k) // atomic already: dying now, nothing to fold
-	case !hasCells:
-		r.foldDropLocked(&k) // per-CPU without cells: no update to wait for
-	default:
-		// Step 1 is made; the lock stays held, and the goroutine that
-		// folds lets go of it (asyncKills, below).
+	// Deferred whenever the Ref is per-CPU with cells, in both protocols:
+	// the fetchadd protocol's fold needs no membarrier, but KillAsync's
+	// contract is the same in every build, and -race runs the folder too.
+	// Otherwise there is nothing to wait for, and Kill's path serves.
+	if r.cells.Len() > 0 && r.cells.State.Load()&stAtomic == 0 {
+		r.markAtomicLocked(stDying) // step 1; the folder unlocks m (asyncKills)
 		asyncKills.add(r, m)
 		return
 	}
-	m.Unlock()
-	k.finish()
+	r.killHeldUnlock(m)
 }
 
 // asyncKills takes the Refs that KillAsync leaves switched to atomic mode

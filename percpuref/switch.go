@@ -230,10 +230,7 @@ func (r *Ref) KillAndConfirm(confirm func()) {
 		return
 	}
 	if confirm == nil {
-		k := killedRef{r: r}
-		r.killHeld(&k)
-		m.Unlock()
-		k.finish()
+		r.killHeldUnlock(m)
 		return
 	}
 	err := r.toAtomicLocked("Kill", stDying)
@@ -277,6 +274,16 @@ func (r *Ref) killHeld(k *killedRef) {
 		return
 	}
 	r.foldDropLocked(k)
+}
+
+// killHeldUnlock is killHeld, then the unlock of m, the Ref's lock, and
+// then what the Kill left to do without it: Kill without confirm, and
+// KillAsync of a Ref with nothing to wait for.
+func (r *Ref) killHeldUnlock(m *sync.Mutex) {
+	k := killedRef{r: r}
+	r.killHeld(&k)
+	m.Unlock()
+	k.finish()
 }
 
 // foldDropLocked is steps 2 and 3 of the switch with the drop of the
